@@ -1,6 +1,8 @@
 //! Generates the GraphQL and OpenAPI glue from the contract files; see `codegen/`.
 use std::{env, path::PathBuf, process::ExitCode};
 
+use secworks_codegen::{generate_file, graphql, openapi};
+
 fn main() -> ExitCode {
     println!("cargo:rerun-if-changed=schema.graphql");
     println!("cargo:rerun-if-changed=openapi.yaml");
@@ -9,15 +11,23 @@ fn main() -> ExitCode {
         eprintln!("OUT_DIR is not set: build.rs must run under cargo");
         return ExitCode::FAILURE;
     };
-    let jobs: [(&str, &str, fn(&str, &str) -> Result<String, secworks_codegen::Error>); 2] = [
-        ("schema.graphql", "schema_graphql.rs", secworks_codegen::graphql::generate),
-        ("openapi.yaml", "openapi.rs", secworks_codegen::openapi::generate),
-    ];
-    for (source, target, generate) in jobs {
-        if let Err(e) = secworks_codegen::generate_file(source.as_ref(), &out.join(target), generate) {
+    let generated = generate_file(
+        "schema.graphql".as_ref(),
+        &out.join("schema_graphql.rs"),
+        graphql::generate,
+    )
+    .and_then(|()| {
+        generate_file(
+            "openapi.yaml".as_ref(),
+            &out.join("openapi.rs"),
+            openapi::generate,
+        )
+    });
+    match generated {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::FAILURE;
+            ExitCode::FAILURE
         }
     }
-    ExitCode::SUCCESS
 }

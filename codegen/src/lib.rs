@@ -21,7 +21,10 @@ pub struct Error {
 
 impl Error {
     pub fn new(file: &str, message: impl Into<String>) -> Self {
-        Self { file: file.to_owned(), message: message.into() }
+        Self {
+            file: file.to_owned(),
+            message: message.into(),
+        }
     }
 }
 

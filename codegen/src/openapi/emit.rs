@@ -1,0 +1,306 @@
+//! Prints [`ir::Api`] as Rust for poem-openapi. Every path is fully qualified so the output can
+//! be `include!`d into any module.
+
+use proc_macro2::{Ident, TokenStream};
+use quote::quote;
+
+use super::ir::{self, ParamIn};
+use super::names::unraw;
+
+pub fn emit(api: &ir::Api) -> TokenStream {
+    let types = api.types.iter().map(|t| match t {
+        ir::TypeDef::Object(o) => object(o),
+        ir::TypeDef::Enum(e) => string_enum(e),
+    });
+    let schemes = api.schemes.iter().map(scheme);
+    let alternatives = api.alternatives.iter().map(alternatives);
+    let responses = api.operations.iter().map(|op| response(&op.response));
+    let tags = tags(&api.tags);
+    let trait_methods = api.operations.iter().map(trait_method);
+    let api_methods = api.operations.iter().map(api_method);
+    let service = service(&api.info, &api.servers);
+    quote! {
+        #(#types)*
+        #(#schemes)*
+        #(#alternatives)*
+        #(#responses)*
+        #tags
+
+        /// The operations of the API, one method per `operationId`. The generated [`Api`]
+        /// extracts and checks each request, then calls these.
+        pub trait Handlers: ::std::marker::Send + ::std::marker::Sync + 'static {
+            #(#trait_methods)*
+        }
+
+        /// The poem-openapi glue: routes each operation to [`Handlers`].
+        pub struct Api<H>(pub ::std::sync::Arc<H>);
+
+        #[::poem_openapi::OpenApi]
+        impl<H: Handlers> Api<H> {
+            #(#api_methods)*
+        }
+
+        #service
+    }
+}
+
+/// One doc attribute for the whole text: poem-openapi trims each doc attribute, so one per
+/// line would lose indentation.
+fn doc_attr(text: Option<&str>) -> TokenStream {
+    match text.map(str::trim_end) {
+        Some(text) if !text.is_empty() => {
+            let text = format!(" {text}");
+            quote!(#[doc = #text])
+        }
+        _ => TokenStream::new(),
+    }
+}
+
+/// `#[oai(...)]` with the given arguments, or nothing.
+fn oai(args: &[TokenStream]) -> TokenStream {
+    if args.is_empty() {
+        TokenStream::new()
+    } else {
+        quote!(#[oai(#(#args),*)])
+    }
+}
+
+/// `rename = "…"` when poem-openapi's default name (the identifier) is not the document's.
+fn rename(ident: &Ident, name: &str) -> Option<TokenStream> {
+    (unraw(ident) != name).then(|| quote!(rename = #name))
+}
+
+fn object(o: &ir::Object) -> TokenStream {
+    let doc = doc_attr(o.doc.as_deref());
+    let (ident, name) = (&o.ident, &o.name);
+    let deprecated = o.deprecated.then(|| quote!(, deprecated));
+    let fields = o.fields.iter().map(field);
+    quote! {
+        #doc
+        #[derive(Clone, Debug, ::poem_openapi::Object)]
+        #[oai(rename = #name #deprecated)]
+        pub struct #ident {
+            #(#fields,)*
+        }
+    }
+}
+
+fn field(f: &ir::Field) -> TokenStream {
+    let doc = doc_attr(f.doc.as_deref());
+    let args: Vec<_> = [
+        rename(&f.ident, &f.name),
+        f.deprecated.then(|| quote!(deprecated)),
+        (!f.required).then(|| quote!(skip_serializing_if_is_none)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let oai = oai(&args);
+    let (ident, ty) = (&f.ident, f.ty.optional(f.required));
+    quote! { #doc #oai pub #ident: #ty }
+}
+
+fn string_enum(e: &ir::Enum) -> TokenStream {
+    let doc = doc_attr(e.doc.as_deref());
+    let (ident, name) = (&e.ident, &e.name);
+    let deprecated = e.deprecated.then(|| quote!(, deprecated));
+    let variants = e.values.iter().map(|(value, variant)| {
+        let oai = oai(&rename(variant, value).into_iter().collect::<Vec<_>>());
+        quote! { #oai #variant }
+    });
+    quote! {
+        #doc
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ::poem_openapi::Enum)]
+        #[oai(rename = #name #deprecated)]
+        pub enum #ident {
+            #(#variants,)*
+        }
+    }
+}
+
+// No Debug: it would print the password or token.
+fn scheme(s: &ir::Scheme) -> TokenStream {
+    let doc = doc_attr(s.doc.as_deref());
+    let (ident, name) = (&s.ident, &s.name);
+    let (args, inner) = match &s.kind {
+        ir::SchemeKind::Basic => (quote!(ty = "basic"), quote!(::poem_openapi::auth::Basic)),
+        ir::SchemeKind::Bearer { format } => {
+            let format = format.as_ref().map(|f| quote!(, bearer_format = #f));
+            (
+                quote!(ty = "bearer" #format),
+                quote!(::poem_openapi::auth::Bearer),
+            )
+        }
+    };
+    quote! {
+        #doc
+        #[derive(::poem_openapi::SecurityScheme)]
+        #[oai(rename = #name, #args)]
+        pub struct #ident(pub #inner);
+    }
+}
+
+fn alternatives(a: &ir::Alternatives) -> TokenStream {
+    let ident = &a.ident;
+    let schemes = &a.schemes;
+    quote! {
+        /// Any one of these security schemes.
+        #[derive(::poem_openapi::SecurityScheme)]
+        pub enum #ident {
+            #(#schemes(#schemes),)*
+        }
+    }
+}
+
+fn response(r: &ir::Response) -> TokenStream {
+    let ident = &r.ident;
+    let variants = r.variants.iter().map(|v| {
+        let doc = doc_attr(Some(v.doc.as_str()));
+        let variant = &v.ident;
+        let status = proc_macro2::Literal::u16_unsuffixed(v.status);
+        let body = v
+            .body
+            .as_ref()
+            .map(|ty| quote!(::poem_openapi::payload::Json<#ty>));
+        let headers = v.headers.iter().map(|h| {
+            let doc = doc_attr(h.doc.as_deref());
+            let name = &h.name;
+            let deprecated = h.deprecated.then(|| quote!(, deprecated));
+            let ty = h.ty.optional(h.required);
+            quote! { #doc #[oai(header = #name #deprecated)] #ty }
+        });
+        let fields: Vec<_> = body.into_iter().chain(headers).collect();
+        let fields = (!fields.is_empty()).then(|| quote!((#(#fields),*)));
+        quote! {
+            #doc
+            #[oai(status = #status)]
+            #variant #fields
+        }
+    });
+    quote! {
+        #[derive(Debug, ::poem_openapi::ApiResponse)]
+        pub enum #ident {
+            #(#variants,)*
+        }
+    }
+}
+
+fn tags(tags: &[ir::Tag]) -> TokenStream {
+    if tags.is_empty() {
+        return TokenStream::new();
+    }
+    let variants = tags.iter().map(|t| {
+        let doc = doc_attr(t.doc.as_deref());
+        let oai = oai(&rename(&t.ident, &t.name).into_iter().collect::<Vec<_>>());
+        let ident = &t.ident;
+        quote! { #doc #oai #ident }
+    });
+    quote! {
+        /// The document's tags.
+        #[derive(::poem_openapi::Tags)]
+        pub enum ApiTags {
+            #(#variants,)*
+        }
+    }
+}
+
+fn trait_method(op: &ir::Operation) -> TokenStream {
+    let doc = doc_attr(op.doc.as_deref());
+    let (ident, response) = (&op.ident, &op.response.ident);
+    let auth = op.auth.as_ref().map(|scheme| quote!(auth: #scheme,));
+    let params = op.params.iter().map(|p| {
+        let (ident, ty) = (&p.ident, p.ty.optional(p.required));
+        quote!(#ident: #ty,)
+    });
+    let body = op.body.as_ref().map(|b| {
+        let ty = &b.ty;
+        quote!(body: #ty,)
+    });
+    quote! {
+        #doc
+        fn #ident(&self, req: &::poem::Request, #auth #(#params)* #body)
+            -> impl ::std::future::Future<Output = #response> + ::std::marker::Send;
+    }
+}
+
+fn api_method(op: &ir::Operation) -> TokenStream {
+    let doc = doc_attr(op.doc.as_deref());
+    let (ident, response) = (&op.ident, &op.response.ident);
+    let (path, method, operation_id) = (&op.path, &op.method, &op.operation_id);
+    let tags = op.tags.iter().map(|t| {
+        let tag = format!("ApiTags::{t}");
+        quote!(, tag = #tag)
+    });
+    let deprecated = op.deprecated.then(|| quote!(, deprecated));
+    let auth = op.auth.as_ref().map(|scheme| quote!(auth: #scheme,));
+    let auth_arg = op.auth.as_ref().map(|_| quote!(auth,));
+    let params = op.params.iter().map(api_param);
+    let param_args = op.params.iter().map(|p| {
+        let ident = &p.ident;
+        quote!(#ident.0,)
+    });
+    let body = op.body.as_ref().map(|b| {
+        let doc = doc_attr(b.doc.as_deref());
+        let ty = &b.ty;
+        quote!(#doc body: ::poem_openapi::payload::Json<#ty>,)
+    });
+    let body_arg = op.body.as_ref().map(|_| quote!(body.0,));
+    quote! {
+        #doc
+        #[oai(path = #path, method = #method, operation_id = #operation_id #(#tags)* #deprecated)]
+        async fn #ident(&self, req: &::poem::Request, #auth #(#params)* #body) -> #response {
+            self.0.#ident(req, #auth_arg #(#param_args)* #body_arg).await
+        }
+    }
+}
+
+fn api_param(p: &ir::Param) -> TokenStream {
+    let doc = doc_attr(p.doc.as_deref());
+    let name = &p.name;
+    let deprecated = p.deprecated.then(|| quote!(, deprecated));
+    let ident = &p.ident;
+    let ty = p.ty.optional(p.required);
+    let wrapper = match p.location {
+        ParamIn::Path => quote!(::poem_openapi::param::Path),
+        ParamIn::Query => quote!(::poem_openapi::param::Query),
+        ParamIn::Header => quote!(::poem_openapi::param::Header),
+    };
+    quote! { #doc #[oai(name = #name #deprecated)] #ident: #wrapper<#ty>, }
+}
+
+fn service(info: &ir::Info, servers: &[ir::Server]) -> TokenStream {
+    let (title, version) = (&info.title, &info.version);
+    let description = info.description.as_ref().map(|d| quote!(.description(#d)));
+    let terms = info
+        .terms_of_service
+        .as_ref()
+        .map(|t| quote!(.terms_of_service(#t)));
+    let contact = info.contact.as_ref().map(|c| {
+        let name = c.name.as_ref().map(|n| quote!(.name(#n)));
+        let url = c.url.as_ref().map(|u| quote!(.url(#u)));
+        let email = c.email.as_ref().map(|e| quote!(.email(#e)));
+        quote!(.contact(::poem_openapi::ContactObject::new() #name #url #email))
+    });
+    let license = info.license.as_ref().map(|l| {
+        let name = &l.name;
+        let url = l.url.as_ref().map(|u| quote!(.url(#u)));
+        quote!(.license(::poem_openapi::LicenseObject::new(#name) #url))
+    });
+    let external_docs = info.external_docs.as_ref().map(|d| {
+        let url = &d.url;
+        let description = d.description.as_ref().map(|t| quote!(.description(#t)));
+        quote!(.external_document(::poem_openapi::ExternalDocumentObject::new(#url) #description))
+    });
+    let servers = servers.iter().map(|s| {
+        let url = &s.url;
+        let description = s.description.as_ref().map(|d| quote!(.description(#d)));
+        quote!(.server(::poem_openapi::ServerObject::new(#url) #description))
+    });
+    quote! {
+        /// The API as a poem endpoint, with the document's title, version and description.
+        pub fn service<H: Handlers>(handlers: ::std::sync::Arc<H>) -> ::poem_openapi::OpenApiService<Api<H>, ()> {
+            ::poem_openapi::OpenApiService::new(Api(handlers), #title, #version)
+                #description #terms #contact #license #external_docs #(#servers)*
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! The token endpoints of openapi.yaml, implemented over [`Auth`].
+
+use std::sync::Arc;
+
+use poem::Request;
+use poem_openapi::payload::Json;
+
+use super::{Auth, AuthError};
+
+mod api {
+    #![allow(clippy::all, missing_docs)]
+    include!(concat!(env!("OUT_DIR"), "/openapi.rs"));
+}
+pub use api::{Api, BasicAuth, BearerAuth, CreateTokenResponse, Error as ErrorBody, RevokeTokenResponse, Token};
+
+/// The realm named in every `WWW-Authenticate` challenge.
+const REALM: &str = "secworks";
+
+pub struct TokenApi {
+    auth: Arc<Auth>,
+}
+
+/// The token endpoints as a poem-openapi service, described by openapi.yaml.
+pub fn api_service(auth: Arc<Auth>) -> poem_openapi::OpenApiService<Api<TokenApi>, ()> {
+    api::service(Arc::new(TokenApi { auth }))
+}
+
+impl api::Handlers for TokenApi {
+    async fn create_token(&self, _req: &Request, auth: BasicAuth) -> CreateTokenResponse {
+        match self.auth.login(&auth.0.username, &auth.0.password).await {
+            Ok(issued) => CreateTokenResponse::Ok(Json(Token {
+                token: issued.token,
+                token_type: "Bearer".to_owned(),
+                expires_in: issued.expires_in,
+                expires_at: issued.expires_at,
+            })),
+            Err(AuthError::BadCredentials) => {
+                let (body, challenge) = basic_challenge();
+                CreateTokenResponse::Unauthorized(Json(body), challenge)
+            }
+            Err(e) => CreateTokenResponse::InternalServerError(Json(internal_error(&e))),
+        }
+    }
+
+    async fn revoke_token(&self, _req: &Request, auth: BearerAuth) -> RevokeTokenResponse {
+        let principal = match self.auth.authenticate(&auth.0.token).await {
+            Ok(principal) => principal,
+            Err(e) => {
+                return match bearer_refusal(&e) {
+                    Some((body, challenge)) => RevokeTokenResponse::Unauthorized(Json(body), challenge),
+                    None => RevokeTokenResponse::InternalServerError(Json(internal_error(&e))),
+                };
+            }
+        };
+        match self.auth.revoke(&principal).await {
+            Ok(()) => RevokeTokenResponse::NoContent,
+            Err(e) => RevokeTokenResponse::InternalServerError(Json(internal_error(&e))),
+        }
+    }
+}
+
+/// A 401 body and `WWW-Authenticate` value for a failed Basic login.
+pub fn basic_challenge() -> (ErrorBody, String) {
+    (
+        ErrorBody { error: "Unauthorized".to_owned(), message: None },
+        format!("Basic realm=\"{REALM}\", charset=\"UTF-8\""),
+    )
+}
+
+/// A 401 body and RFC 6750 challenge for a request without a bearer token.
+pub fn bearer_missing() -> (ErrorBody, String) {
+    (
+        ErrorBody { error: "Unauthorized".to_owned(), message: Some("bearer token required".to_owned()) },
+        format!("Bearer realm=\"{REALM}\""),
+    )
+}
+
+/// The 401 for a refused bearer token, or `None` when the failure was ours, not the token's.
+pub fn bearer_refusal(error: &AuthError) -> Option<(ErrorBody, String)> {
+    let AuthError::Token(reason) = error else { return None };
+    Some((
+        ErrorBody { error: "Unauthorized".to_owned(), message: Some(reason.to_string()) },
+        format!("Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{reason}\""),
+    ))
+}
+
+/// Logs an internal failure and returns a body that reveals nothing of it.
+pub fn internal_error(error: &AuthError) -> ErrorBody {
+    tracing::error!(error = %error, "authentication failed internally");
+    ErrorBody { error: "Internal Server Error".to_owned(), message: None }
+}
+

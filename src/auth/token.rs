@@ -1,0 +1,150 @@
+//! Bearer tokens: PASETO v4.local (encrypted and authenticated with one symmetric key), with
+//! the registered claims `iss`, `sub`, `jti`, `iat`, `nbf` and `exp`.
+
+use std::time::Duration;
+
+use pasetors::claims::{Claims, ClaimsValidationRules};
+use pasetors::errors::{ClaimValidationError, Error as PasetoError};
+use pasetors::keys::SymmetricKey;
+use pasetors::token::UntrustedToken;
+use pasetors::version4::V4;
+use pasetors::{Local, local};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+const ISSUER: &str = "secworks";
+
+/// Why a bearer token was refused. The text is safe to show to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("malformed token")]
+    Malformed,
+    /// Tampered with, or encrypted under another key: indistinguishable by design.
+    #[error("invalid token")]
+    Invalid,
+    #[error("token expired")]
+    Expired,
+    #[error("token not yet valid")]
+    NotYetValid,
+    #[error("token has the wrong issuer")]
+    WrongIssuer,
+    #[error("token lacks a required claim")]
+    MissingClaim,
+    #[error("token revoked")]
+    Revoked,
+    #[error("could not create a token")]
+    Issue,
+}
+
+/// A token just issued.
+#[derive(Debug)]
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_at: OffsetDateTime,
+    pub expires_in: i64,
+}
+
+/// The verified claims of a presented token.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    pub subject: String,
+    pub jti: String,
+    pub expires_at: OffsetDateTime,
+}
+
+pub struct Tokens {
+    key: SymmetricKey<V4>,
+    ttl: Duration,
+}
+
+impl Tokens {
+    pub fn new(key: &[u8; 32], ttl: Duration) -> Result<Self, TokenError> {
+        let key = SymmetricKey::<V4>::from(key).map_err(|_| TokenError::Issue)?;
+        Ok(Self { key, ttl })
+    }
+
+    /// A fresh random key.
+    pub fn generate_key() -> Result<[u8; 32], TokenError> {
+        let key = SymmetricKey::<V4>::generate().map_err(|_| TokenError::Issue)?;
+        key.as_bytes().try_into().map_err(|_| TokenError::Issue)
+    }
+
+    pub fn issue(&self, subject: &str) -> Result<IssuedToken, TokenError> {
+        let mut claims = Claims::new_expires_in(&self.ttl).map_err(|_| TokenError::Issue)?;
+        claims.issuer(ISSUER).map_err(|_| TokenError::Issue)?;
+        claims.subject(subject).map_err(|_| TokenError::Issue)?;
+        claims
+            .token_identifier(&uuid::Uuid::new_v4().to_string())
+            .map_err(|_| TokenError::Issue)?;
+        let expires_at = time_claim(&claims, "exp").ok_or(TokenError::Issue)?;
+        let token = local::encrypt(&self.key, &claims, None, None).map_err(|_| TokenError::Issue)?;
+        let expires_in = (expires_at - OffsetDateTime::now_utc()).whole_seconds().max(0);
+        Ok(IssuedToken { token, expires_at, expires_in })
+    }
+
+    pub fn verify(&self, token: &str) -> Result<VerifiedToken, TokenError> {
+        let untrusted =
+            UntrustedToken::<Local, V4>::try_from(token).map_err(|_| TokenError::Malformed)?;
+        let mut rules = ClaimsValidationRules::new();
+        rules.validate_issuer_with(ISSUER);
+        let trusted = local::decrypt(&self.key, &untrusted, &rules, None, None).map_err(|e| match e {
+            PasetoError::ClaimValidation(c) => claim_error(c),
+            PasetoError::TokenFormat | PasetoError::Base64 => TokenError::Malformed,
+            _ => TokenError::Invalid,
+        })?;
+        let claims = trusted.payload_claims().ok_or(TokenError::MissingClaim)?;
+        let text = |name| claims.get_claim(name).and_then(|v| v.as_str()).map(str::to_owned);
+        Ok(VerifiedToken {
+            subject: text("sub").ok_or(TokenError::MissingClaim)?,
+            jti: text("jti").ok_or(TokenError::MissingClaim)?,
+            expires_at: time_claim(claims, "exp").ok_or(TokenError::MissingClaim)?,
+        })
+    }
+}
+
+fn claim_error(error: ClaimValidationError) -> TokenError {
+    match error {
+        ClaimValidationError::Exp => TokenError::Expired,
+        ClaimValidationError::Nbf | ClaimValidationError::Iat => TokenError::NotYetValid,
+        ClaimValidationError::Iss => TokenError::WrongIssuer,
+        _ => TokenError::MissingClaim,
+    }
+}
+
+fn time_claim(claims: &Claims, name: &str) -> Option<OffsetDateTime> {
+    let text = claims.get_claim(name)?.as_str()?;
+    OffsetDateTime::parse(text, &Rfc3339).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens() -> Tokens {
+        Tokens::new(&[7; 32], Duration::from_secs(3600)).unwrap()
+    }
+
+    #[test]
+    fn issues_tokens_that_verify() {
+        let issued = tokens().issue("alice").unwrap();
+        assert!(issued.token.starts_with("v4.local."));
+        assert!((3599..=3600).contains(&issued.expires_in));
+        let verified = tokens().verify(&issued.token).unwrap();
+        assert_eq!(verified.subject, "alice");
+        assert_eq!(verified.expires_at, issued.expires_at);
+    }
+
+    #[test]
+    fn refuses_other_keys_tampering_and_garbage() {
+        let token = tokens().issue("alice").unwrap().token;
+        let other = Tokens::new(&[8; 32], Duration::from_secs(60)).unwrap();
+        assert_eq!(other.verify(&token).unwrap_err(), TokenError::Invalid);
+        let mut tampered = token.into_bytes();
+        let last = tampered.len() - 3;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert_eq!(tokens().verify(&tampered).unwrap_err(), TokenError::Invalid);
+        assert_eq!(tokens().verify("v2.local.abc").unwrap_err(), TokenError::Malformed);
+        assert_eq!(tokens().verify("").unwrap_err(), TokenError::Malformed);
+    }
+}

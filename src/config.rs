@@ -1,0 +1,147 @@
+//! Configuration, from the environment (and the matching flags).
+//!
+//! Secrets (`SECWORKS_TOKEN_KEY`, `SECWORKS_ADMIN_PASSWORD`) are read from the environment
+//! only: a flag would put them in the process list.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+/// Settings of the server, each with its environment variable.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HOST", value_name = "HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+
+    /// TCP port to listen on; 0 picks a free one.
+    #[arg(long, env = "PORT", value_name = "PORT", default_value_t = 5000)]
+    pub port: u16,
+
+    /// Database to use; the SQLite file is created on first start.
+    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", default_value = "sqlite://app.db")]
+    pub database_url: String,
+
+    /// Lifetime of issued tokens: seconds, or a duration such as `90m` or `1h`.
+    #[arg(long, env = "SECWORKS_TOKEN_TTL", value_name = "SECWORKS_TOKEN_TTL", default_value = "1h", value_parser = parse_ttl)]
+    pub token_ttl: Duration,
+}
+
+/// Documents the variables that have no flag, in `--help`.
+pub const SECRET_VARIABLES_HELP: &str = "\
+Secrets, read from the environment only:
+  SECWORKS_TOKEN_KEY       base64 of 32 random bytes that encrypt tokens; without it a key is
+                           generated on first start and kept in the database
+  SECWORKS_ADMIN_PASSWORD  password of the user `secureworks` created on an empty database
+                           (default: `supersecret`, with a warning to change it)";
+
+/// Everything the server needs to start.
+#[derive(Clone)]
+pub struct Config {
+    pub host: IpAddr,
+    pub port: u16,
+    pub database_url: String,
+    pub token_ttl: Duration,
+    pub token_key: Option<[u8; 32]>,
+    pub admin_password: Option<String>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("database_url", &self.database_url)
+            .field("token_ttl", &self.token_ttl)
+            .field("token_key", &self.token_key.map(|_| "<set>"))
+            .field("admin_password", &self.admin_password.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("SECWORKS_TOKEN_KEY: {0}")]
+    TokenKey(String),
+    #[error("{0}: not valid Unicode")]
+    NotUnicode(&'static str),
+    #[error("SECWORKS_ADMIN_PASSWORD: must not be empty")]
+    EmptyAdminPassword,
+}
+
+impl Config {
+    /// Completes the flag settings with the secrets from the environment.
+    pub fn from_args(args: ServeArgs) -> Result<Self, ConfigError> {
+        let token_key = secret_var("SECWORKS_TOKEN_KEY")?.as_deref().map(parse_token_key).transpose()?;
+        let admin_password = secret_var("SECWORKS_ADMIN_PASSWORD")?;
+        if admin_password.as_deref() == Some("") {
+            return Err(ConfigError::EmptyAdminPassword);
+        }
+        Ok(Self {
+            host: args.host,
+            port: args.port,
+            database_url: args.database_url,
+            token_ttl: args.token_ttl,
+            token_key,
+            admin_password,
+        })
+    }
+}
+
+fn secret_var(name: &'static str) -> Result<Option<String>, ConfigError> {
+    match std::env::var(name) {
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError::NotUnicode(name)),
+    }
+}
+
+/// Decodes a token key; the message never repeats the key.
+pub fn parse_token_key(text: &str) -> Result<[u8; 32], ConfigError> {
+    let bytes = STANDARD
+        .decode(text.trim())
+        .map_err(|_| ConfigError::TokenKey("not valid base64".into()))?;
+    let len = bytes.len();
+    bytes
+        .try_into()
+        .map_err(|_| ConfigError::TokenKey(format!("must decode to 32 bytes, got {len}")))
+}
+
+fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = match text.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => humantime::parse_duration(text)
+            .map_err(|e| format!("expected seconds or a duration such as `1h`: {e}"))?,
+    };
+    if ttl < Duration::from_secs(1) {
+        return Err("must be at least one second".into());
+    }
+    if ttl > Duration::from_secs(366 * 24 * 3600) {
+        return Err("must be at most a year".into());
+    }
+    Ok(ttl)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ttls() {
+        assert_eq!(parse_ttl("3600").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_ttl("90m").unwrap(), Duration::from_secs(5400));
+        assert!(parse_ttl("0").is_err());
+        assert!(parse_ttl("soon").is_err());
+    }
+
+    #[test]
+    fn token_key_errors_do_not_repeat_the_key() {
+        let short = STANDARD.encode([1u8; 16]);
+        let err = parse_token_key(&short).unwrap_err().to_string();
+        assert_eq!(err, "SECWORKS_TOKEN_KEY: must decode to 32 bytes, got 16");
+        assert!(parse_token_key("%%%").unwrap_err().to_string().contains("base64"));
+        assert_eq!(parse_token_key(&STANDARD.encode([9u8; 32])).unwrap(), [9u8; 32]);
+    }
+}

@@ -1,0 +1,64 @@
+//! The HTTP surface: routes, authentication of `/graphql`, and error mapping.
+
+mod graphql;
+
+use std::sync::Arc;
+
+use poem::http::{Method, StatusCode, header};
+use poem::{Endpoint, EndpointExt, IntoResponse, Response, Route};
+
+use crate::auth::{self, Auth};
+use crate::graphql::AppSchema;
+
+/// What every handler may reach.
+pub struct AppState {
+    pub auth: Arc<Auth>,
+    pub schema: AppSchema,
+}
+
+pub fn routes(state: Arc<AppState>) -> impl Endpoint {
+    let tokens = auth::api_service(state.auth.clone());
+    let spec_json = tokens.spec_endpoint();
+    let spec_yaml = tokens.spec_endpoint_yaml();
+    Route::new()
+        .at("/graphql", poem::post(graphql::execute))
+        .at("/openapi.json", spec_json)
+        .at("/openapi.yaml", spec_yaml)
+        .nest("/", tokens.around(json_auth_errors))
+        .data(state)
+}
+
+/// poem-openapi rejects a request whose security header is missing or unparsable before the
+/// handler runs; answer it with the same JSON 401 and challenge the handlers give.
+async fn json_auth_errors<E: Endpoint>(ep: Arc<E>, req: poem::Request) -> poem::Result<Response> {
+    let method = req.method().clone();
+    match ep.call(req).await {
+        Ok(resp) => Ok(resp.into_response()),
+        Err(err) if err.is::<poem_openapi::error::AuthorizationError>() => {
+            let (body, challenge) = if method == Method::POST {
+                auth::basic_challenge()
+            } else {
+                auth::bearer_missing()
+            };
+            Ok(unauthorized(body, challenge))
+        }
+        Err(err) => Err(err),
+    }
+}
+
+pub fn unauthorized(body: auth::ErrorBody, challenge: String) -> Response {
+    json_response(StatusCode::UNAUTHORIZED, &body).with_header(header::WWW_AUTHENTICATE, challenge).into_response()
+}
+
+pub fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => Response::builder()
+            .status(status)
+            .content_type("application/json")
+            .body(bytes),
+        Err(e) => {
+            tracing::error!(error = %e, "response did not serialise");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}

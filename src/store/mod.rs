@@ -1,0 +1,83 @@
+//! Persistence behind one narrow interface. Everything above this module talks to
+//! [`Store`]; which database answers is decided once, from `DATABASE_URL`, in [`connect`].
+
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+/// A user who may obtain tokens.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    /// PHC string of the password hash.
+    pub password_hash: String,
+}
+
+/// The stored result for one address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupRecord {
+    pub uuid: String,
+    pub ip_address: String,
+    pub response_code: String,
+    /// RFC 3339 UTC, see [`crate::timestamp`].
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("DATABASE_URL `{0}` names no supported database (expected sqlite://…)")]
+    UnsupportedUrl(String),
+    #[error("the stored token key is corrupt: {0}")]
+    CorruptKey(String),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn has_users(&self) -> Result<bool, StoreError>;
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError>;
+
+    /// Creates `username` only if there are no users at all; returns whether it did.
+    async fn create_first_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Returns the stored token key, storing `candidate` first if there is none yet.
+    async fn token_key_or_insert(&self, candidate: [u8; 32]) -> Result<[u8; 32], StoreError>;
+
+    /// Records that the token `jti` is revoked; `expires_at` says when the record may go.
+    async fn revoke_token(&self, jti: &str, expires_at: &str) -> Result<(), StoreError>;
+
+    async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+
+    /// Deletes revocations of tokens that expired before `now`; returns how many.
+    async fn purge_expired_revocations(&self, now: &str) -> Result<u64, StoreError>;
+
+    async fn lookup(&self, ip_address: &str) -> Result<Option<LookupRecord>, StoreError>;
+
+    /// Queues a lookup job for each address, all or nothing. An address that already has a
+    /// pending job joins it.
+    async fn enqueue(&self, ip_addresses: &[String]) -> Result<(), StoreError>;
+}
+
+/// Opens the database that `url` names, creating and migrating it as needed.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_owned()))
+    }
+}

@@ -1,0 +1,39 @@
+//! The one timestamp format secworks stores and serves: RFC 3339 UTC with microseconds,
+//! e.g. `2022-02-08T06:10:00.591595Z`. Fixed width, so text order is time order.
+
+use time::format_description::FormatItem;
+use time::macros::format_description;
+use time::{OffsetDateTime, UtcOffset};
+
+const FORMAT: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+
+pub fn format(at: OffsetDateTime) -> String {
+    at.to_offset(UtcOffset::UTC)
+        .format(FORMAT)
+        .unwrap_or_else(|_| unreachable_format(at))
+}
+
+pub fn now() -> String {
+    format(OffsetDateTime::now_utc())
+}
+
+// Formatting fails only for years outside 0..=9999, which no clock or TTL here produces.
+#[cold]
+fn unreachable_format(at: OffsetDateTime) -> String {
+    at.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn formats_utc_with_microseconds() {
+        assert_eq!(
+            format(datetime!(2022-02-08 07:10:00.591595123 +01:00)),
+            "2022-02-08T06:10:00.591595Z"
+        );
+    }
+}

@@ -1,0 +1,61 @@
+//! Starting the real binary: `--help`, and bad settings that must stop the start with a
+//! message naming the variable.
+
+use std::process::{Command, Output};
+
+fn secworks(envs: &[(&str, &str)], args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_secworks"));
+    cmd.args(args)
+        .current_dir(dir.path())
+        .env_remove("HOST")
+        .env_remove("PORT")
+        .env_remove("DATABASE_URL")
+        .env_remove("SECWORKS_TOKEN_KEY")
+        .env_remove("SECWORKS_TOKEN_TTL")
+        .env_remove("SECWORKS_ADMIN_PASSWORD")
+        .env("PORT", "0");
+    for (key, value) in envs {
+        cmd.env(key, value);
+    }
+    let output = cmd.output().unwrap();
+    drop(dir);
+    output
+}
+
+#[test]
+fn help_documents_every_setting() {
+    let output = secworks(&[], &["--help"]);
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for variable in [
+        "HOST",
+        "PORT",
+        "DATABASE_URL",
+        "SECWORKS_TOKEN_KEY",
+        "SECWORKS_TOKEN_TTL",
+        "SECWORKS_ADMIN_PASSWORD",
+    ] {
+        assert!(help.contains(variable), "--help does not mention {variable}:\n{help}");
+    }
+}
+
+#[test]
+fn a_bad_value_stops_the_start_and_names_the_variable() {
+    let secret_key = "c2hvcnQga2V5IHRoYXQgaXMgbm90IDMyIGJ5dGVz";
+    let cases: [(&str, &str, &str); 6] = [
+        ("PORT", "not-a-port", "PORT"),
+        ("HOST", "localhost:80", "HOST"),
+        ("SECWORKS_TOKEN_TTL", "soon", "SECWORKS_TOKEN_TTL"),
+        ("SECWORKS_TOKEN_KEY", secret_key, "SECWORKS_TOKEN_KEY"),
+        ("SECWORKS_ADMIN_PASSWORD", "", "SECWORKS_ADMIN_PASSWORD"),
+        ("DATABASE_URL", "mysql://nowhere/db", "DATABASE_URL"),
+    ];
+    for (variable, value, named) in cases {
+        let output = secworks(&[(variable, value)], &[]);
+        assert!(!output.status.success(), "{variable}={value} started");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(named), "{variable}={value}: {stderr}");
+        assert!(!stderr.contains(secret_key), "the key leaked: {stderr}");
+    }
+}

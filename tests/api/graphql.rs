@@ -1,0 +1,126 @@
+//! `POST /graphql`: the original's queries and mutations, validation, and request errors.
+
+use serde_json::{Value, json};
+
+use crate::helpers::spawn_app;
+
+const DETAILS: &str = "query ($ip: String!) {
+  getIpDetails(ip: $ip) { uuid created_at updated_at response_code ip_address }
+}";
+const ENQUEUE: &str = "mutation ($ip: [String!]!) { enqueue(ip: $ip) }";
+
+#[tokio::test]
+async fn an_address_never_looked_up_has_no_records() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    for (asked, shown) in [("1.2.3.4", "1.2.3.4"), ("2001:DB8:0::2", "2001:db8::2")] {
+        let body = app.graphql_ok(&token, DETAILS, json!({ "ip": asked })).await;
+        assert_eq!(
+            body,
+            json!({ "data": { "getIpDetails": {
+                "uuid": null, "created_at": null, "updated_at": null,
+                "response_code": "No records found.", "ip_address": shown,
+            } } })
+        );
+    }
+}
+
+#[tokio::test]
+async fn get_ip_details_names_an_invalid_address() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let body = app.graphql_ok(&token, DETAILS, json!({ "ip": "999.1.1.1" })).await;
+    assert_eq!(body["data"]["getIpDetails"], Value::Null);
+    let error = &body["errors"][0];
+    assert_eq!(error["message"], "argument `ip`: \"999.1.1.1\" is not an IPv4 or IPv6 address");
+    assert_eq!(error["extensions"]["code"], "INVALID_IP_ADDRESS");
+    assert_eq!(error["path"], json!(["getIpDetails"]));
+}
+
+#[tokio::test]
+async fn enqueue_queues_every_address_in_canonical_form() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let ips = ["127.0.0.2", "2001:0db8::0002", "::ffff:192.0.2.1", "127.0.0.2"];
+    let body = app.graphql_ok(&token, ENQUEUE, json!({ "ip": ips })).await;
+    assert_eq!(body, json!({ "data": { "enqueue": 4 } }));
+    // A pending duplicate joins the job that waits already.
+    assert_eq!(app.count_rows("SELECT count(*) FROM lookup_jobs").await, 3);
+    for stored in ["127.0.0.2", "2001:db8::2", "192.0.2.1"] {
+        let sql = format!("SELECT count(*) FROM lookup_jobs WHERE ip_address = '{stored}' AND state = 'pending'");
+        assert_eq!(app.count_rows(&sql).await, 1, "{stored}");
+    }
+    // Enqueueing again while they wait adds nothing.
+    app.graphql_ok(&token, ENQUEUE, json!({ "ip": ["127.0.0.2"] })).await;
+    assert_eq!(app.count_rows("SELECT count(*) FROM lookup_jobs").await, 3);
+    // Nothing pretends to be a result: no lookup exists until a worker does one.
+    assert_eq!(app.count_rows("SELECT count(*) FROM lookups").await, 0);
+}
+
+#[tokio::test]
+async fn enqueue_with_a_bad_entry_names_each_and_queues_nothing() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let ips = ["127.0.0.2", "not-an-ip", "10.0.0.1", "1.2.3.4.5", "::1"];
+    let body = app.graphql_ok(&token, ENQUEUE, json!({ "ip": ips })).await;
+    assert_eq!(body["data"]["enqueue"], Value::Null);
+    let error = &body["errors"][0];
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("\"not-an-ip\" at index 1"), "{message}");
+    assert!(message.contains("\"1.2.3.4.5\" at index 3"), "{message}");
+    assert!(message.contains("nothing was changed"), "{message}");
+    assert_eq!(
+        error["extensions"]["invalid"],
+        json!([{ "index": 1, "value": "not-an-ip" }, { "index": 3, "value": "1.2.3.4.5" }])
+    );
+    assert_eq!(app.count_rows("SELECT count(*) FROM lookup_jobs").await, 0);
+}
+
+#[tokio::test]
+async fn request_errors_answer_400() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    for query in [
+        "{ getIpDetails(ip: \"1.1.1.1\") { response_code ",
+        "{ getIpDetails(ip: \"1.1.1.1\") { responseCode } }",
+        "{ nosuchField }",
+        "mutation { enqueue(ip: 5) }",
+    ] {
+        let resp = app.graphql(&token, query, json!({})).await;
+        assert_eq!(resp.status(), 400, "{query}");
+        let body: Value = resp.json().await.unwrap();
+        assert!(body.get("data").is_none(), "{body}");
+        assert!(!body["errors"].as_array().unwrap().is_empty(), "{body}");
+    }
+    let not_json = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{ not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_json.status(), 400);
+    let body: Value = not_json.json().await.unwrap();
+    assert!(body["errors"][0]["message"].is_string());
+}
+
+#[tokio::test]
+async fn answers_in_the_media_type_asked_for() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let query = json!({ "query": "{ getIpDetails(ip: \"1.1.1.1\") { ip_address } }" });
+    let plain = app.client.post(app.url("/graphql")).bearer_auth(&token).json(&query).send().await.unwrap();
+    assert_eq!(plain.headers()["content-type"], "application/json");
+    let modern = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(&token)
+        .header("accept", "application/graphql-response+json")
+        .json(&query)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(modern.headers()["content-type"], "application/graphql-response+json");
+}

@@ -1,0 +1,8 @@
+//! Integration tests: the real server on an ephemeral port over a temporary SQLite file,
+//! driven over HTTP. One binary, one module per area.
+
+mod config;
+mod contract;
+mod graphql;
+mod helpers;
+mod tokens;
