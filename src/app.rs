@@ -6,14 +6,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::Server;
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 
 use crate::auth::{self, Auth, Passwords, Tokens};
 use crate::config::Config;
 use crate::graphql::{self, Resolvers};
 use crate::http::{self, AppState};
-use crate::store::{self, Store};
+use crate::store;
 
 /// How often revocations of tokens that expired anyway are deleted.
 const PURGE_INTERVAL: Duration = Duration::from_secs(600);
@@ -31,7 +31,10 @@ pub enum StartError {
     #[error("cannot prepare the token key: {0}")]
     Token(#[from] auth::TokenError),
     #[error("cannot listen on {addr} (HOST, PORT): {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// A server that is bound and ready to run.
@@ -45,9 +48,14 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, StartError> {
         let store = store::connect(&config.database_url).await?;
         let passwords = Passwords::new()?;
-        if auth::ensure_first_user(store.as_ref(), &passwords, config.admin_password.as_deref()).await? {
+        if auth::ensure_first_user(store.as_ref(), &passwords, config.admin_password.as_deref())
+            .await?
+        {
             if config.admin_password.is_some() {
-                tracing::info!(user = auth::DEFAULT_USERNAME, "created the first user with SECWORKS_ADMIN_PASSWORD");
+                tracing::info!(
+                    user = auth::DEFAULT_USERNAME,
+                    "created the first user with SECWORKS_ADMIN_PASSWORD"
+                );
             } else {
                 tracing::warn!(
                     user = auth::DEFAULT_USERNAME,
@@ -59,19 +67,33 @@ impl Application {
             Some(key) => key,
             None => store.token_key_or_insert(Tokens::generate_key()?).await?,
         };
-        let auth = Arc::new(Auth::new(store.clone(), passwords, Tokens::new(&key, config.token_ttl)?));
+        let auth = Arc::new(Auth::new(
+            store.clone(),
+            passwords,
+            Tokens::new(&key, config.token_ttl)?,
+        ));
         let schema = graphql::build(Resolvers::new(store.clone()));
         let state = Arc::new(AppState { auth, schema });
 
         let requested = SocketAddr::new(config.host, config.port);
-        let bind_error = |source| StartError::Bind { addr: requested, source };
-        let acceptor = TcpListener::bind(requested).into_acceptor().await.map_err(bind_error)?;
+        let bind_error = |source| StartError::Bind {
+            addr: requested,
+            source,
+        };
+        let acceptor = TcpListener::bind(requested)
+            .into_acceptor()
+            .await
+            .map_err(bind_error)?;
         let addr = acceptor
             .local_addr()
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .unwrap_or(requested);
-        Ok(Self { acceptor, addr, state })
+        Ok(Self {
+            acceptor,
+            addr,
+            state,
+        })
     }
 
     /// The address actually bound (the port is known even when 0 was asked for).
@@ -126,4 +148,3 @@ pub async fn shutdown_signal() {
     }
     tracing::info!("shutting down");
 }
-

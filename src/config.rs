@@ -21,7 +21,12 @@ pub struct ServeArgs {
     pub port: u16,
 
     /// Database to use; the SQLite file is created on first start.
-    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", default_value = "sqlite://app.db")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        value_name = "DATABASE_URL",
+        default_value = "sqlite://app.db"
+    )]
     pub database_url: String,
 
     /// Lifetime of issued tokens: seconds, or a duration such as `90m` or `1h`.
@@ -56,7 +61,10 @@ impl std::fmt::Debug for Config {
             .field("database_url", &self.database_url)
             .field("token_ttl", &self.token_ttl)
             .field("token_key", &self.token_key.map(|_| "<set>"))
-            .field("admin_password", &self.admin_password.as_ref().map(|_| "<set>"))
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "<set>"),
+            )
             .finish()
     }
 }
@@ -74,7 +82,10 @@ pub enum ConfigError {
 impl Config {
     /// Completes the flag settings with the secrets from the environment.
     pub fn from_args(args: ServeArgs) -> Result<Self, ConfigError> {
-        let token_key = secret_var("SECWORKS_TOKEN_KEY")?.as_deref().map(parse_token_key).transpose()?;
+        let token_key = secret_var("SECWORKS_TOKEN_KEY")?
+            .as_deref()
+            .map(parse_token_key)
+            .transpose()?;
         let admin_password = secret_var("SECWORKS_ADMIN_PASSWORD")?;
         if admin_password.as_deref() == Some("") {
             return Err(ConfigError::EmptyAdminPassword);
@@ -141,7 +152,15 @@ mod tests {
         let short = STANDARD.encode([1u8; 16]);
         let err = parse_token_key(&short).unwrap_err().to_string();
         assert_eq!(err, "SECWORKS_TOKEN_KEY: must decode to 32 bytes, got 16");
-        assert!(parse_token_key("%%%").unwrap_err().to_string().contains("base64"));
-        assert_eq!(parse_token_key(&STANDARD.encode([9u8; 32])).unwrap(), [9u8; 32]);
+        assert!(
+            parse_token_key("%%%")
+                .unwrap_err()
+                .to_string()
+                .contains("base64")
+        );
+        assert_eq!(
+            parse_token_key(&STANDARD.encode([9u8; 32])).unwrap(),
+            [9u8; 32]
+        );
     }
 }

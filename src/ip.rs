@@ -23,10 +23,17 @@ pub fn canonical_all(inputs: &[String]) -> Result<Vec<String>, Vec<InvalidEntry>
     for (index, input) in inputs.iter().enumerate() {
         match canonical(input) {
             Some(addr) => valid.push(addr),
-            None => invalid.push(InvalidEntry { index, value: input.clone() }),
+            None => invalid.push(InvalidEntry {
+                index,
+                value: input.clone(),
+            }),
         }
     }
-    if invalid.is_empty() { Ok(valid) } else { Err(invalid) }
+    if invalid.is_empty() {
+        Ok(valid)
+    } else {
+        Err(invalid)
+    }
 }
 
 #[cfg(test)]
@@ -36,14 +43,25 @@ mod tests {
     #[test]
     fn canonicalises_ipv4_and_ipv6() {
         assert_eq!(canonical("127.0.0.2").as_deref(), Some("127.0.0.2"));
-        assert_eq!(canonical("2001:DB8:0:0:0:0:0:2").as_deref(), Some("2001:db8::2"));
+        assert_eq!(
+            canonical("2001:DB8:0:0:0:0:0:2").as_deref(),
+            Some("2001:db8::2")
+        );
         assert_eq!(canonical("::ffff:192.0.2.1").as_deref(), Some("192.0.2.1"));
         assert_eq!(canonical("::1").as_deref(), Some("::1"));
     }
 
     #[test]
     fn rejects_what_is_not_an_address() {
-        for bad in ["", " 1.2.3.4", "1.2.3", "256.0.0.1", "01.2.3.4", "fe80::1%eth0", "example.com"] {
+        for bad in [
+            "",
+            " 1.2.3.4",
+            "1.2.3",
+            "256.0.0.1",
+            "01.2.3.4",
+            "fe80::1%eth0",
+            "example.com",
+        ] {
             assert_eq!(canonical(bad), None, "{bad:?}");
         }
     }
@@ -54,8 +72,14 @@ mod tests {
         assert_eq!(
             canonical_all(&input),
             Err(vec![
-                InvalidEntry { index: 1, value: "nope".into() },
-                InvalidEntry { index: 3, value: "1.2.3".into() },
+                InvalidEntry {
+                    index: 1,
+                    value: "nope".into()
+                },
+                InvalidEntry {
+                    index: 3,
+                    value: "1.2.3".into()
+                },
             ])
         );
     }

@@ -34,7 +34,11 @@ async fn main() -> anyhow::Result<()> {
         None => cli.serve,
     };
     let config = Config::from_args(args)?;
-    let app = Application::build(config).await.context("secworks cannot start")?;
-    app.run_until(app::shutdown_signal()).await.context("server failed")?;
+    let app = Application::build(config)
+        .await
+        .context("secworks cannot start")?;
+    app.run_until(app::shutdown_signal())
+        .await
+        .context("server failed")?;
     Ok(())
 }

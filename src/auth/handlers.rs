@@ -11,7 +11,9 @@ mod api {
     #![allow(clippy::all, missing_docs)]
     include!(concat!(env!("OUT_DIR"), "/openapi.rs"));
 }
-pub use api::{Api, BasicAuth, BearerAuth, CreateTokenResponse, Error as ErrorBody, RevokeTokenResponse, Token};
+pub use api::{
+    Api, BasicAuth, BearerAuth, CreateTokenResponse, Error as ErrorBody, RevokeTokenResponse, Token,
+};
 
 /// The realm named in every `WWW-Authenticate` challenge.
 const REALM: &str = "secworks";
@@ -47,7 +49,9 @@ impl api::Handlers for TokenApi {
             Ok(principal) => principal,
             Err(e) => {
                 return match bearer_refusal(&e) {
-                    Some((body, challenge)) => RevokeTokenResponse::Unauthorized(Json(body), challenge),
+                    Some((body, challenge)) => {
+                        RevokeTokenResponse::Unauthorized(Json(body), challenge)
+                    }
                     None => RevokeTokenResponse::InternalServerError(Json(internal_error(&e))),
                 };
             }
@@ -62,7 +66,10 @@ impl api::Handlers for TokenApi {
 /// A 401 body and `WWW-Authenticate` value for a failed Basic login.
 pub fn basic_challenge() -> (ErrorBody, String) {
     (
-        ErrorBody { error: "Unauthorized".to_owned(), message: None },
+        ErrorBody {
+            error: "Unauthorized".to_owned(),
+            message: None,
+        },
         format!("Basic realm=\"{REALM}\", charset=\"UTF-8\""),
     )
 }
@@ -70,23 +77,35 @@ pub fn basic_challenge() -> (ErrorBody, String) {
 /// A 401 body and RFC 6750 challenge for a request without a bearer token.
 pub fn bearer_missing() -> (ErrorBody, String) {
     (
-        ErrorBody { error: "Unauthorized".to_owned(), message: Some("bearer token required".to_owned()) },
+        ErrorBody {
+            error: "Unauthorized".to_owned(),
+            message: Some("bearer token required".to_owned()),
+        },
         format!("Bearer realm=\"{REALM}\""),
     )
 }
 
 /// The 401 for a refused bearer token, or `None` when the failure was ours, not the token's.
 pub fn bearer_refusal(error: &AuthError) -> Option<(ErrorBody, String)> {
-    let AuthError::Token(reason) = error else { return None };
+    let AuthError::Token(reason) = error else {
+        return None;
+    };
     Some((
-        ErrorBody { error: "Unauthorized".to_owned(), message: Some(reason.to_string()) },
-        format!("Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{reason}\""),
+        ErrorBody {
+            error: "Unauthorized".to_owned(),
+            message: Some(reason.to_string()),
+        },
+        format!(
+            "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{reason}\""
+        ),
     ))
 }
 
 /// Logs an internal failure and returns a body that reveals nothing of it.
 pub fn internal_error(error: &AuthError) -> ErrorBody {
     tracing::error!(error = %error, "authentication failed internally");
-    ErrorBody { error: "Internal Server Error".to_owned(), message: None }
+    ErrorBody {
+        error: "Internal Server Error".to_owned(),
+        message: None,
+    }
 }
-

@@ -7,7 +7,8 @@ mod token;
 use std::sync::Arc;
 
 pub use handlers::{
-    ErrorBody, TokenApi, api_service, basic_challenge, bearer_missing, bearer_refusal, internal_error,
+    ErrorBody, TokenApi, api_service, basic_challenge, bearer_missing, bearer_refusal,
+    internal_error,
 };
 pub use password::{PasswordError, Passwords};
 pub use token::{IssuedToken, TokenError, Tokens, VerifiedToken};
@@ -46,7 +47,11 @@ pub struct Auth {
 
 impl Auth {
     pub fn new(store: Arc<dyn Store>, passwords: Passwords, tokens: Tokens) -> Self {
-        Self { store, passwords, tokens }
+        Self {
+            store,
+            passwords,
+            tokens,
+        }
     }
 
     /// Exchanges a user name and password for a token.
@@ -65,19 +70,27 @@ impl Auth {
         if self.store.is_token_revoked(&token.jti).await? {
             return Err(TokenError::Revoked.into());
         }
-        Ok(Principal { username: token.subject.clone(), token })
+        Ok(Principal {
+            username: token.subject.clone(),
+            token,
+        })
     }
 
     /// Revokes the token `principal` presented; it is refused from now on.
     pub async fn revoke(&self, principal: &Principal) -> Result<(), AuthError> {
         let expires_at = timestamp::format(principal.token.expires_at);
-        self.store.revoke_token(&principal.token.jti, &expires_at).await?;
+        self.store
+            .revoke_token(&principal.token.jti, &expires_at)
+            .await?;
         Ok(())
     }
 
     /// Deletes revocation records of tokens that have expired anyway.
     pub async fn purge_expired_revocations(&self) -> Result<u64, AuthError> {
-        Ok(self.store.purge_expired_revocations(&timestamp::now()).await?)
+        Ok(self
+            .store
+            .purge_expired_revocations(&timestamp::now())
+            .await?)
     }
 }
 
@@ -90,6 +103,8 @@ pub async fn ensure_first_user(
     if store.has_users().await? {
         return Ok(false);
     }
-    let hash = passwords.hash(password.unwrap_or(DEFAULT_PASSWORD).to_owned()).await?;
+    let hash = passwords
+        .hash(password.unwrap_or(DEFAULT_PASSWORD).to_owned())
+        .await?;
     Ok(store.create_first_user(DEFAULT_USERNAME, &hash).await?)
 }

@@ -32,20 +32,36 @@ impl Passwords {
     pub fn new() -> Result<Self, PasswordError> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let dummy_hash = hash_blocking("secworks dummy password")?;
-        Ok(Self { permits: Arc::new(Semaphore::new(cores)), dummy_hash: dummy_hash.into() })
+        Ok(Self {
+            permits: Arc::new(Semaphore::new(cores)),
+            dummy_hash: dummy_hash.into(),
+        })
     }
 
     pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|_| PasswordError::Closed)?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| PasswordError::Closed)?;
         tokio::task::spawn_blocking(move || hash_blocking(&password)).await?
     }
 
     /// Checks `password` against `stored`, or against a dummy hash when there is no user.
-    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|_| PasswordError::Closed)?;
+    pub async fn verify(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> Result<bool, PasswordError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| PasswordError::Closed)?;
         let user_exists = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.to_string());
-        let matches = tokio::task::spawn_blocking(move || verify_blocking(&password, &hash)).await?;
+        let matches =
+            tokio::task::spawn_blocking(move || verify_blocking(&password, &hash)).await?;
         Ok(user_exists && matches)
     }
 }
@@ -59,8 +75,11 @@ fn hash_blocking(password: &str) -> Result<String, PasswordError> {
 
 /// A stored hash that does not parse verifies nothing.
 fn verify_blocking(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 #[cfg(test)]
@@ -71,10 +90,28 @@ mod tests {
     async fn hashes_with_argon2id_and_verifies() {
         let passwords = Passwords::new().unwrap();
         let hash = passwords.hash("correct horse".into()).await.unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
-        assert!(passwords.verify("correct horse".into(), Some(hash.clone())).await.unwrap());
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(
+            passwords
+                .verify("correct horse".into(), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
         assert!(!passwords.verify("wrong".into(), Some(hash)).await.unwrap());
-        assert!(!passwords.verify("secworks dummy password".into(), None).await.unwrap());
-        assert!(!passwords.verify("x".into(), Some("not a phc string".into())).await.unwrap());
+        assert!(
+            !passwords
+                .verify("secworks dummy password".into(), None)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !passwords
+                .verify("x".into(), Some("not a phc string".into()))
+                .await
+                .unwrap()
+        );
     }
 }

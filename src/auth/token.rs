@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use pasetors::claims::{Claims, ClaimsValidationRules};
 use pasetors::errors::{ClaimValidationError, Error as PasetoError};
-use pasetors::keys::SymmetricKey;
+use pasetors::keys::{Generate, SymmetricKey};
 use pasetors::token::UntrustedToken;
 use pasetors::version4::V4;
 use pasetors::{Local, local};
@@ -77,9 +77,16 @@ impl Tokens {
             .token_identifier(&uuid::Uuid::new_v4().to_string())
             .map_err(|_| TokenError::Issue)?;
         let expires_at = time_claim(&claims, "exp").ok_or(TokenError::Issue)?;
-        let token = local::encrypt(&self.key, &claims, None, None).map_err(|_| TokenError::Issue)?;
-        let expires_in = (expires_at - OffsetDateTime::now_utc()).whole_seconds().max(0);
-        Ok(IssuedToken { token, expires_at, expires_in })
+        let token =
+            local::encrypt(&self.key, &claims, None, None).map_err(|_| TokenError::Issue)?;
+        let expires_in = (expires_at - OffsetDateTime::now_utc())
+            .whole_seconds()
+            .max(0);
+        Ok(IssuedToken {
+            token,
+            expires_at,
+            expires_in,
+        })
     }
 
     pub fn verify(&self, token: &str) -> Result<VerifiedToken, TokenError> {
@@ -87,13 +94,19 @@ impl Tokens {
             UntrustedToken::<Local, V4>::try_from(token).map_err(|_| TokenError::Malformed)?;
         let mut rules = ClaimsValidationRules::new();
         rules.validate_issuer_with(ISSUER);
-        let trusted = local::decrypt(&self.key, &untrusted, &rules, None, None).map_err(|e| match e {
-            PasetoError::ClaimValidation(c) => claim_error(c),
-            PasetoError::TokenFormat | PasetoError::Base64 => TokenError::Malformed,
-            _ => TokenError::Invalid,
-        })?;
+        let trusted =
+            local::decrypt(&self.key, &untrusted, &rules, None, None).map_err(|e| match e {
+                PasetoError::ClaimValidation(c) => claim_error(c),
+                PasetoError::TokenFormat | PasetoError::Base64 => TokenError::Malformed,
+                _ => TokenError::Invalid,
+            })?;
         let claims = trusted.payload_claims().ok_or(TokenError::MissingClaim)?;
-        let text = |name| claims.get_claim(name).and_then(|v| v.as_str()).map(str::to_owned);
+        let text = |name| {
+            claims
+                .get_claim(name)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
         Ok(VerifiedToken {
             subject: text("sub").ok_or(TokenError::MissingClaim)?,
             jti: text("jti").ok_or(TokenError::MissingClaim)?,
@@ -144,7 +157,10 @@ mod tests {
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
         let tampered = String::from_utf8(tampered).unwrap();
         assert_eq!(tokens().verify(&tampered).unwrap_err(), TokenError::Invalid);
-        assert_eq!(tokens().verify("v2.local.abc").unwrap_err(), TokenError::Malformed);
+        assert_eq!(
+            tokens().verify("v2.local.abc").unwrap_err(),
+            TokenError::Malformed
+        );
         assert_eq!(tokens().verify("").unwrap_err(), TokenError::Malformed);
     }
 }

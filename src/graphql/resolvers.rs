@@ -22,17 +22,27 @@ impl Resolvers {
 }
 
 impl QueryResolvers for Resolvers {
-    async fn get_ip_details(&self, _ctx: &Context<'_>, ip: String) -> async_graphql::Result<Option<Lookup>> {
+    async fn get_ip_details(
+        &self,
+        _ctx: &Context<'_>,
+        ip: String,
+    ) -> async_graphql::Result<Option<Lookup>> {
         let Some(address) = ip::canonical(&ip) else {
             return Err(invalid_address(&ip));
         };
         let record = self.store.lookup(&address).await.map_err(internal)?;
-        Ok(Some(record.map_or_else(|| never_looked_up(address), Lookup::from)))
+        Ok(Some(
+            record.map_or_else(|| never_looked_up(address), Lookup::from),
+        ))
     }
 }
 
 impl MutationResolvers for Resolvers {
-    async fn enqueue(&self, _ctx: &Context<'_>, ip: Vec<String>) -> async_graphql::Result<Option<i32>> {
+    async fn enqueue(
+        &self,
+        _ctx: &Context<'_>,
+        ip: Vec<String>,
+    ) -> async_graphql::Result<Option<i32>> {
         let addresses = ip::canonical_all(&ip).map_err(|bad| invalid_addresses(&bad, "ip"))?;
         let taken = i32::try_from(addresses.len())
             .map_err(|_| async_graphql::Error::new("too many addresses in one request"))?;
@@ -64,22 +74,25 @@ fn never_looked_up(address: String) -> Lookup {
 }
 
 fn invalid_address(value: &str) -> async_graphql::Error {
-    async_graphql::Error::new(format!("argument `ip`: {value:?} is not an IPv4 or IPv6 address"))
-        .extend_with(|_, ext| ext.set("code", "INVALID_IP_ADDRESS"))
+    async_graphql::Error::new(format!(
+        "argument `ip`: {value:?} is not an IPv4 or IPv6 address"
+    ))
+    .extend_with(|_, ext| ext.set("code", "INVALID_IP_ADDRESS"))
 }
 
 /// One error naming every bad entry and where it was, so a client can fix them all at once.
 fn invalid_addresses(bad: &[ip::InvalidEntry], argument: &str) -> async_graphql::Error {
-    let listed: Vec<String> = bad.iter().map(|e| format!("{:?} at index {}", e.value, e.index)).collect();
+    let listed: Vec<String> = bad
+        .iter()
+        .map(|e| format!("{:?} at index {}", e.value, e.index))
+        .collect();
     let message = format!(
         "argument `{argument}`: not an IPv4 or IPv6 address: {}; nothing was changed",
         listed.join(", ")
     );
     let entries: Vec<async_graphql::Value> = bad
         .iter()
-        .map(|e| {
-            async_graphql::value!({ "index": e.index, "value": e.value.clone() })
-        })
+        .map(|e| async_graphql::value!({ "index": e.index, "value": e.value.clone() }))
         .collect();
     async_graphql::Error::new(message).extend_with(|_, ext| {
         ext.set("code", "INVALID_IP_ADDRESS");

@@ -10,7 +10,7 @@ use poem::web::headers::authorization::Bearer;
 use poem::web::headers::{Authorization, HeaderMapExt};
 use poem::{Body, IntoResponse, Request, Response, handler};
 
-use super::{AppState, json_response, unauthorized};
+use super::{AppState, error_response, json_response, unauthorized};
 use crate::auth;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -27,40 +27,54 @@ pub async fn execute(req: &Request, body: Body, Data(state): Data<&Arc<AppState>
             Some((body, challenge)) => return unauthorized(body, challenge),
             None => {
                 let body = auth::internal_error(&e);
-                return json_response(StatusCode::INTERNAL_SERVER_ERROR, &body);
+                return error_response(StatusCode::INTERNAL_SERVER_ERROR, &body);
             }
         },
     };
 
-    let content_type = req.content_type().map(str::to_owned);
-    let request = match async_graphql::http::receive_body(
-        content_type,
-        body.into_async_read(),
-        MultipartOptions::default(),
-    )
-    .await
-    {
+    let request = match read_request(req, body).await {
         Ok(request) => request.data(principal),
-        Err(e) => {
-            let errors = serde_json::json!({ "errors": [{ "message": e.to_string() }] });
+        Err(message) => {
+            let errors = serde_json::json!({ "errors": [{ "message": message }] });
             return json_response(StatusCode::BAD_REQUEST, &errors);
         }
     };
 
     let response = state.schema.execute(request).await;
-    // No data at all means the request never ran: a syntax or validation error.
-    let status = if response.is_err() && response.data == async_graphql::Value::Null {
-        StatusCode::BAD_REQUEST
+    let media_type = if accepts_graphql_response(req) {
+        GRAPHQL_RESPONSE
     } else {
-        StatusCode::OK
+        "application/json"
     };
-    let media_type = if accepts_graphql_response(req) { GRAPHQL_RESPONSE } else { "application/json" };
-    let mut resp = json_response(status, &response);
+    // A request error (syntax, validation) carries no path: the request never ran, so there
+    // is no `data` at all, and the status says so.
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let mut resp = if request_error {
+        json_response(
+            StatusCode::BAD_REQUEST,
+            &serde_json::json!({ "errors": response.errors }),
+        )
+    } else {
+        json_response(StatusCode::OK, &response)
+    };
     resp.headers_mut().insert(
         poem::http::header::CONTENT_TYPE,
         poem::http::HeaderValue::from_static(media_type),
     );
     resp.into_response()
+}
+
+async fn read_request(req: &Request, body: Body) -> Result<async_graphql::Request, String> {
+    let bytes = body
+        .into_bytes()
+        .await
+        .map_err(|e| format!("cannot read the request body: {e}"))?;
+    let content_type = req.content_type().map(str::to_owned);
+    async_graphql::http::receive_body(content_type, &bytes[..], MultipartOptions::default())
+        .await
+        .map_err(|e| e.to_string())
 }
 
 fn accepts_graphql_response(req: &Request) -> bool {

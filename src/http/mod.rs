@@ -47,7 +47,15 @@ async fn json_auth_errors<E: Endpoint>(ep: Arc<E>, req: poem::Request) -> poem::
 }
 
 pub fn unauthorized(body: auth::ErrorBody, challenge: String) -> Response {
-    json_response(StatusCode::UNAUTHORIZED, &body).with_header(header::WWW_AUTHENTICATE, challenge).into_response()
+    error_response(StatusCode::UNAUTHORIZED, &body)
+        .with_header(header::WWW_AUTHENTICATE, challenge)
+        .into_response()
+}
+
+/// An error body of openapi.yaml's `Error` schema, outside the generated handlers.
+pub fn error_response(status: StatusCode, body: &auth::ErrorBody) -> Response {
+    use poem_openapi::types::ToJSON;
+    json_response(status, &body.to_json())
 }
 
 pub fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {

@@ -4,8 +4,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::{LookupRecord, Store, StoreError, User};
 use crate::timestamp;
@@ -35,7 +35,9 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query_scalar!("SELECT 1 AS one").fetch_one(&self.pool).await?;
+        sqlx::query_scalar!("SELECT 1 AS one")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -108,9 +110,10 @@ impl Store for SqliteStore {
     }
 
     async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
-        let found = sqlx::query_scalar!("SELECT 1 AS found FROM revoked_tokens WHERE jti = ?1", jti)
-            .fetch_optional(&self.pool)
-            .await?;
+        let found =
+            sqlx::query_scalar!("SELECT 1 AS found FROM revoked_tokens WHERE jti = ?1", jti)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(found.is_some())
     }
 

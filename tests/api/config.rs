@@ -36,7 +36,10 @@ fn help_documents_every_setting() {
         "SECWORKS_TOKEN_TTL",
         "SECWORKS_ADMIN_PASSWORD",
     ] {
-        assert!(help.contains(variable), "--help does not mention {variable}:\n{help}");
+        assert!(
+            help.contains(variable),
+            "--help does not mention {variable}:\n{help}"
+        );
     }
 }
 

@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use async_graphql_parser::types::{
-    ServiceDocument, TypeKind, TypeSystemDefinition,
-};
+use async_graphql_parser::types::{ServiceDocument, TypeKind, TypeSystemDefinition};
 use serde_json::{Map, Value, json};
 
 use crate::helpers::spawn_app;
@@ -17,25 +15,35 @@ async fn the_running_schema_prints_schema_graphql() {
     let store = secworks::store::connect(&url).await.unwrap();
     let schema = secworks::graphql::build(secworks::graphql::Resolvers::new(store));
     let printed = schema.sdl();
-    let published = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
+    let published =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
     let printed = normalise_sdl(&printed);
     let published = normalise_sdl(&published);
-    assert!(published.contains_key("type Lookup"), "the normaliser sees the types");
+    assert!(
+        published.contains_key("type Lookup"),
+        "the normaliser sees the types"
+    );
     assert_eq!(printed, published);
 }
 
 /// Each type of an SDL document as comparable text: kind, name, description, and per field its
 /// description, arguments (type, default, description), type and deprecation, in order.
 fn normalise_sdl(sdl: &str) -> BTreeMap<String, Value> {
-    const BUILT_IN_DIRECTIVES: [&str; 5] = ["skip", "include", "deprecated", "specifiedBy", "oneOf"];
+    const BUILT_IN_DIRECTIVES: [&str; 5] =
+        ["skip", "include", "deprecated", "specifiedBy", "oneOf"];
     let doc: ServiceDocument = async_graphql_parser::parse_schema(sdl).unwrap();
     let mut types = BTreeMap::new();
-    let mut roots = json!({ "query": "Query", "mutation": "Mutation", "subscription": "Subscription" });
+    let mut roots =
+        json!({ "query": "Query", "mutation": "Mutation", "subscription": "Subscription" });
     for definition in doc.definitions {
         match definition {
             TypeSystemDefinition::Schema(schema) => {
                 let s = schema.node;
-                for (key, name) in [("query", s.query), ("mutation", s.mutation), ("subscription", s.subscription)] {
+                for (key, name) in [
+                    ("query", s.query),
+                    ("mutation", s.mutation),
+                    ("subscription", s.subscription),
+                ] {
                     if let Some(name) = name {
                         roots[key] = json!(name.node.as_str());
                     }
@@ -43,13 +51,19 @@ fn normalise_sdl(sdl: &str) -> BTreeMap<String, Value> {
             }
             TypeSystemDefinition::Directive(d) => {
                 let name = d.node.name.node.to_string();
-                assert!(BUILT_IN_DIRECTIVES.contains(&name.as_str()), "unexpected directive @{name}");
+                assert!(
+                    BUILT_IN_DIRECTIVES.contains(&name.as_str()),
+                    "unexpected directive @{name}"
+                );
             }
             TypeSystemDefinition::Type(t) => {
                 let t = t.node;
                 let description = t.description.map(|d| d.node.trim().to_owned());
-                let directives: Vec<String> =
-                    t.directives.iter().map(|d| d.node.name.node.to_string()).collect();
+                let directives: Vec<String> = t
+                    .directives
+                    .iter()
+                    .map(|d| d.node.name.node.to_string())
+                    .collect();
                 let (kind, body) = match t.kind {
                     TypeKind::Scalar => ("scalar", json!({ "directives": directives })),
                     TypeKind::Object(o) => ("type", json!(o.fields.iter().map(|f| {
@@ -64,13 +78,13 @@ fn normalise_sdl(sdl: &str) -> BTreeMap<String, Value> {
                                 "default": a.node.default_value.as_ref().map(|v| v.node.to_string()),
                                 "description": a.node.description.as_ref().map(|d| d.node.trim()),
                             })).collect::<Vec<_>>(),
-                            "directives": f.directives.iter().map(|d| d.node.to_string()).collect::<Vec<_>>(),
+                            "directives": f.directives.iter().map(|d| directive_text(&d.node)).collect::<Vec<_>>(),
                         })
                     }).collect::<Vec<_>>())),
                     TypeKind::Enum(e) => ("enum", json!(e.values.iter().map(|v| json!({
                         "name": v.node.value.node.as_str(),
                         "description": v.node.description.as_ref().map(|d| d.node.trim()),
-                        "directives": v.node.directives.iter().map(|d| d.node.to_string()).collect::<Vec<_>>(),
+                        "directives": v.node.directives.iter().map(|d| directive_text(&d.node)).collect::<Vec<_>>(),
                     })).collect::<Vec<_>>())),
                     TypeKind::InputObject(i) => ("input", json!(i.fields.iter().map(|f| json!({
                         "name": f.node.name.node.as_str(),
@@ -92,18 +106,44 @@ fn normalise_sdl(sdl: &str) -> BTreeMap<String, Value> {
     types
 }
 
+fn directive_text(d: &async_graphql_parser::types::ConstDirective) -> String {
+    let args: Vec<String> = d
+        .arguments
+        .iter()
+        .map(|(n, v)| format!("{}: {}", n.node, v.node))
+        .collect();
+    format!("@{}({})", d.name.node, args.join(", "))
+}
+
 #[tokio::test]
 async fn the_served_openapi_document_says_what_openapi_yaml_says() {
     let app = spawn_app().await;
-    let served: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
-    let yaml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml")).unwrap();
+    let served: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let yaml =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml")).unwrap();
     let published: Value = serde_norway::from_str(&yaml).unwrap();
     let served_shape = contract_shape(&served);
     let published_shape = contract_shape(&published);
     assert!(published_shape["paths"]["/graphql/tokens"]["post"]["responses"]["200"].is_object());
     assert_eq!(served_shape, published_shape);
 
-    let served_yaml = app.client.get(app.url("/openapi.yaml")).send().await.unwrap().text().await.unwrap();
+    let served_yaml = app
+        .client
+        .get(app.url("/openapi.yaml"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let served_yaml: Value = serde_norway::from_str(&served_yaml).unwrap();
     assert_eq!(contract_shape(&served_yaml), published_shape);
 }
@@ -120,23 +160,44 @@ fn contract_shape(doc: &Value) -> Value {
                 let response = resolve(doc, response);
                 let content: Map<String, Value> = response["content"]
                     .as_object()
-                    .map(|c| c.iter().map(|(media, m)| (media.clone(), schema_shape(doc, &m["schema"]))).collect())
+                    .map(|c| {
+                        c.iter()
+                            .map(|(media, m)| (media_type(media), schema_shape(doc, &m["schema"])))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let mut headers: Vec<String> = response["headers"]
                     .as_object()
                     .map(|h| h.keys().map(|k| k.to_ascii_lowercase()).collect())
                     .unwrap_or_default();
                 headers.sort();
-                responses.insert(status.clone(), json!({ "content": content, "headers": headers }));
+                responses.insert(
+                    status.clone(),
+                    json!({ "content": content, "headers": headers }),
+                );
             }
-            let security = op.get("security").or_else(|| doc.get("security")).cloned().unwrap_or(json!([]));
+            let security = op
+                .get("security")
+                .or_else(|| doc.get("security"))
+                .cloned()
+                .unwrap_or(json!([]));
             operations.insert(
                 method.clone(),
                 json!({
                     "operationId": op["operationId"],
                     "security": security,
-                    "parameters": op.get("parameters").cloned().unwrap_or(json!([])),
-                    "requestBody": op.get("requestBody").map(|b| schema_shape(doc, &b["content"]["application/json"]["schema"])),
+                    "parameters": op["parameters"].as_array().map(|ps| ps.iter().map(|p| {
+                        let p = resolve(doc, p);
+                        json!({
+                            "name": p["name"], "in": p["in"],
+                            "required": p["required"].as_bool().unwrap_or(false),
+                            "schema": schema_shape(doc, &p["schema"]),
+                        })
+                    }).collect::<Vec<_>>()).unwrap_or_default(),
+                    "requestBody": op.get("requestBody").map(|b| {
+                        let content = b["content"].as_object().unwrap();
+                        content.iter().map(|(m, c)| (media_type(m), schema_shape(doc, &c["schema"]))).collect::<Map<_, _>>()
+                    }),
                     "responses": responses,
                 }),
             );
@@ -152,11 +213,20 @@ fn contract_shape(doc: &Value) -> Value {
     json!({ "paths": paths, "securitySchemes": schemes })
 }
 
+/// poem-openapi serves `application/json; charset=utf-8` for `application/json`.
+fn media_type(media: &str) -> String {
+    media.split(';').next().unwrap_or(media).trim().to_owned()
+}
+
 fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
     match value.get("$ref").and_then(Value::as_str) {
         Some(reference) => {
             let pointer = reference.trim_start_matches('#');
-            resolve(doc, doc.pointer(pointer).unwrap_or_else(|| panic!("dangling {reference}")))
+            resolve(
+                doc,
+                doc.pointer(pointer)
+                    .unwrap_or_else(|| panic!("dangling {reference}")),
+            )
         }
         None => value,
     }
@@ -167,12 +237,20 @@ fn schema_shape(doc: &Value, schema: &Value) -> Value {
     let schema = resolve(doc, schema);
     let mut required: Vec<String> = schema["required"]
         .as_array()
-        .map(|r| r.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|r| {
+            r.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     required.sort();
     let properties: Map<String, Value> = schema["properties"]
         .as_object()
-        .map(|p| p.iter().map(|(k, v)| (k.clone(), schema_shape(doc, v))).collect())
+        .map(|p| {
+            p.iter()
+                .map(|(k, v)| (k.clone(), schema_shape(doc, v)))
+                .collect()
+        })
         .unwrap_or_default();
     json!({
         "type": schema["type"],

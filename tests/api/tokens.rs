@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::helpers::{PASSWORD, TEST_KEY, USER, assert_unauthorized, spawn_app, spawn_with, test_config};
+use crate::helpers::{
+    PASSWORD, TEST_KEY, USER, assert_unauthorized, spawn_app, spawn_with, test_config,
+};
 
 const QUERY: &str = r#"{ getIpDetails(ip: "127.0.0.2") { response_code } }"#;
 
@@ -19,7 +21,10 @@ async fn issues_a_bearer_token_for_good_credentials() {
     let app = spawn_app().await;
     let resp = app.login(USER, PASSWORD).await;
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.headers()["content-type"], "application/json; charset=utf-8");
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/json; charset=utf-8"
+    );
     let body: Value = resp.json().await.unwrap();
     assert!(body["token"].as_str().unwrap().starts_with("v4.local."));
     assert_eq!(body["token_type"], "Bearer");
@@ -27,7 +32,10 @@ async fn issues_a_bearer_token_for_good_credentials() {
     assert!((3590..=3600).contains(&expires_in), "{expires_in}");
     let expires_at = OffsetDateTime::parse(body["expires_at"].as_str().unwrap(), &Rfc3339).unwrap();
     let from_now = expires_at - OffsetDateTime::now_utc();
-    assert!((3590..=3600).contains(&from_now.whole_seconds()), "{from_now}");
+    assert!(
+        (3590..=3600).contains(&from_now.whole_seconds()),
+        "{from_now}"
+    );
 
     let token = body["token"].as_str().unwrap();
     let resp = app.graphql(token, QUERY, json!({})).await;
@@ -42,7 +50,12 @@ async fn refuses_bad_and_missing_credentials() {
         assert!(challenge.contains("realm=\"secworks\""));
         assert_eq!(body, json!({ "error": "Unauthorized" }));
     }
-    let missing = app.client.post(app.url("/graphql/tokens")).send().await.unwrap();
+    let missing = app
+        .client
+        .post(app.url("/graphql/tokens"))
+        .send()
+        .await
+        .unwrap();
     assert_unauthorized(missing, "Basic").await;
     let garbage = app
         .client
@@ -69,22 +82,40 @@ async fn revoked_tokens_are_dead_everywhere() {
     let other = app.token().await;
     assert_eq!(app.revoke(&token).await.status(), 204);
 
-    let (challenge, body) = assert_unauthorized(app.graphql(&token, QUERY, json!({})).await, "Bearer").await;
+    let (challenge, body) =
+        assert_unauthorized(app.graphql(&token, QUERY, json!({})).await, "Bearer").await;
     assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
     assert_eq!(body["message"], "token revoked");
     assert_unauthorized(app.revoke(&token).await, "Bearer").await;
     // Revoking one token leaves the user's other tokens alone.
     assert_eq!(app.graphql(&other, QUERY, json!({})).await.status(), 200);
-    assert_eq!(app.count_rows("SELECT count(*) FROM revoked_tokens").await, 1);
+    assert_eq!(
+        app.count_rows("SELECT count(*) FROM revoked_tokens").await,
+        1
+    );
 }
 
 #[tokio::test]
 async fn refuses_missing_and_malformed_bearer_tokens() {
     let app = spawn_app().await;
-    let missing = app.client.post(app.url("/graphql")).json(&json!({ "query": QUERY })).send().await.unwrap();
+    let missing = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": QUERY }))
+        .send()
+        .await
+        .unwrap();
     let (challenge, _) = assert_unauthorized(missing, "Bearer").await;
-    assert!(!challenge.contains("error="), "no error code without credentials: {challenge}");
-    let missing_delete = app.client.delete(app.url("/graphql/tokens")).send().await.unwrap();
+    assert!(
+        !challenge.contains("error="),
+        "no error code without credentials: {challenge}"
+    );
+    let missing_delete = app
+        .client
+        .delete(app.url("/graphql/tokens"))
+        .send()
+        .await
+        .unwrap();
     assert_unauthorized(missing_delete, "Bearer").await;
 
     for (token, reason) in [
@@ -92,7 +123,8 @@ async fn refuses_missing_and_malformed_bearer_tokens() {
         ("v4.public.abc", "malformed token"),
         ("v4.local.", "malformed token"),
     ] {
-        let (_, body) = assert_unauthorized(app.graphql(token, QUERY, json!({})).await, "Bearer").await;
+        let (_, body) =
+            assert_unauthorized(app.graphql(token, QUERY, json!({})).await, "Bearer").await;
         assert_eq!(body["message"], reason, "{token}");
         let (_, body) = assert_unauthorized(app.revoke(token).await, "Bearer").await;
         assert_eq!(body["message"], reason, "{token}");
@@ -112,13 +144,26 @@ async fn refuses_tampered_foreign_expired_and_future_tokens() {
     let hour = time::Duration::hours(1);
     let cases = [
         (tampered, "invalid token"),
-        (mint(&[1; 32], "secworks", now - hour, now + hour), "invalid token"),
-        (mint(&TEST_KEY, "secworks", now - 2 * hour, now - hour), "token expired"),
-        (mint(&TEST_KEY, "secworks", now + hour, now + 2 * hour), "token not yet valid"),
-        (mint(&TEST_KEY, "someone-else", now - hour, now + hour), "token has the wrong issuer"),
+        (
+            mint(&[1; 32], "secworks", now - hour, now + hour),
+            "invalid token",
+        ),
+        (
+            mint(&TEST_KEY, "secworks", now - 2 * hour, now - hour),
+            "token expired",
+        ),
+        (
+            mint(&TEST_KEY, "secworks", now + hour, now + 2 * hour),
+            "token not yet valid",
+        ),
+        (
+            mint(&TEST_KEY, "someone-else", now - hour, now + hour),
+            "token has the wrong issuer",
+        ),
     ];
     for (token, reason) in cases {
-        let (_, body) = assert_unauthorized(app.graphql(&token, QUERY, json!({})).await, "Bearer").await;
+        let (_, body) =
+            assert_unauthorized(app.graphql(&token, QUERY, json!({})).await, "Bearer").await;
         assert_eq!(body["message"], reason);
         let (_, body) = assert_unauthorized(app.revoke(&token).await, "Bearer").await;
         assert_eq!(body["message"], reason);
@@ -138,7 +183,8 @@ async fn tokens_expire_after_the_configured_ttl() {
     let token = app.token().await;
     assert_eq!(app.graphql(&token, QUERY, json!({})).await.status(), 200);
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let (_, body) = assert_unauthorized(app.graphql(&token, QUERY, json!({})).await, "Bearer").await;
+    let (_, body) =
+        assert_unauthorized(app.graphql(&token, QUERY, json!({})).await, "Bearer").await;
     assert_eq!(body["message"], "token expired");
 }
 
@@ -155,7 +201,12 @@ async fn a_generated_key_survives_a_restart() {
     assert_eq!(app.graphql(&token, QUERY, json!({})).await.status(), 200);
     // The generated key is not the test key: a token of the test key is refused.
     let now = OffsetDateTime::now_utc();
-    let foreign = mint(&TEST_KEY, "secworks", now - time::Duration::minutes(1), now + time::Duration::hours(1));
+    let foreign = mint(
+        &TEST_KEY,
+        "secworks",
+        now - time::Duration::minutes(1),
+        now + time::Duration::hours(1),
+    );
     assert_unauthorized(app.graphql(&foreign, QUERY, json!({})).await, "Bearer").await;
 }
 
@@ -177,12 +228,19 @@ async fn the_admin_password_replaces_the_default_on_an_empty_database() {
 }
 
 /// A token sealed with `key`, as secworks would seal it but with chosen claims.
-fn mint(key: &[u8; 32], issuer: &str, not_before: OffsetDateTime, expires: OffsetDateTime) -> String {
+fn mint(
+    key: &[u8; 32],
+    issuer: &str,
+    not_before: OffsetDateTime,
+    expires: OffsetDateTime,
+) -> String {
     let fmt = |t: OffsetDateTime| t.replace_nanosecond(0).unwrap().format(&Rfc3339).unwrap();
     let mut claims = Claims::new().unwrap();
     claims.issuer(issuer).unwrap();
     claims.subject(USER).unwrap();
-    claims.token_identifier(&uuid::Uuid::new_v4().to_string()).unwrap();
+    claims
+        .token_identifier(&uuid::Uuid::new_v4().to_string())
+        .unwrap();
     claims.issued_at(&fmt(not_before)).unwrap();
     claims.not_before(&fmt(not_before)).unwrap();
     claims.expiration(&fmt(expires)).unwrap();
