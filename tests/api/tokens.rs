@@ -247,3 +247,22 @@ fn mint(
     let key = SymmetricKey::<V4>::from(key).unwrap();
     local::encrypt(&key, &claims, None, None).unwrap()
 }
+
+#[tokio::test]
+async fn purging_drops_only_revocations_of_expired_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+    let store = secworks::store::connect(&url).await.unwrap();
+    store
+        .revoke_token("old", "2020-01-01T00:00:00.000000Z")
+        .await
+        .unwrap();
+    store
+        .revoke_token("live", "2999-01-01T00:00:00.000000Z")
+        .await
+        .unwrap();
+    let now = secworks::timestamp::now();
+    assert_eq!(store.purge_expired_revocations(&now).await.unwrap(), 1);
+    assert!(!store.is_token_revoked("old").await.unwrap());
+    assert!(store.is_token_revoked("live").await.unwrap());
+}
