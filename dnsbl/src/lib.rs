@@ -1,0 +1,50 @@
+//! DNS blocklist lookups (Spamhaus ZEN and any RFC 5782 blocklist) for secworks.
+//!
+//! The pure part — query names ([`query_name`]), zones ([`Zone`]) and reading answers
+//! ([`classify`] into [`Outcome`] or [`LookupError`]) — needs no network. [`DnsblResolver`]
+//! asks the DNS through hickory-resolver, with its cache off. With the `test-server` feature,
+//! [`test_server::TestDnsServer`] is a real DNS server on loopback to test against.
+//!
+//! The rule throughout: only a real answer is an [`Outcome`]. Error codes, NODATA, timeouts
+//! and server failures are errors, because storing them as "not listed" would report a
+//! broken resolver as a clean address.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use secworks_dnsbl::{DnsblResolver, ResolverSettings, Zone};
+//!
+//! let resolver = DnsblResolver::new(ResolverSettings {
+//!     zone: Zone::dqs("your-dqs-key")?,
+//!     ..ResolverSettings::default()
+//! })?;
+//! // A blocked resolver answers NXDOMAIN for everything: check before trusting it.
+//! resolver.check_test_points().await?;
+//! match resolver.lookup("192.0.2.1".parse()?).await {
+//!     Ok(outcome) => println!("{}", outcome.response_code()),
+//!     Err(error) if error.is_rate_limited() => { /* slow the whole queue down */ }
+//!     Err(error) => println!("not stored: {error}"),
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod classify;
+mod error;
+mod outcome;
+mod query_name;
+mod raw_rate;
+mod resolver;
+mod test_points;
+mod zone;
+
+#[cfg(feature = "test-server")]
+pub mod test_server;
+
+pub use classify::{Answer, classify};
+pub use error::{LookupError, RefusalReason};
+pub use outcome::{Listing, NOT_LISTED_RESPONSE, Outcome};
+pub use query_name::query_name;
+pub use raw_rate::{RawRate, raw_rate};
+pub use resolver::{DnsblResolver, ResolverError, ResolverSettings};
+pub use test_points::{LISTED_TEST_POINT, TestPointError, UNLISTED_TEST_POINT};
+pub use zone::{DEFAULT_ZONE, DQS_ZONE, NameProblem, Zone, ZoneError};
