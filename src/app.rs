@@ -13,6 +13,7 @@ use crate::auth::{self, Auth, Passwords, Tokens};
 use crate::config::Config;
 use crate::graphql::{self, Resolvers};
 use crate::http::{self, AppState};
+use crate::lookup::LookupEngine;
 use crate::store;
 
 /// How often revocations of tokens that expired anyway are deleted.
@@ -30,6 +31,8 @@ pub enum StartError {
     Password(#[from] auth::PasswordError),
     #[error("cannot prepare the token key: {0}")]
     Token(#[from] auth::TokenError),
+    #[error("cannot set up the DNS resolver: {0}")]
+    Resolver(#[from] secworks_dnsbl::ResolverError),
     #[error("cannot listen on {addr} (HOST, PORT): {source}")]
     Bind {
         addr: SocketAddr,
@@ -42,6 +45,7 @@ pub struct Application {
     acceptor: TcpAcceptor,
     addr: SocketAddr,
     state: Arc<AppState>,
+    engine: LookupEngine,
 }
 
 impl Application {
@@ -72,8 +76,7 @@ impl Application {
             passwords,
             Tokens::new(&key, config.token_ttl)?,
         ));
-        let schema = graphql::build(Resolvers::new(store.clone()));
-        let state = Arc::new(AppState { auth, schema });
+        let resolver = secworks_dnsbl::DnsblResolver::new(config.resolver.clone())?;
 
         let requested = SocketAddr::new(config.host, config.port);
         let bind_error = |source| StartError::Bind {
@@ -89,11 +92,21 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .unwrap_or(requested);
+        // Last, so that a failed start leaves no workers behind.
+        let engine = LookupEngine::start(store.clone(), resolver, config.engine.clone());
+        let schema = graphql::build(Resolvers::new(store, engine.handle()));
+        let state = Arc::new(AppState { auth, schema });
         Ok(Self {
             acceptor,
             addr,
             state,
+            engine,
         })
+    }
+
+    /// The SDL of the schema this server executes.
+    pub fn sdl(&self) -> String {
+        self.state.schema.sdl()
     }
 
     /// The address actually bound (the port is known even when 0 was asked for).
@@ -101,13 +114,35 @@ impl Application {
         self.addr
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// Serves until `shutdown` completes, then lets in-flight requests and lookups finish
+    /// within the grace period.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let purge = tokio::spawn(purge_revocations(self.state.auth.clone()));
         tracing::info!(addr = %self.addr, "secworks listening");
-        let result = Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(http::routes(self.state), shutdown, Some(GRACE_PERIOD))
-            .await;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let server = Server::new_with_acceptor(self.acceptor).run_with_graceful_shutdown(
+            http::routes(self.state),
+            {
+                let stop = stop.clone();
+                async move {
+                    shutdown.await;
+                    stop.cancel();
+                }
+            },
+            Some(GRACE_PERIOD),
+        );
+        let server = async {
+            let result = server.await;
+            // Also when the server failed: the lookups must not outlive it unnoticed.
+            stop.cancel();
+            result
+        };
+        let engine = self.engine;
+        let lookups = async {
+            stop.cancelled().await;
+            engine.shutdown(GRACE_PERIOD).await;
+        };
+        let (result, ()) = tokio::join!(server, lookups);
         purge.abort();
         result
     }

@@ -3,8 +3,13 @@
 //! Secrets (`SECWORKS_TOKEN_KEY`, `SECWORKS_ADMIN_PASSWORD`) are read from the environment
 //! only: a flag would put them in the process list.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
 use std::time::Duration;
+
+use secworks_dnsbl::{ResolverSettings, Zone};
+
+use crate::lookup::EngineSettings;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -32,6 +37,103 @@ pub struct ServeArgs {
     /// Lifetime of issued tokens: seconds, or a duration such as `90m` or `1h`.
     #[arg(long, env = "SECWORKS_TOKEN_TTL", value_name = "SECWORKS_TOKEN_TTL", default_value = "1h", value_parser = parse_ttl)]
     pub token_ttl: Duration,
+
+    #[command(flatten)]
+    pub dns: DnsArgs,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// How blocklist queries are made; shared by the server and `secworks lookup`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DnsArgs {
+    /// DNS blocklist zone to query (ignored when SECWORKS_DQS_KEY is set).
+    #[arg(
+        long,
+        env = "SECWORKS_DNSBL_ZONE",
+        value_name = "SECWORKS_DNSBL_ZONE",
+        default_value = "zen.spamhaus.org"
+    )]
+    pub dnsbl_zone: String,
+
+    /// Upstream DNS server as ip:port; without it, the system's resolv.conf.
+    #[arg(long, env = "SECWORKS_DNS_SERVER", value_name = "SECWORKS_DNS_SERVER")]
+    pub dns_server: Option<SocketAddr>,
+
+    /// How long to wait for one DNS answer.
+    #[arg(long, env = "SECWORKS_DNS_TIMEOUT", value_name = "SECWORKS_DNS_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
+    pub dns_timeout: Duration,
+
+    /// How many times to send a query before the attempt fails.
+    #[arg(long, env = "SECWORKS_DNS_ATTEMPTS", value_name = "SECWORKS_DNS_ATTEMPTS", default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=10))]
+    pub dns_attempts: u8,
+}
+
+/// How the lookup workers run.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EngineArgs {
+    /// Lookups in flight at once.
+    #[arg(long, env = "SECWORKS_LOOKUP_CONCURRENCY", value_name = "SECWORKS_LOOKUP_CONCURRENCY", default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=10_000))]
+    pub lookup_concurrency: u16,
+
+    /// Blocklist queries per second at most (Spamhaus's free use is about 3 per second).
+    #[arg(long, env = "SECWORKS_LOOKUP_QPS", value_name = "SECWORKS_LOOKUP_QPS")]
+    pub lookup_qps: Option<NonZeroU32>,
+
+    /// How long a claimed job stays claimed before another worker may take it back.
+    #[arg(long, env = "SECWORKS_LOOKUP_LEASE", value_name = "SECWORKS_LOOKUP_LEASE", default_value = "60s", value_parser = parse_duration)]
+    pub lookup_lease: Duration,
+
+    /// Delay before retrying a failed lookup; doubles with each attempt, up to 10 minutes.
+    #[arg(long, env = "SECWORKS_LOOKUP_RETRY_BASE", value_name = "SECWORKS_LOOKUP_RETRY_BASE", default_value = "5s", value_parser = parse_duration)]
+    pub lookup_retry_base: Duration,
+
+    /// Attempts before a lookup is given up as failed.
+    #[arg(long, env = "SECWORKS_LOOKUP_MAX_ATTEMPTS", value_name = "SECWORKS_LOOKUP_MAX_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub lookup_max_attempts: u32,
+
+    /// How often the blocklist's test points are checked.
+    #[arg(long, env = "SECWORKS_HEALTH_INTERVAL", value_name = "SECWORKS_HEALTH_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    pub health_interval: Duration,
+
+    /// How long every lookup waits after the blocklist answers "excessive queries".
+    #[arg(long, env = "SECWORKS_RATE_LIMIT_PAUSE", value_name = "SECWORKS_RATE_LIMIT_PAUSE", default_value = "60s", value_parser = parse_duration)]
+    pub rate_limit_pause: Duration,
+}
+
+impl EngineArgs {
+    pub fn settings(&self) -> EngineSettings {
+        EngineSettings {
+            concurrency: usize::from(self.lookup_concurrency),
+            qps: self.lookup_qps,
+            lease: self.lookup_lease,
+            retry_base: self.lookup_retry_base,
+            retry_max: Duration::from_secs(600),
+            max_attempts: self.lookup_max_attempts,
+            health_interval: self.health_interval,
+            rate_limit_pause: self.rate_limit_pause,
+        }
+    }
+}
+
+impl DnsArgs {
+    /// The resolver settings, with the DQS key from the environment when it is set.
+    pub fn settings(&self) -> Result<ResolverSettings, ConfigError> {
+        let zone = match secret_var("SECWORKS_DQS_KEY")? {
+            Some(key) => {
+                Zone::dqs(&key).map_err(|e| ConfigError::Dns("SECWORKS_DQS_KEY", e.to_string()))?
+            }
+            None => Zone::standard(&self.dnsbl_zone)
+                .map_err(|e| ConfigError::Dns("SECWORKS_DNSBL_ZONE", e.to_string()))?,
+        };
+        Ok(ResolverSettings {
+            server: self.dns_server,
+            timeout: self.dns_timeout,
+            attempts: usize::from(self.dns_attempts),
+            zone,
+        })
+    }
 }
 
 /// Documents the variables that have no flag, in `--help`.
@@ -40,7 +142,9 @@ Secrets, read from the environment only:
   SECWORKS_TOKEN_KEY       base64 of 32 random bytes that encrypt tokens; without it a key is
                            generated on first start and kept in the database
   SECWORKS_ADMIN_PASSWORD  password of the user `secureworks` created on an empty database
-                           (default: `supersecret`, with a warning to change it)";
+                           (default: `supersecret`, with a warning to change it)
+  SECWORKS_DQS_KEY         Spamhaus Data Query Service key; when set, queries go to
+                           <address>.<key>.zen.dq.spamhaus.net";
 
 /// Everything the server needs to start.
 #[derive(Clone)]
@@ -51,6 +155,8 @@ pub struct Config {
     pub token_ttl: Duration,
     pub token_key: Option<[u8; 32]>,
     pub admin_password: Option<String>,
+    pub resolver: ResolverSettings,
+    pub engine: EngineSettings,
 }
 
 impl std::fmt::Debug for Config {
@@ -77,6 +183,8 @@ pub enum ConfigError {
     NotUnicode(&'static str),
     #[error("SECWORKS_ADMIN_PASSWORD: must not be empty")]
     EmptyAdminPassword,
+    #[error("{0}: {1}")]
+    Dns(&'static str, String),
 }
 
 impl Config {
@@ -90,7 +198,10 @@ impl Config {
         if admin_password.as_deref() == Some("") {
             return Err(ConfigError::EmptyAdminPassword);
         }
+        let resolver = args.dns.settings()?;
         Ok(Self {
+            resolver,
+            engine: args.engine.settings(),
             host: args.host,
             port: args.port,
             database_url: args.database_url,
@@ -120,12 +231,21 @@ pub fn parse_token_key(text: &str) -> Result<[u8; 32], ConfigError> {
         .map_err(|_| ConfigError::TokenKey(format!("must decode to 32 bytes, got {len}")))
 }
 
-fn parse_ttl(text: &str) -> Result<Duration, String> {
-    let ttl = match text.parse::<u64>() {
+/// Seconds, or a duration such as `500ms`, `90s` or `1h`; never zero.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = match text.parse::<u64>() {
         Ok(seconds) => Duration::from_secs(seconds),
         Err(_) => humantime::parse_duration(text)
             .map_err(|e| format!("expected seconds or a duration such as `1h`: {e}"))?,
     };
+    if duration.is_zero() {
+        return Err("must be more than zero".into());
+    }
+    Ok(duration)
+}
+
+fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = parse_duration(text)?;
     if ttl < Duration::from_secs(1) {
         return Err("must be at least one second".into());
     }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod graphql;
 pub mod http;
 pub mod ip;
+pub mod lookup;
 pub mod store;
 pub mod timestamp;
 

@@ -27,6 +27,54 @@ pub struct LookupRecord {
     pub updated_at: String,
 }
 
+/// A job a worker has claimed and holds a lease on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedJob {
+    pub id: i64,
+    pub ip_address: String,
+    /// Attempts including this one.
+    pub attempts: i64,
+}
+
+/// What became of one claimed job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobOutcome {
+    pub job_id: i64,
+    pub ip_address: String,
+    /// When the blocklist answered (or failed), RFC 3339 UTC.
+    pub at: String,
+    pub result: JobResult,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobResult {
+    /// The blocklist answered; this becomes the current result.
+    Answer { response_code: String },
+    /// The lookup failed and is tried again after `run_after`.
+    Retry { error: String, run_after: String },
+    /// The lookup failed for the last time.
+    Fail { error: String },
+    /// The job was never tried (shutdown); it waits again as it was.
+    Release,
+}
+
+/// One past attempt for an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRecord {
+    pub looked_up_at: String,
+    pub response_code: Option<String>,
+    pub error: Option<String>,
+}
+
+/// How many jobs are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    pub pending: i64,
+    pub running: i64,
+    pub done: i64,
+    pub failed: i64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -71,6 +119,27 @@ pub trait Store: Send + Sync + 'static {
     /// Queues a lookup job for each address, all or nothing. An address that already has a
     /// pending job joins it.
     async fn enqueue(&self, ip_addresses: &[String]) -> Result<(), StoreError>;
+
+    /// Claims up to `limit` due jobs, oldest first, leasing them until `lease_until`.
+    async fn claim_jobs(
+        &self,
+        limit: u32,
+        now: &str,
+        lease_until: &str,
+    ) -> Result<Vec<ClaimedJob>, StoreError>;
+
+    /// Records what became of claimed jobs, all in one transaction.
+    async fn record_outcomes(&self, outcomes: &[JobOutcome]) -> Result<(), StoreError>;
+
+    /// Returns jobs whose lease ran out before `now` (their worker died) to the queue;
+    /// returns how many.
+    async fn reclaim_expired(&self, now: &str) -> Result<u64, StoreError>;
+
+    async fn queue_counts(&self) -> Result<QueueCounts, StoreError>;
+
+    /// The latest `limit` attempts for an address, newest first.
+    async fn history(&self, ip_address: &str, limit: u32)
+    -> Result<Vec<HistoryRecord>, StoreError>;
 }
 
 /// Opens the database that `url` names, creating and migrating it as needed.

@@ -7,7 +7,10 @@ use async_trait::async_trait;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::{LookupRecord, Store, StoreError, User};
+use super::{
+    ClaimedJob, HistoryRecord, JobOutcome, JobResult, LookupRecord, QueueCounts, Store, StoreError,
+    User,
+};
 use crate::timestamp;
 
 pub struct SqliteStore {
@@ -152,4 +155,208 @@ impl Store for SqliteStore {
         .await?;
         Ok(())
     }
+
+    async fn claim_jobs(
+        &self,
+        limit: u32,
+        now: &str,
+        lease_until: &str,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        let jobs = sqlx::query_as!(
+            ClaimedJob,
+            "UPDATE lookup_jobs
+             SET state = 'running', lease_expires_at = ?3, attempts = attempts + 1, updated_at = ?2
+             WHERE id IN (
+                 SELECT id FROM lookup_jobs
+                 WHERE state = 'pending' AND run_after <= ?2
+                 ORDER BY run_after, id
+                 LIMIT ?1
+             )
+             RETURNING id, ip_address, attempts",
+            limit,
+            now,
+            lease_until
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(jobs)
+    }
+
+    async fn record_outcomes(&self, outcomes: &[JobOutcome]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for outcome in outcomes {
+            let (job, ip, at) = (
+                outcome.job_id,
+                outcome.ip_address.as_str(),
+                outcome.at.as_str(),
+            );
+            match &outcome.result {
+                JobResult::Answer { response_code } => {
+                    let uuid = uuid::Uuid::new_v4().to_string();
+                    sqlx::query!(
+                        "INSERT INTO lookups (uuid, ip_address, response_code, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?4)
+                         ON CONFLICT (ip_address) DO UPDATE
+                         SET response_code = excluded.response_code, updated_at = excluded.updated_at",
+                        uuid,
+                        ip,
+                        response_code,
+                        at
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query!(
+                        "INSERT INTO lookup_history (ip_address, looked_up_at, response_code)
+                         VALUES (?1, ?2, ?3)",
+                        ip,
+                        at,
+                        response_code
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query!(
+                        "UPDATE lookup_jobs
+                         SET state = 'done', lease_expires_at = NULL, last_error = NULL, updated_at = ?2
+                         WHERE id = ?1",
+                        job,
+                        at
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                JobResult::Retry { error, run_after } => {
+                    insert_error(&mut tx, ip, at, error).await?;
+                    sqlx::query!(
+                        "UPDATE OR IGNORE lookup_jobs
+                         SET state = 'pending', run_after = ?2, lease_expires_at = NULL,
+                             last_error = ?3, updated_at = ?4
+                         WHERE id = ?1 AND state = 'running'",
+                        job,
+                        run_after,
+                        error,
+                        at
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                    drop_superseded(&mut tx, job).await?;
+                }
+                JobResult::Fail { error } => {
+                    insert_error(&mut tx, ip, at, error).await?;
+                    sqlx::query!(
+                        "UPDATE lookup_jobs
+                         SET state = 'failed', lease_expires_at = NULL, last_error = ?2, updated_at = ?3
+                         WHERE id = ?1",
+                        job,
+                        error,
+                        at
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                JobResult::Release => {
+                    sqlx::query!(
+                        "UPDATE OR IGNORE lookup_jobs
+                         SET state = 'pending', lease_expires_at = NULL,
+                             attempts = max(attempts - 1, 0), updated_at = ?2
+                         WHERE id = ?1 AND state = 'running'",
+                        job,
+                        at
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                    drop_superseded(&mut tx, job).await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn reclaim_expired(&self, now: &str) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // OR IGNORE skips a job whose address has a pending job already; the DELETE then
+        // drops it, since the pending job will look the address up.
+        let reclaimed = sqlx::query!(
+            "UPDATE OR IGNORE lookup_jobs
+             SET state = 'pending', lease_expires_at = NULL, updated_at = ?1
+             WHERE state = 'running' AND lease_expires_at < ?1",
+            now
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query!(
+            "DELETE FROM lookup_jobs WHERE state = 'running' AND lease_expires_at < ?1",
+            now
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(reclaimed)
+    }
+
+    async fn queue_counts(&self) -> Result<QueueCounts, StoreError> {
+        let rows = sqlx::query!(
+            r#"SELECT state AS "state!: String", count(*) AS "count!: i64"
+               FROM lookup_jobs GROUP BY state"#
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut counts = QueueCounts::default();
+        for row in rows {
+            let slot = match row.state.as_str() {
+                "pending" => &mut counts.pending,
+                "running" => &mut counts.running,
+                "done" => &mut counts.done,
+                _ => &mut counts.failed,
+            };
+            *slot = row.count;
+        }
+        Ok(counts)
+    }
+
+    async fn history(
+        &self,
+        ip_address: &str,
+        limit: u32,
+    ) -> Result<Vec<HistoryRecord>, StoreError> {
+        let records = sqlx::query_as!(
+            HistoryRecord,
+            "SELECT looked_up_at, response_code, error FROM lookup_history
+             WHERE ip_address = ?1 ORDER BY id DESC LIMIT ?2",
+            ip_address,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(records)
+    }
+}
+
+async fn insert_error(
+    tx: &mut sqlx::SqliteConnection,
+    ip: &str,
+    at: &str,
+    error: &str,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "INSERT INTO lookup_history (ip_address, looked_up_at, error) VALUES (?1, ?2, ?3)",
+        ip,
+        at,
+        error
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Drops a job left running because its address has a pending job, which supersedes it.
+async fn drop_superseded(tx: &mut sqlx::SqliteConnection, job: i64) -> Result<(), StoreError> {
+    sqlx::query!(
+        "DELETE FROM lookup_jobs WHERE id = ?1 AND state = 'running'",
+        job
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }

@@ -14,7 +14,9 @@ fn secworks(envs: &[(&str, &str)], args: &[&str]) -> Output {
         .env_remove("SECWORKS_TOKEN_KEY")
         .env_remove("SECWORKS_TOKEN_TTL")
         .env_remove("SECWORKS_ADMIN_PASSWORD")
-        .env("PORT", "0");
+        .env("PORT", "0")
+        // Never the system resolver: tests send DNS only to loopback.
+        .env("SECWORKS_DNS_SERVER", "127.0.0.1:9");
     for (key, value) in envs {
         cmd.env(key, value);
     }

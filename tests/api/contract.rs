@@ -10,11 +10,8 @@ use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn the_running_schema_prints_schema_graphql() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
-    let store = secworks::store::connect(&url).await.unwrap();
-    let schema = secworks::graphql::build(secworks::graphql::Resolvers::new(store));
-    let printed = schema.sdl();
+    let app = spawn_app().await;
+    let printed = app.sdl.clone();
     let published =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
     let printed = normalise_sdl(&printed);

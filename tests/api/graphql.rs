@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with_dns_down};
 
 const DETAILS: &str = "query ($ip: String!) {
   getIpDetails(ip: $ip) { uuid created_at updated_at response_code ip_address }
@@ -46,7 +46,8 @@ async fn get_ip_details_names_an_invalid_address() {
 
 #[tokio::test]
 async fn enqueue_queues_every_address_in_canonical_form() {
-    let app = spawn_app().await;
+    // With the blocklist unreachable the jobs stay queued, so the queue itself can be seen.
+    let app = spawn_app_with_dns_down().await;
     let token = app.token().await;
     let ips = [
         "127.0.0.2",
@@ -68,8 +69,11 @@ async fn enqueue_queues_every_address_in_canonical_form() {
     app.graphql_ok(&token, ENQUEUE, json!({ "ip": ["127.0.0.2"] }))
         .await;
     assert_eq!(app.count_rows("SELECT count(*) FROM lookup_jobs").await, 3);
-    // Nothing pretends to be a result: no lookup exists until a worker does one.
+    // Nothing pretends to be a result while the blocklist cannot be asked.
     assert_eq!(app.count_rows("SELECT count(*) FROM lookups").await, 0);
+    let status = app.queue_status(&token).await;
+    assert_eq!(status["pending"], 3, "{status}");
+    assert_eq!(status["paused"], true, "{status}");
 }
 
 #[tokio::test]

@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use secworks::lookup::EngineSettings;
 use secworks::{Application, Config};
+use secworks_dnsbl::test_server::TestDnsServer;
+use secworks_dnsbl::{ResolverSettings, Zone};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -17,6 +20,10 @@ pub const PASSWORD: &str = "supersecret";
 
 pub struct TestApp {
     pub base: String,
+    /// The SDL the running schema prints.
+    pub sdl: String,
+    /// The blocklist's DNS server, on loopback.
+    pub dns: std::sync::Arc<TestDnsServer>,
     pub client: reqwest::Client,
     pub db_path: PathBuf,
     stop: Option<oneshot::Sender<()>>,
@@ -24,8 +31,42 @@ pub struct TestApp {
     _dir: Option<TempDir>,
 }
 
-pub fn test_config(db_path: &std::path::Path) -> Config {
+/// Lookup settings that let tests see retries, leases and pauses within seconds.
+pub fn test_engine() -> EngineSettings {
+    EngineSettings {
+        concurrency: 64,
+        qps: None,
+        lease: Duration::from_secs(2),
+        retry_base: Duration::from_millis(100),
+        retry_max: Duration::from_millis(500),
+        max_attempts: 20,
+        health_interval: Duration::from_millis(200),
+        rate_limit_pause: Duration::from_secs(3),
+    }
+}
+
+pub fn test_resolver(dns: &TestDnsServer) -> ResolverSettings {
+    ResolverSettings {
+        server: Some(dns.addr()),
+        timeout: Duration::from_millis(700),
+        attempts: 1,
+        zone: Zone::default(),
+    }
+}
+
+pub async fn start_dns() -> std::sync::Arc<TestDnsServer> {
+    std::sync::Arc::new(
+        TestDnsServer::start("zen.spamhaus.org")
+            .await
+            .expect("DNS server starts"),
+    )
+}
+
+/// A configuration on `db_path` whose blocklist is `dns`.
+pub fn test_config(db_path: &std::path::Path, dns: &TestDnsServer) -> Config {
     Config {
+        resolver: test_resolver(dns),
+        engine: test_engine(),
         host: "127.0.0.1".parse().unwrap(),
         port: 0,
         database_url: format!("sqlite://{}", db_path.display()),
@@ -35,26 +76,41 @@ pub fn test_config(db_path: &std::path::Path) -> Config {
     }
 }
 
-/// A server on a fresh database.
+/// A server on a fresh database, with its own blocklist DNS server.
 pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let config = test_config(&dir.path().join("secworks.db"));
-    let mut app = spawn_with(config).await;
+    let dns = start_dns().await;
+    let config = test_config(&dir.path().join("secworks.db"), &dns);
+    let mut app = spawn_with(config, dns).await;
     app._dir = Some(dir);
     app
 }
 
-/// A server with `config`; the caller owns the database file.
-pub async fn spawn_with(config: Config) -> TestApp {
+/// A server whose blocklist DNS server is down from the start: jobs wait, nothing is looked up.
+pub async fn spawn_app_with_dns_down() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let dns = start_dns().await;
+    dns.set_down(true);
+    let config = test_config(&dir.path().join("secworks.db"), &dns);
+    let mut app = spawn_with(config, dns).await;
+    app._dir = Some(dir);
+    app
+}
+
+/// A server with `config`, whose blocklist is `dns`; the caller owns the database file.
+pub async fn spawn_with(config: Config, dns: std::sync::Arc<TestDnsServer>) -> TestApp {
     let db_path = PathBuf::from(config.database_url.trim_start_matches("sqlite://"));
     let app = Application::build(config).await.expect("server starts");
     let base = format!("http://{}", app.local_addr());
+    let sdl = app.sdl();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
     TestApp {
         base,
+        sdl,
+        dns,
         client: reqwest::Client::new(),
         db_path,
         stop: Some(stop),
@@ -121,6 +177,72 @@ impl TestApp {
         resp.json().await.unwrap()
     }
 
+    /// The stored result of `ip`, with its listings and latest attempt.
+    pub async fn details(&self, token: &str, ip: &str) -> Value {
+        let query = "query ($ip: String!) { getIpDetails(ip: $ip) {
+            uuid created_at updated_at response_code ip_address listed last_error
+            listings { list return_code description }
+            history(limit: 5) { looked_up_at response_code listed error }
+        } }";
+        let body = self.graphql_ok(token, query, json!({ "ip": ip })).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        body["data"]["getIpDetails"].clone()
+    }
+
+    pub async fn enqueue(&self, token: &str, ips: &[&str]) {
+        let body = self
+            .graphql_ok(
+                token,
+                "mutation ($ip: [String!]!) { enqueue(ip: $ip) }",
+                json!({ "ip": ips }),
+            )
+            .await;
+        assert_eq!(body["data"]["enqueue"], json!(ips.len()), "{body}");
+    }
+
+    pub async fn queue_status(&self, token: &str) -> Value {
+        let query = "{ queueStatus { pending running done failed paused paused_reason } }";
+        let body = self.graphql_ok(token, query, json!({})).await;
+        body["data"]["queueStatus"].clone()
+    }
+
+    /// Polls `ip` until `done` holds for its details; panics after 30 s.
+    pub async fn wait_for_details(
+        &self,
+        token: &str,
+        ip: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let details = self.details(token, ip).await;
+            if done(&details) {
+                return details;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "gave up waiting on {ip}: {details}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Polls until no job waits or runs; panics after `limit`.
+    pub async fn wait_for_idle_queue(&self, token: &str, limit: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let status = self.queue_status(token).await;
+            if status["pending"] == 0 && status["running"] == 0 {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "queue still busy: {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Counts the rows of a table in the server's database file.
     pub async fn count_rows(&self, sql: &str) -> i64 {
         use sqlx::Connection;
@@ -150,4 +272,114 @@ pub async fn assert_unauthorized(resp: reqwest::Response, scheme: &str) -> (Stri
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "Unauthorized");
     (challenge, body)
+}
+
+/// The real binary as a child process, for what only a process can show: being killed.
+pub struct ChildServer {
+    child: tokio::process::Child,
+    pub base: String,
+    client: reqwest::Client,
+}
+
+impl ChildServer {
+    /// Starts `secworks` on `db` with blocklist server `dns`, and waits until it listens.
+    pub async fn start(
+        db: &std::path::Path,
+        dns: std::net::SocketAddr,
+        env: &[(&str, &str)],
+    ) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_secworks"));
+        cmd.env("PORT", "0")
+            .env("HOST", "127.0.0.1")
+            .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env("SECWORKS_TOKEN_KEY", base64_key())
+            .env("SECWORKS_DNS_SERVER", dns.to_string())
+            .env("SECWORKS_DNS_TIMEOUT", "300ms")
+            .env("SECWORKS_DNS_ATTEMPTS", "1")
+            .env("SECWORKS_LOOKUP_LEASE", "2s")
+            .env("SECWORKS_LOOKUP_RETRY_BASE", "100ms")
+            .env("SECWORKS_HEALTH_INTERVAL", "1s")
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .env_remove("SECWORKS_DQS_KEY")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let mut child = cmd.spawn().expect("secworks starts");
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(rest) = line.split("secworks listening addr=").nth(1) {
+                    return rest.split_whitespace().next().unwrap().to_owned();
+                }
+            }
+            panic!("secworks exited before listening");
+        })
+        .await
+        .expect("secworks listens within 30 s");
+        // Keep reading, or a full pipe would block the server's logging.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self {
+            child,
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn token(&self) -> String {
+        let resp = self
+            .client
+            .post(format!("{}/graphql/tokens", self.base))
+            .basic_auth(USER, Some(PASSWORD))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn graphql(&self, token: &str, query: &str, variables: Value) -> Value {
+        let resp = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.json().await.unwrap()
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub async fn kill(mut self) {
+        self.child.kill().await.unwrap();
+    }
+
+    /// SIGTERM, and the process must exit 0.
+    pub async fn stop(mut self) {
+        let pid = self.child.id().unwrap().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(status.success(), "secworks exited with {status}");
+    }
+}
+
+fn base64_key() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(TEST_KEY)
 }

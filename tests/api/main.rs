@@ -5,4 +5,5 @@ mod config;
 mod contract;
 mod graphql;
 mod helpers;
+mod lookups;
 mod tokens;

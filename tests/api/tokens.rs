@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::helpers::{
-    PASSWORD, TEST_KEY, USER, assert_unauthorized, spawn_app, spawn_with, test_config,
+    PASSWORD, TEST_KEY, USER, assert_unauthorized, spawn_app, spawn_with, start_dns, test_config,
 };
 
 const QUERY: &str = r#"{ getIpDetails(ip: "127.0.0.2") { response_code } }"#;
@@ -177,9 +177,10 @@ async fn refuses_tampered_foreign_expired_and_future_tokens() {
 #[tokio::test]
 async fn tokens_expire_after_the_configured_ttl() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(&dir.path().join("db.sqlite"));
+    let dns = start_dns().await;
+    let mut config = test_config(&dir.path().join("db.sqlite"), &dns);
     config.token_ttl = Duration::from_secs(1);
-    let app = spawn_with(config).await;
+    let app = spawn_with(config, dns.clone()).await;
     let token = app.token().await;
     assert_eq!(app.graphql(&token, QUERY, json!({})).await.status(), 200);
     tokio::time::sleep(Duration::from_millis(2100)).await;
@@ -191,13 +192,14 @@ async fn tokens_expire_after_the_configured_ttl() {
 #[tokio::test]
 async fn a_generated_key_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(&dir.path().join("db.sqlite"));
+    let dns = start_dns().await;
+    let mut config = test_config(&dir.path().join("db.sqlite"), &dns);
     config.token_key = None;
-    let app = spawn_with(config.clone()).await;
+    let app = spawn_with(config.clone(), dns.clone()).await;
     let token = app.token().await;
     app.stop().await;
 
-    let app = spawn_with(config).await;
+    let app = spawn_with(config, dns.clone()).await;
     assert_eq!(app.graphql(&token, QUERY, json!({})).await.status(), 200);
     // The generated key is not the test key: a token of the test key is refused.
     let now = OffsetDateTime::now_utc();
@@ -213,16 +215,17 @@ async fn a_generated_key_survives_a_restart() {
 #[tokio::test]
 async fn the_admin_password_replaces_the_default_on_an_empty_database() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(&dir.path().join("db.sqlite"));
+    let dns = start_dns().await;
+    let mut config = test_config(&dir.path().join("db.sqlite"), &dns);
     config.admin_password = Some("a much better secret".into());
-    let app = spawn_with(config.clone()).await;
+    let app = spawn_with(config.clone(), dns.clone()).await;
     assert_unauthorized(app.login(USER, PASSWORD).await, "Basic").await;
     assert_eq!(app.login(USER, "a much better secret").await.status(), 200);
     app.stop().await;
 
     // Only an empty database gets a first user: restarting with another password changes nothing.
     config.admin_password = Some("another".into());
-    let app = spawn_with(config).await;
+    let app = spawn_with(config, dns.clone()).await;
     assert_eq!(app.login(USER, "a much better secret").await.status(), 200);
     assert_eq!(app.count_rows("SELECT count(*) FROM users").await, 1);
 }

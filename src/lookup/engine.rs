@@ -1,0 +1,345 @@
+//! Claiming, looking up, and writing results back in batches.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secworks_dnsbl::DnsblResolver;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::health::{self, Health};
+use super::throttle::Throttle;
+use crate::store::{ClaimedJob, JobOutcome, JobResult, Store};
+use crate::timestamp;
+
+/// How the engine runs; see the README's configuration table.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Lookups in flight at once.
+    pub concurrency: usize,
+    /// Queries per second at most, across all workers.
+    pub qps: Option<NonZeroU32>,
+    /// How long a claimed job is ours before another worker may take it back.
+    pub lease: Duration,
+    /// Delay before the first retry; doubles with each attempt up to `retry_max`.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    /// Attempts before a job is marked failed.
+    pub max_attempts: u32,
+    /// How often the blocklist's test points are checked.
+    pub health_interval: Duration,
+    /// How long every worker waits after an excessive-queries answer.
+    pub rate_limit_pause: Duration,
+}
+
+/// Largest batch claimed or written at once.
+const BATCH: usize = 512;
+/// How often to look for due retries when nothing wakes the dispatcher.
+const POLL: Duration = Duration::from_millis(500);
+
+/// What the rest of the service may ask of a running engine.
+#[derive(Clone)]
+pub struct EngineHandle {
+    wake: Arc<Notify>,
+    health: watch::Receiver<Health>,
+    throttle: Arc<Throttle>,
+}
+
+impl EngineHandle {
+    /// Tells the workers that new jobs wait.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn health(&self) -> Health {
+        self.health.borrow().clone()
+    }
+
+    /// Whether an excessive-queries answer holds every worker back right now.
+    pub fn is_throttled(&self) -> bool {
+        self.throttle.is_paused()
+    }
+}
+
+pub struct LookupEngine {
+    handle: EngineHandle,
+    stop: CancellationToken,
+    tasks: TaskTracker,
+}
+
+struct Shared {
+    store: Arc<dyn Store>,
+    resolver: Arc<DnsblResolver>,
+    settings: EngineSettings,
+    throttle: Arc<Throttle>,
+    stop: CancellationToken,
+}
+
+impl LookupEngine {
+    /// Starts the workers; they run until [`LookupEngine::shutdown`].
+    pub fn start(store: Arc<dyn Store>, resolver: DnsblResolver, settings: EngineSettings) -> Self {
+        let stop = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let wake = Arc::new(Notify::new());
+        let (health_tx, health_rx) = watch::channel(Health::Starting);
+        let throttle = Arc::new(Throttle::new(settings.qps, settings.rate_limit_pause));
+        let resolver = Arc::new(resolver);
+        let shared = Arc::new(Shared {
+            store,
+            resolver: resolver.clone(),
+            settings,
+            throttle: throttle.clone(),
+            stop: stop.clone(),
+        });
+
+        tasks.spawn(health::monitor(
+            resolver,
+            shared.settings.health_interval,
+            health_tx,
+            stop.clone(),
+        ));
+        tasks.spawn(reclaim_leases(shared.clone()));
+        let (results, received) = mpsc::channel(BATCH * 2);
+        tasks.spawn(write_outcomes(shared.store.clone(), received));
+        tasks.spawn(dispatch(
+            shared,
+            wake.clone(),
+            health_rx.clone(),
+            results,
+            tasks.clone(),
+        ));
+        tasks.close();
+
+        let handle = EngineHandle {
+            wake,
+            health: health_rx,
+            throttle,
+        };
+        Self {
+            handle,
+            stop,
+            tasks,
+        }
+    }
+
+    pub fn handle(&self) -> EngineHandle {
+        self.handle.clone()
+    }
+
+    /// Stops claiming, lets lookups in flight finish and be written within `grace`, and
+    /// returns jobs not yet started to the queue. Whatever is still running after `grace`
+    /// keeps its lease, which runs out and returns it to the queue at the next start.
+    pub async fn shutdown(self, grace: Duration) {
+        self.stop.cancel();
+        if tokio::time::timeout(grace, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                ?grace,
+                "lookups still in flight after the grace period; their leases will return them to the queue"
+            );
+        }
+    }
+}
+
+/// Claims due jobs while there is room in flight and the blocklist can be trusted.
+async fn dispatch(
+    shared: Arc<Shared>,
+    wake: Arc<Notify>,
+    mut health: watch::Receiver<Health>,
+    results: mpsc::Sender<JobOutcome>,
+    tasks: TaskTracker,
+) {
+    let permits = Arc::new(Semaphore::new(shared.settings.concurrency.max(1)));
+    loop {
+        // Hold back while the test points fail or the blocklist asked us to slow down.
+        let ready = async {
+            let _ = health.wait_for(Health::is_healthy).await;
+            shared.throttle.ready().await;
+            permits.clone().acquire_owned().await
+        };
+        let first = tokio::select! {
+            () = shared.stop.cancelled() => return,
+            permit = ready => match permit {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+        };
+        let mut room = permits.available_permits() + 1;
+        if let Some(burst) = shared.throttle.burst() {
+            room = room.min(burst as usize);
+        }
+        let jobs = match claim(&shared, room.clamp(1, BATCH)).await {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot claim lookup jobs");
+                Vec::new()
+            }
+        };
+        if jobs.is_empty() {
+            drop(first);
+            tokio::select! {
+                () = shared.stop.cancelled() => return,
+                () = wake.notified() => {}
+                () = tokio::time::sleep(POLL) => {}
+            }
+            continue;
+        }
+        let mut first = Some(first);
+        for job in jobs {
+            let permit = match first.take() {
+                Some(permit) => permit,
+                // Only this task takes permits, and it claimed no more jobs than were free.
+                None => match permits.clone().try_acquire_owned() {
+                    Ok(permit) => permit,
+                    Err(_) => match permits.clone().acquire_owned().await {
+                        Ok(permit) => permit,
+                        Err(_) => return,
+                    },
+                },
+            };
+            tasks.spawn(run_job(shared.clone(), job, permit, results.clone()));
+        }
+    }
+}
+
+async fn claim(shared: &Shared, limit: usize) -> Result<Vec<ClaimedJob>, crate::store::StoreError> {
+    let now = time::OffsetDateTime::now_utc();
+    let lease_until = timestamp::format(now + shared.settings.lease);
+    let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+    shared
+        .store
+        .claim_jobs(limit, &timestamp::format(now), &lease_until)
+        .await
+}
+
+/// Looks one job's address up and sends what became of it to the writer.
+async fn run_job(
+    shared: Arc<Shared>,
+    job: ClaimedJob,
+    _permit: OwnedSemaphorePermit,
+    results: mpsc::Sender<JobOutcome>,
+) {
+    let result = tokio::select! {
+        // Not started yet: give the job back rather than hold it through shutdown.
+        () = shared.stop.cancelled() => JobResult::Release,
+        // Once the query is sent it finishes (bounded by the DNS timeout), even in shutdown.
+        () = shared.throttle.ready() => look_up(&shared, &job).await,
+    };
+    let outcome = JobOutcome {
+        job_id: job.id,
+        ip_address: job.ip_address,
+        at: timestamp::now(),
+        result,
+    };
+    // The writer outlives every job task; if it is gone the lease returns the job anyway.
+    let _ = results.send(outcome).await;
+}
+
+async fn look_up(shared: &Shared, job: &ClaimedJob) -> JobResult {
+    let Ok(address) = job.ip_address.parse::<IpAddr>() else {
+        return JobResult::Fail {
+            error: format!("stored address {:?} is not an IP address", job.ip_address),
+        };
+    };
+    let error = match shared.resolver.lookup(address).await {
+        Ok(outcome) => {
+            return JobResult::Answer {
+                response_code: outcome.response_code(),
+            };
+        }
+        Err(e) => {
+            if e.is_rate_limited() {
+                tracing::warn!(error = %e, "blocklist asks for fewer queries: pausing all lookups");
+                shared.throttle.pause();
+            }
+            if !e.is_retryable() {
+                return JobResult::Fail {
+                    error: e.to_string(),
+                };
+            }
+            e.to_string()
+        }
+    };
+    let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
+    if attempts >= shared.settings.max_attempts {
+        return JobResult::Fail { error };
+    }
+    let delay = retry_delay(&shared.settings, attempts);
+    let run_after = timestamp::format(time::OffsetDateTime::now_utc() + delay);
+    JobResult::Retry { error, run_after }
+}
+
+/// `retry_base` doubled for each attempt made so far, at most `retry_max`.
+fn retry_delay(settings: &EngineSettings, attempts: u32) -> Duration {
+    let doublings = attempts.saturating_sub(1).min(20);
+    settings
+        .retry_base
+        .saturating_mul(1 << doublings)
+        .min(settings.retry_max)
+}
+
+/// Writes outcomes in batches: one transaction for as many as have arrived, which is what
+/// makes the rate on a single-writer database.
+async fn write_outcomes(store: Arc<dyn Store>, mut received: mpsc::Receiver<JobOutcome>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while received.recv_many(&mut batch, BATCH).await > 0 {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match store.record_outcomes(&batch).await {
+                Ok(()) => break,
+                Err(e) => {
+                    // Keep the batch: its jobs are still leased to us, and losing it would
+                    // only redo them after the lease, but retrying keeps the work.
+                    tracing::error!(error = %e, jobs = batch.len(), "cannot store lookup results; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+        batch.clear();
+    }
+}
+
+/// Returns jobs of dead workers to the queue, at start and then every half lease.
+async fn reclaim_leases(shared: Arc<Shared>) {
+    let every = (shared.settings.lease / 2).max(Duration::from_millis(100));
+    loop {
+        match shared.store.reclaim_expired(&timestamp::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(jobs = n, "returned jobs with expired leases to the queue"),
+            Err(e) => tracing::warn!(error = %e, "cannot reclaim expired leases"),
+        }
+        tokio::select! {
+            () = shared.stop.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_double_up_to_the_cap() {
+        let settings = EngineSettings {
+            concurrency: 1,
+            qps: None,
+            lease: Duration::from_secs(60),
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(60),
+            max_attempts: 8,
+            health_interval: Duration::from_secs(60),
+            rate_limit_pause: Duration::from_secs(60),
+        };
+        let delays: Vec<u64> = (1..=6)
+            .map(|a| retry_delay(&settings, a).as_secs())
+            .collect();
+        assert_eq!(delays, [5, 10, 20, 40, 60, 60]);
+    }
+}
