@@ -103,7 +103,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         if status["done"] == json!(ADDRESSES) {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let elapsed = started.elapsed();
     let e2e_per_second = ADDRESSES as f64 / elapsed.as_secs_f64();

@@ -23,13 +23,14 @@ CREATE TABLE revoked_tokens (
 CREATE INDEX revoked_tokens_expires_at ON revoked_tokens (expires_at);
 
 -- The current result for each address; uuid and created_at never change once written.
+-- Keyed by address alone (one b-tree): it is what every read and write looks up by.
 CREATE TABLE lookups (
-    uuid          TEXT NOT NULL PRIMARY KEY,
-    ip_address    TEXT NOT NULL UNIQUE,
+    ip_address    TEXT NOT NULL PRIMARY KEY,
+    uuid          TEXT NOT NULL,
     response_code TEXT NOT NULL,
     created_at    TEXT NOT NULL,
     updated_at    TEXT NOT NULL
-) STRICT;
+) STRICT, WITHOUT ROWID;
 
 -- Durable lookup jobs. At most one pending job per address: enqueueing an address that is
 -- already waiting joins the existing job.

@@ -10,5 +10,6 @@ CREATE TABLE lookup_history (
 ) STRICT;
 CREATE INDEX lookup_history_by_address ON lookup_history (ip_address, id);
 
--- Claiming looks for running jobs whose lease ran out, too.
-CREATE INDEX lookup_jobs_leases ON lookup_jobs (state, lease_expires_at);
+-- Each claim gets a token; an outcome counts only if its job still holds the claim's token, so
+-- a job whose lease ran out and was claimed again is never stored twice.
+ALTER TABLE lookup_jobs ADD COLUMN lease_token TEXT;

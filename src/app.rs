@@ -29,9 +29,9 @@ pub enum StartError {
     Auth(#[from] auth::AuthError),
     #[error("cannot prepare password hashing: {0}")]
     Password(#[from] auth::PasswordError),
-    #[error("cannot prepare the token key: {0}")]
+    #[error("cannot prepare the token key (SECWORKS_TOKEN_KEY or the stored key): {0}")]
     Token(#[from] auth::TokenError),
-    #[error("cannot set up the DNS resolver: {0}")]
+    #[error("cannot set up the DNS resolver (SECWORKS_DNS_SERVER): {0}")]
     Resolver(#[from] secworks_dnsbl::ResolverError),
     #[error("cannot listen on {addr} (HOST, PORT): {source}")]
     Bind {

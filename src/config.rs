@@ -164,7 +164,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("host", &self.host)
             .field("port", &self.port)
-            .field("database_url", &self.database_url)
+            .field("database_url", &redact_url(&self.database_url))
             .field("token_ttl", &self.token_ttl)
             .field("token_key", &self.token_key.map(|_| "<set>"))
             .field(
@@ -185,6 +185,11 @@ pub enum ConfigError {
     EmptyAdminPassword,
     #[error("{0}: {1}")]
     Dns(&'static str, String),
+    #[error(
+        "SECWORKS_LOOKUP_LEASE: {lease:?} must be more than twice the longest lookup \
+         (SECWORKS_DNS_TIMEOUT × SECWORKS_DNS_ATTEMPTS = {lookup:?})"
+    )]
+    LeaseTooShort { lease: Duration, lookup: Duration },
 }
 
 impl Config {
@@ -199,6 +204,17 @@ impl Config {
             return Err(ConfigError::EmptyAdminPassword);
         }
         let resolver = args.dns.settings()?;
+        // A lookup in flight must finish well inside its lease, or another worker would take
+        // the job back and ask again.
+        let longest_lookup = resolver
+            .timeout
+            .saturating_mul(u32::try_from(resolver.attempts).unwrap_or(u32::MAX));
+        if args.engine.lookup_lease <= longest_lookup.saturating_mul(2) {
+            return Err(ConfigError::LeaseTooShort {
+                lease: args.engine.lookup_lease,
+                lookup: longest_lookup,
+            });
+        }
         Ok(Self {
             resolver,
             engine: args.engine.settings(),
@@ -209,6 +225,14 @@ impl Config {
             token_key,
             admin_password,
         })
+    }
+}
+
+/// A URL without its password, for Debug output.
+fn redact_url(url: &str) -> String {
+    match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, _)), Some(at)) => format!("{scheme}://…{}", &url[at..]),
+        _ => url.to_owned(),
     }
 }
 
@@ -258,6 +282,15 @@ fn parse_ttl(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redacts_passwords_in_urls() {
+        assert_eq!(
+            redact_url("postgres://u:secret@db:5432/x"),
+            "postgres://…@db:5432/x"
+        );
+        assert_eq!(redact_url("sqlite://app.db"), "sqlite://app.db");
+    }
 
     #[test]
     fn parses_ttls() {

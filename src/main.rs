@@ -33,13 +33,22 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // The DNS library logs query names at debug level, and with a DQS key the name holds the
+    // key: keep it at info whatever RUST_LOG asks for.
+    let filter = [
+        "hickory_net=info",
+        "hickory_proto=info",
+        "hickory_resolver=info",
+    ]
+    .into_iter()
+    .filter_map(|d| d.parse().ok())
+    .fold(filter, |filter, directive| filter.add_directive(directive));
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(filter)
         .init();
     let cli = Cli::parse();
     let args = match cli.command {
@@ -67,7 +76,12 @@ async fn lookup(dns: &DnsArgs, inputs: &[String]) -> anyhow::Result<ExitCode> {
             .collect();
         anyhow::anyhow!("not an IPv4 or IPv6 address: {}", listed.join(", "))
     })?;
-    let resolver = secworks_dnsbl::DnsblResolver::new(dns.settings()?)?;
+    let resolver = secworks_dnsbl::DnsblResolver::new(dns.settings()?)
+        .context("cannot set up the DNS resolver (SECWORKS_DNS_SERVER)")?;
+    // A resolver the blocklist blocks answers NXDOMAIN for everything: never print that as clean.
+    resolver.check_test_points().await.context(
+        "the blocklist's answers cannot be trusted (test points 127.0.0.2 and 127.0.0.1)",
+    )?;
     let mut failed = false;
     let mut out = std::io::stdout().lock();
     for address in addresses {

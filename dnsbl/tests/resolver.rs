@@ -1,7 +1,5 @@
 //! The resolver against a real DNS server on loopback (hickory-server in this process).
 
-#![cfg(feature = "test-server")]
-
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 

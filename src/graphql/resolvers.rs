@@ -15,6 +15,8 @@ use crate::store::{HistoryRecord, LookupRecord, Store, StoreError};
 
 /// `response_code` of an address that was never looked up, as the original service said it.
 pub const NOT_LOOKED_UP: &str = "No records found.";
+/// The most addresses one `enqueue` takes.
+const MAX_ENQUEUE: usize = 10_000;
 /// The most `history` returns at once.
 const MAX_HISTORY: i32 = 100;
 const DEFAULT_HISTORY: i32 = 10;
@@ -74,9 +76,15 @@ impl MutationResolvers for Resolvers {
         _ctx: &Context<'_>,
         ip: Vec<String>,
     ) -> async_graphql::Result<Option<i32>> {
+        if ip.len() > MAX_ENQUEUE {
+            return Err(async_graphql::Error::new(format!(
+                "argument `ip`: {} addresses, at most {MAX_ENQUEUE} per request; nothing was changed",
+                ip.len()
+            ))
+            .extend_with(|_, ext| ext.set("code", "TOO_MANY_ADDRESSES")));
+        }
         let addresses = ip::canonical_all(&ip).map_err(|bad| invalid_addresses(&bad))?;
-        let taken = i32::try_from(addresses.len())
-            .map_err(|_| async_graphql::Error::new("too many addresses in one request"))?;
+        let taken = i32::try_from(addresses.len()).unwrap_or(i32::MAX);
         self.store.enqueue(&addresses).await.map_err(internal)?;
         self.engine.wake();
         Ok(Some(taken))

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use async_graphql::http::MultipartOptions;
 use poem::http::StatusCode;
 use poem::web::Data;
 use poem::web::headers::authorization::Bearer;
@@ -34,9 +33,20 @@ pub async fn execute(req: &Request, body: Body, Data(state): Data<&Arc<AppState>
 
     let request = match read_request(req, body).await {
         Ok(request) => request.data(principal),
-        Err(message) => {
+        Err(bad) => {
+            let (status, message) = match bad {
+                BadRequest::TooLarge => (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("request body larger than {MAX_BODY} bytes"),
+                ),
+                BadRequest::UnsupportedMediaType(media) => (
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    format!("content type {media} is not supported: send application/json"),
+                ),
+                BadRequest::Invalid(message) => (StatusCode::BAD_REQUEST, message),
+            };
             let errors = serde_json::json!({ "errors": [{ "message": message }] });
-            return json_response(StatusCode::BAD_REQUEST, &errors);
+            return json_response(status, &errors);
         }
     };
 
@@ -66,15 +76,32 @@ pub async fn execute(req: &Request, body: Body, Data(state): Data<&Arc<AppState>
     resp.into_response()
 }
 
-async fn read_request(req: &Request, body: Body) -> Result<async_graphql::Request, String> {
-    let bytes = body
-        .into_bytes()
+/// Largest request body read; a bigger one is refused with 413 before it is parsed.
+const MAX_BODY: usize = 1 << 20;
+
+/// Why a request body is not a GraphQL request.
+enum BadRequest {
+    TooLarge,
+    UnsupportedMediaType(String),
+    Invalid(String),
+}
+
+/// Reads a JSON GraphQL request (`{"query", "variables", "operationName"}`), at most
+/// [`MAX_BODY`] bytes.
+async fn read_request(req: &Request, body: Body) -> Result<async_graphql::Request, BadRequest> {
+    if let Some(media) = req.content_type() {
+        let essence = media.split(';').next().unwrap_or(media).trim();
+        if !essence.eq_ignore_ascii_case("application/json") {
+            return Err(BadRequest::UnsupportedMediaType(essence.to_owned()));
+        }
+    }
+    let bytes = body.into_bytes_limit(MAX_BODY).await.map_err(|e| match e {
+        poem::error::ReadBodyError::PayloadTooLarge => BadRequest::TooLarge,
+        other => BadRequest::Invalid(format!("cannot read the request body: {other}")),
+    })?;
+    async_graphql::http::receive_json(&bytes[..])
         .await
-        .map_err(|e| format!("cannot read the request body: {e}"))?;
-    let content_type = req.content_type().map(str::to_owned);
-    async_graphql::http::receive_body(content_type, &bytes[..], MultipartOptions::default())
-        .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| BadRequest::Invalid(e.to_string()))
 }
 
 fn accepts_graphql_response(req: &Request) -> bool {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use secworks_dnsbl::DnsblResolver;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -58,7 +59,7 @@ impl EngineHandle {
         self.health.borrow().clone()
     }
 
-    /// Whether an excessive-queries answer holds every worker back right now.
+    /// Whether an excessive-queries answer holds every lookup back right now.
     pub fn is_throttled(&self) -> bool {
         self.throttle.is_paused()
     }
@@ -75,7 +76,17 @@ struct Shared {
     resolver: Arc<DnsblResolver>,
     settings: EngineSettings,
     throttle: Arc<Throttle>,
+    health: watch::Receiver<Health>,
+    /// Asks the health monitor to check the test points now.
+    recheck: Arc<Notify>,
     stop: CancellationToken,
+}
+
+impl Shared {
+    /// Whether a lookup may start now: not stopping, test points pass, no pause.
+    fn may_look_up(&self) -> bool {
+        !self.stop.is_cancelled() && self.health.borrow().is_healthy() && !self.throttle.is_paused()
+    }
 }
 
 impl LookupEngine {
@@ -84,6 +95,7 @@ impl LookupEngine {
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
         let wake = Arc::new(Notify::new());
+        let recheck = Arc::new(Notify::new());
         let (health_tx, health_rx) = watch::channel(Health::Starting);
         let throttle = Arc::new(Throttle::new(settings.qps, settings.rate_limit_pause));
         let resolver = Arc::new(resolver);
@@ -92,6 +104,8 @@ impl LookupEngine {
             resolver: resolver.clone(),
             settings,
             throttle: throttle.clone(),
+            health: health_rx.clone(),
+            recheck: recheck.clone(),
             stop: stop.clone(),
         });
 
@@ -99,18 +113,13 @@ impl LookupEngine {
             resolver,
             shared.settings.health_interval,
             health_tx,
+            recheck,
             stop.clone(),
         ));
         tasks.spawn(reclaim_leases(shared.clone()));
         let (results, received) = mpsc::channel(BATCH * 2);
         tasks.spawn(write_outcomes(shared.store.clone(), received));
-        tasks.spawn(dispatch(
-            shared,
-            wake.clone(),
-            health_rx.clone(),
-            results,
-            tasks.clone(),
-        ));
+        tasks.spawn(dispatch(shared, wake.clone(), results, tasks.clone()));
         tasks.close();
 
         let handle = EngineHandle {
@@ -146,65 +155,155 @@ impl LookupEngine {
     }
 }
 
-/// Claims due jobs while there is room in flight and the blocklist can be trusted.
+/// Starts claimed jobs when there is room in flight, a slot under the rate cap, and the
+/// blocklist can be trusted. A claimer task keeps a short queue of claimed jobs ahead, so no
+/// lookup waits for the database; with a rate cap that queue holds about a second's worth,
+/// so claimed jobs never sit out their leases.
 async fn dispatch(
     shared: Arc<Shared>,
     wake: Arc<Notify>,
-    mut health: watch::Receiver<Health>,
     results: mpsc::Sender<JobOutcome>,
     tasks: TaskTracker,
 ) {
-    let permits = Arc::new(Semaphore::new(shared.settings.concurrency.max(1)));
+    let concurrency = shared.settings.concurrency.max(1);
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let claim_size = shared
+        .settings
+        .qps
+        .map_or(concurrency, |qps| concurrency.min(qps.get() as usize))
+        .clamp(1, BATCH);
+    let depth = if shared.settings.qps.is_some() {
+        claim_size
+    } else {
+        claim_size * 2
+    };
+    let (to_run, mut claimed) = mpsc::channel::<ClaimedJob>(depth);
+    let claimer = tasks.spawn(claim_ahead(shared.clone(), wake, to_run, claim_size));
+    let mut health = shared.health.clone();
     loop {
-        // Hold back while the test points fail or the blocklist asked us to slow down.
-        let ready = async {
-            let _ = health.wait_for(Health::is_healthy).await;
-            shared.throttle.ready().await;
-            permits.clone().acquire_owned().await
-        };
-        let first = tokio::select! {
-            () = shared.stop.cancelled() => return,
-            permit = ready => match permit {
+        if !shared.may_look_up() {
+            // Waiting could outlast the leases: give the claimed jobs back, now and while
+            // waiting (a claim may have been under way).
+            let ready = async {
+                loop {
+                    release_waiting(&mut claimed, &results).await;
+                    let ready = async {
+                        let healthy = health.wait_for(Health::is_healthy).await.is_ok();
+                        shared.throttle.pause_passed().await;
+                        healthy
+                    };
+                    if let Ok(healthy) = tokio::time::timeout(Duration::from_secs(1), ready).await {
+                        return healthy;
+                    }
+                }
+            };
+            tokio::select! {
+                biased;
+                () = shared.stop.cancelled() => break,
+                healthy = ready => if !healthy { break },
+            }
+            continue;
+        }
+        let permit = tokio::select! {
+            biased;
+            () = shared.stop.cancelled() => break,
+            permit = permits.clone().acquire_owned() => match permit {
                 Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let job = tokio::select! {
+            biased;
+            () = shared.stop.cancelled() => break,
+            job = claimed.recv() => match job {
+                Some(job) => job,
+                None => break,
+            },
+        };
+        if !shared.throttle.try_take_slot() {
+            tokio::select! {
+                biased;
+                () = shared.stop.cancelled() => {
+                    release(job, &results).await;
+                    break;
+                }
+                () = shared.throttle.take_slot() => {}
+            }
+        }
+        tasks.spawn(run_job(shared.clone(), job, permit, results.clone()));
+    }
+    // The claimer stops at the same signal; whatever it claimed last goes back too.
+    let _ = claimer.await;
+    while let Some(job) = claimed.recv().await {
+        release(job, &results).await;
+    }
+}
+
+/// Keeps the queue of claimed jobs topped up, half a claim at a time.
+async fn claim_ahead(
+    shared: Arc<Shared>,
+    wake: Arc<Notify>,
+    to_run: mpsc::Sender<ClaimedJob>,
+    claim_size: usize,
+) {
+    let chunk = (claim_size / 2).max(1);
+    let mut health = shared.health.clone();
+    loop {
+        let room = async {
+            let _ = health.wait_for(Health::is_healthy).await;
+            shared.throttle.pause_passed().await;
+            to_run.reserve_many(chunk).await
+        };
+        let room = tokio::select! {
+            biased;
+            () = shared.stop.cancelled() => return,
+            room = room => match room {
+                Ok(room) => room,
                 Err(_) => return,
             },
         };
-        let mut room = permits.available_permits() + 1;
-        if let Some(burst) = shared.throttle.burst() {
-            room = room.min(burst as usize);
-        }
-        let jobs = match claim(&shared, room.clamp(1, BATCH)).await {
+        let jobs = match claim(&shared, chunk).await {
             Ok(jobs) => jobs,
             Err(e) => {
                 tracing::error!(error = %e, "cannot claim lookup jobs");
                 Vec::new()
             }
         };
-        if jobs.is_empty() {
-            drop(first);
+        let idle = jobs.len() < chunk;
+        for (slot, job) in room.zip(jobs) {
+            slot.send(job);
+        }
+        if idle {
             tokio::select! {
+                biased;
                 () = shared.stop.cancelled() => return,
                 () = wake.notified() => {}
                 () = tokio::time::sleep(POLL) => {}
             }
-            continue;
-        }
-        let mut first = Some(first);
-        for job in jobs {
-            let permit = match first.take() {
-                Some(permit) => permit,
-                // Only this task takes permits, and it claimed no more jobs than were free.
-                None => match permits.clone().try_acquire_owned() {
-                    Ok(permit) => permit,
-                    Err(_) => match permits.clone().acquire_owned().await {
-                        Ok(permit) => permit,
-                        Err(_) => return,
-                    },
-                },
-            };
-            tasks.spawn(run_job(shared.clone(), job, permit, results.clone()));
         }
     }
+}
+
+/// Gives back, untried, the claimed jobs waiting to start.
+async fn release_waiting(
+    claimed: &mut mpsc::Receiver<ClaimedJob>,
+    results: &mpsc::Sender<JobOutcome>,
+) {
+    while let Ok(job) = claimed.try_recv() {
+        release(job, results).await;
+    }
+}
+
+async fn release(job: ClaimedJob, results: &mpsc::Sender<JobOutcome>) {
+    let outcome = JobOutcome {
+        job_id: job.id,
+        lease_token: job.lease_token,
+        ip_address: job.ip_address,
+        at: timestamp::now(),
+        result: JobResult::Release,
+    };
+    // The writer outlives the dispatcher; if it is gone the lease returns the job anyway.
+    let _ = results.send(outcome).await;
 }
 
 async fn claim(shared: &Shared, limit: usize) -> Result<Vec<ClaimedJob>, crate::store::StoreError> {
@@ -224,14 +323,16 @@ async fn run_job(
     _permit: OwnedSemaphorePermit,
     results: mpsc::Sender<JobOutcome>,
 ) {
-    let result = tokio::select! {
-        // Not started yet: give the job back rather than hold it through shutdown.
-        () = shared.stop.cancelled() => JobResult::Release,
-        // Once the query is sent it finishes (bounded by the DNS timeout), even in shutdown.
-        () = shared.throttle.ready() => look_up(&shared, &job).await,
+    // The test points may have failed, or a pause begun, since the job was started: then
+    // the job waits in the queue again rather than risk a false answer or more queries.
+    let result = if shared.may_look_up() {
+        look_up(&shared, &job).await
+    } else {
+        JobResult::Release
     };
     let outcome = JobOutcome {
         job_id: job.id,
+        lease_token: job.lease_token,
         ip_address: job.ip_address,
         at: timestamp::now(),
         result,
@@ -240,6 +341,8 @@ async fn run_job(
     let _ = results.send(outcome).await;
 }
 
+/// Asks the blocklist. Once the query is sent it finishes (bounded by the DNS timeout), even
+/// during shutdown. Every error is retried with backoff until the attempts run out.
 async fn look_up(shared: &Shared, job: &ClaimedJob) -> JobResult {
     let Ok(address) = job.ip_address.parse::<IpAddr>() else {
         return JobResult::Fail {
@@ -252,19 +355,17 @@ async fn look_up(shared: &Shared, job: &ClaimedJob) -> JobResult {
                 response_code: outcome.response_code(),
             };
         }
-        Err(e) => {
-            if e.is_rate_limited() {
-                tracing::warn!(error = %e, "blocklist asks for fewer queries: pausing all lookups");
-                shared.throttle.pause();
-            }
-            if !e.is_retryable() {
-                return JobResult::Fail {
-                    error: e.to_string(),
-                };
-            }
-            e.to_string()
-        }
+        Err(e) => e,
     };
+    if error.is_rate_limited() {
+        tracing::warn!(%error, "blocklist asks for fewer queries: pausing all lookups");
+        shared.throttle.pause();
+    } else if !error.is_retryable() {
+        // A refusal that says something is wrong with how we ask (blocked resolver, typo in
+        // the zone, bad key): check the test points now, which pauses the queue if so.
+        shared.recheck.notify_one();
+    }
+    let error = error.to_string();
     let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
     if attempts >= shared.settings.max_attempts {
         return JobResult::Fail { error };

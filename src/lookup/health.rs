@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secworks_dnsbl::DnsblResolver;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,10 +32,16 @@ pub async fn monitor(
     resolver: Arc<DnsblResolver>,
     interval: Duration,
     health: watch::Sender<Health>,
+    recheck: Arc<Notify>,
     stop: CancellationToken,
 ) {
     loop {
-        let now = match resolver.check_test_points().await {
+        let checked = tokio::select! {
+            biased;
+            () = stop.cancelled() => return,
+            checked = resolver.check_test_points() => checked,
+        };
+        let now = match checked {
             Ok(()) => Health::Healthy,
             Err(e) => Health::Degraded(e.to_string()),
         };
@@ -55,7 +61,9 @@ pub async fn monitor(
         };
         health.send_replace(now);
         tokio::select! {
+            biased;
             () = stop.cancelled() => return,
+            () = recheck.notified() => {}
             () = tokio::time::sleep(wait) => {}
         }
     }

@@ -1,4 +1,4 @@
-//! Slowing the whole queue down: a queries-per-second cap, and a pause after the blocklist
+//! Slowing the whole queue down: a lookups-per-second cap, and a pause after the blocklist
 //! says we query too much.
 
 use std::num::NonZeroU32;
@@ -10,7 +10,6 @@ use tokio::time::Instant;
 
 pub struct Throttle {
     limiter: Option<DefaultDirectRateLimiter>,
-    qps: Option<NonZeroU32>,
     paused_until: Mutex<Option<Instant>>,
     pause: Duration,
 }
@@ -19,13 +18,12 @@ impl Throttle {
     pub fn new(qps: Option<NonZeroU32>, pause: Duration) -> Self {
         Self {
             limiter: qps.map(|qps| RateLimiter::direct(Quota::per_second(qps))),
-            qps,
             paused_until: Mutex::new(None),
             pause,
         }
     }
 
-    /// Stops every worker from querying for the pause period.
+    /// Stops every lookup from starting for the pause period.
     pub fn pause(&self) {
         let until = Instant::now() + self.pause;
         if let Ok(mut paused) = self.paused_until.lock() {
@@ -33,32 +31,33 @@ impl Throttle {
         }
     }
 
-    /// Waits out a pause, then for a slot under the queries-per-second cap.
-    pub async fn ready(&self) {
-        loop {
-            let until = self.paused_until.lock().ok().and_then(|p| *p);
-            match until {
-                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
-                _ => break,
-            }
+    /// Waits out a pause, if there is one.
+    pub async fn pause_passed(&self) {
+        while let Some(until) = self.paused_until() {
+            tokio::time::sleep_until(until).await;
         }
+    }
+
+    /// Waits for the next slot under the lookups-per-second cap and takes it.
+    pub async fn take_slot(&self) {
         if let Some(limiter) = &self.limiter {
             limiter.until_ready().await;
         }
     }
 
-    /// Whether workers are held back by a pause right now.
-    pub fn is_paused(&self) -> bool {
-        self.paused_until
-            .lock()
-            .ok()
-            .and_then(|p| *p)
-            .is_some_and(|until| until > Instant::now())
+    /// Takes a slot if one is free now.
+    pub fn try_take_slot(&self) -> bool {
+        self.limiter
+            .as_ref()
+            .is_none_or(|limiter| limiter.check().is_ok())
     }
 
-    /// How many queries may be started within about a second; bounds a claim so that claimed
-    /// jobs do not sit out their lease waiting for the cap.
-    pub fn burst(&self) -> Option<u32> {
-        self.qps.map(NonZeroU32::get)
+    pub fn is_paused(&self) -> bool {
+        self.paused_until().is_some()
+    }
+
+    fn paused_until(&self) -> Option<Instant> {
+        let until = self.paused_until.lock().ok().and_then(|p| *p)?;
+        (until > Instant::now()).then_some(until)
     }
 }

@@ -34,12 +34,15 @@ pub struct ClaimedJob {
     pub ip_address: String,
     /// Attempts including this one.
     pub attempts: i64,
+    /// Proof of the claim: an outcome is stored only while the job still holds it.
+    pub lease_token: String,
 }
 
 /// What became of one claimed job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobOutcome {
     pub job_id: i64,
+    pub lease_token: String,
     pub ip_address: String,
     /// When the blocklist answered (or failed), RFC 3339 UTC.
     pub at: String,
@@ -81,7 +84,7 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("DATABASE_URL `{0}` names no supported database (expected sqlite://…)")]
+    #[error("DATABASE_URL: scheme `{0}` names no supported database (expected sqlite://…)")]
     UnsupportedUrl(String),
     #[error("the stored token key is corrupt: {0}")]
     CorruptKey(String),
@@ -128,7 +131,9 @@ pub trait Store: Send + Sync + 'static {
         lease_until: &str,
     ) -> Result<Vec<ClaimedJob>, StoreError>;
 
-    /// Records what became of claimed jobs, all in one transaction.
+    /// Records what became of claimed jobs, all in one transaction. An outcome whose job no
+    /// longer holds its lease token (the lease ran out and the job was claimed again) is
+    /// dropped: the later claim will store its own.
     async fn record_outcomes(&self, outcomes: &[JobOutcome]) -> Result<(), StoreError>;
 
     /// Returns jobs whose lease ran out before `now` (their worker died) to the queue;
@@ -147,6 +152,8 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
     } else {
-        Err(StoreError::UnsupportedUrl(url.to_owned()))
+        // Only the scheme: the rest of a URL may hold a password.
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        Err(StoreError::UnsupportedUrl(scheme.to_owned()))
     }
 }

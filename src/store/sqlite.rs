@@ -14,7 +14,16 @@ use super::{
 use crate::timestamp;
 
 pub struct SqliteStore {
+    /// Readers; in WAL mode they never wait for a writer.
     pool: SqlitePool,
+    /// The queue's one writer connection: claims and results queue up for it in process, in
+    /// order, instead of meeting on SQLite's file lock, whose busy handler sleeps.
+    writer: SqlitePool,
+    /// A second writer, for what a client was told is done (queued jobs, revocations, users): each commit is
+    /// synced to disk, so not even a power loss takes it back. Lookup results go through
+    /// `pool`, where a commit lost to power loss is lost with the job's `done` mark in the
+    /// same transaction, and the job simply runs again.
+    durable: SqlitePool,
 }
 
 impl SqliteStore {
@@ -22,16 +31,27 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // NORMAL is durable in WAL mode except for the last commits on power loss.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let durable = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.synchronous(SqliteSynchronous::Full))
+            .await?;
+        Ok(Self {
+            pool,
+            writer,
+            durable,
+        })
     }
 }
 
@@ -75,7 +95,7 @@ impl Store for SqliteStore {
             password_hash,
             now
         )
-        .execute(&self.pool)
+        .execute(&self.durable)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -89,7 +109,7 @@ impl Store for SqliteStore {
             candidate,
             now
         )
-        .execute(&self.pool)
+        .execute(&self.durable)
         .await?;
         let key = sqlx::query_scalar!("SELECT key FROM token_keys WHERE id = 1")
             .fetch_one(&self.pool)
@@ -107,7 +127,7 @@ impl Store for SqliteStore {
             expires_at,
             now
         )
-        .execute(&self.pool)
+        .execute(&self.durable)
         .await?;
         Ok(())
     }
@@ -122,7 +142,7 @@ impl Store for SqliteStore {
 
     async fn purge_expired_revocations(&self, now: &str) -> Result<u64, StoreError> {
         let done = sqlx::query!("DELETE FROM revoked_tokens WHERE expires_at < ?1", now)
-            .execute(&self.pool)
+            .execute(&self.durable)
             .await?;
         Ok(done.rows_affected())
     }
@@ -141,8 +161,7 @@ impl Store for SqliteStore {
 
     async fn enqueue(&self, ip_addresses: &[String]) -> Result<(), StoreError> {
         // One statement over a JSON array: atomic, and one round trip for any batch size.
-        let batch = serde_json::to_string(ip_addresses)
-            .map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))?;
+        let batch = to_json(&ip_addresses)?;
         let now = timestamp::now();
         sqlx::query!(
             "INSERT INTO lookup_jobs (ip_address, run_after, created_at, updated_at)
@@ -151,7 +170,7 @@ impl Store for SqliteStore {
             batch,
             now
         )
-        .execute(&self.pool)
+        .execute(&self.durable)
         .await?;
         Ok(())
     }
@@ -162,109 +181,100 @@ impl Store for SqliteStore {
         now: &str,
         lease_until: &str,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
+        let token = uuid::Uuid::new_v4().to_string();
         let jobs = sqlx::query_as!(
             ClaimedJob,
-            "UPDATE lookup_jobs
-             SET state = 'running', lease_expires_at = ?3, attempts = attempts + 1, updated_at = ?2
-             WHERE id IN (
-                 SELECT id FROM lookup_jobs
-                 WHERE state = 'pending' AND run_after <= ?2
-                 ORDER BY run_after, id
-                 LIMIT ?1
-             )
-             RETURNING id, ip_address, attempts",
+            r#"UPDATE lookup_jobs
+               SET state = 'running', lease_expires_at = ?3, lease_token = ?4,
+                   attempts = attempts + 1, updated_at = ?2
+               WHERE id IN (
+                   SELECT id FROM lookup_jobs
+                   WHERE state = 'pending' AND run_after <= ?2
+                   ORDER BY run_after, id
+                   LIMIT ?1
+               )
+               RETURNING id, ip_address, attempts, lease_token AS "lease_token!: String""#,
             limit,
             now,
-            lease_until
+            lease_until,
+            token
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writer)
         .await?;
         Ok(jobs)
     }
 
     async fn record_outcomes(&self, outcomes: &[JobOutcome]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let answers: Vec<&JobOutcome> = outcomes
+            .iter()
+            .filter(|o| matches!(o.result, JobResult::Answer { .. }))
+            .collect();
+        if !answers.is_empty() {
+            record_answers(&mut tx, &answers).await?;
+        }
         for outcome in outcomes {
-            let (job, ip, at) = (
+            let (job, token, ip, at) = (
                 outcome.job_id,
+                outcome.lease_token.as_str(),
                 outcome.ip_address.as_str(),
                 outcome.at.as_str(),
             );
             match &outcome.result {
-                JobResult::Answer { response_code } => {
-                    let uuid = uuid::Uuid::new_v4().to_string();
-                    sqlx::query!(
-                        "INSERT INTO lookups (uuid, ip_address, response_code, created_at, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?4)
-                         ON CONFLICT (ip_address) DO UPDATE
-                         SET response_code = excluded.response_code, updated_at = excluded.updated_at",
-                        uuid,
-                        ip,
-                        response_code,
-                        at
-                    )
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query!(
-                        "INSERT INTO lookup_history (ip_address, looked_up_at, response_code)
-                         VALUES (?1, ?2, ?3)",
-                        ip,
-                        at,
-                        response_code
-                    )
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query!(
-                        "UPDATE lookup_jobs
-                         SET state = 'done', lease_expires_at = NULL, last_error = NULL, updated_at = ?2
-                         WHERE id = ?1",
-                        job,
-                        at
-                    )
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                JobResult::Answer { .. } => {}
                 JobResult::Retry { error, run_after } => {
-                    insert_error(&mut tx, ip, at, error).await?;
-                    sqlx::query!(
+                    // OR IGNORE: if the address has a pending job already, this one stays
+                    // running and is dropped below, as the pending job supersedes it.
+                    let held = sqlx::query!(
                         "UPDATE OR IGNORE lookup_jobs
-                         SET state = 'pending', run_after = ?2, lease_expires_at = NULL,
-                             last_error = ?3, updated_at = ?4
-                         WHERE id = ?1 AND state = 'running'",
+                         SET state = 'pending', run_after = ?3, lease_expires_at = NULL,
+                             lease_token = NULL, last_error = ?4, updated_at = ?5
+                         WHERE id = ?1 AND lease_token = ?2 AND state = 'running'",
                         job,
+                        token,
                         run_after,
                         error,
                         at
                     )
                     .execute(&mut *tx)
-                    .await?;
-                    drop_superseded(&mut tx, job).await?;
+                    .await?
+                    .rows_affected()
+                        + drop_superseded(&mut tx, job, token).await?;
+                    if held > 0 {
+                        insert_error(&mut tx, ip, at, error).await?;
+                    }
                 }
                 JobResult::Fail { error } => {
-                    insert_error(&mut tx, ip, at, error).await?;
-                    sqlx::query!(
+                    let held = sqlx::query!(
                         "UPDATE lookup_jobs
-                         SET state = 'failed', lease_expires_at = NULL, last_error = ?2, updated_at = ?3
-                         WHERE id = ?1",
+                         SET state = 'failed', lease_expires_at = NULL, lease_token = NULL,
+                             last_error = ?3, updated_at = ?4
+                         WHERE id = ?1 AND lease_token = ?2 AND state = 'running'",
                         job,
+                        token,
                         error,
                         at
                     )
                     .execute(&mut *tx)
-                    .await?;
+                    .await?
+                    .rows_affected();
+                    if held > 0 {
+                        insert_error(&mut tx, ip, at, error).await?;
+                    }
                 }
                 JobResult::Release => {
                     sqlx::query!(
                         "UPDATE OR IGNORE lookup_jobs
-                         SET state = 'pending', lease_expires_at = NULL,
-                             attempts = max(attempts - 1, 0), updated_at = ?2
-                         WHERE id = ?1 AND state = 'running'",
+                         SET state = 'pending', lease_expires_at = NULL, lease_token = NULL,
+                             attempts = max(attempts - 1, 0), updated_at = ?3
+                         WHERE id = ?1 AND lease_token = ?2 AND state = 'running'",
                         job,
+                        token,
                         at
                     )
                     .execute(&mut *tx)
                     .await?;
-                    drop_superseded(&mut tx, job).await?;
+                    drop_superseded(&mut tx, job, token).await?;
                 }
             }
         }
@@ -273,12 +283,12 @@ impl Store for SqliteStore {
     }
 
     async fn reclaim_expired(&self, now: &str) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         // OR IGNORE skips a job whose address has a pending job already; the DELETE then
         // drops it, since the pending job will look the address up.
         let reclaimed = sqlx::query!(
             "UPDATE OR IGNORE lookup_jobs
-             SET state = 'pending', lease_expires_at = NULL, updated_at = ?1
+             SET state = 'pending', lease_expires_at = NULL, lease_token = NULL, updated_at = ?1
              WHERE state = 'running' AND lease_expires_at < ?1",
             now
         )
@@ -333,6 +343,79 @@ impl Store for SqliteStore {
     }
 }
 
+/// Stores a batch of answers with three set-wise statements, whatever the batch size: the
+/// jobs still holding their claim are marked done, and only their answers are written.
+async fn record_answers(
+    tx: &mut sqlx::SqliteConnection,
+    answers: &[&JobOutcome],
+) -> Result<(), StoreError> {
+    let claims: Vec<(i64, &str)> = answers
+        .iter()
+        .map(|o| (o.job_id, o.lease_token.as_str()))
+        .collect();
+    let claims = to_json(&claims)?;
+    let now = timestamp::now();
+    // The claims are one list that SQLite reads once; running jobs are few (at most those in
+    // flight), so checking each against the list is cheap.
+    let held: std::collections::HashSet<i64> = sqlx::query_scalar!(
+        r#"UPDATE lookup_jobs
+           SET state = 'done', lease_expires_at = NULL, lease_token = NULL, last_error = NULL,
+               updated_at = ?2
+           WHERE (id, lease_token) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?1))
+             AND state = 'running'
+           RETURNING id AS "id!: i64""#,
+        claims,
+        now
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+
+    let rows: Vec<(String, &str, &str, &str)> = answers
+        .iter()
+        .filter(|o| held.contains(&o.job_id))
+        .filter_map(|o| match &o.result {
+            JobResult::Answer { response_code } => Some((
+                uuid::Uuid::new_v4().to_string(),
+                o.ip_address.as_str(),
+                response_code.as_str(),
+                o.at.as_str(),
+            )),
+            _ => None,
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let rows = to_json(&rows)?;
+    // uuid and created_at are written once; a later answer moves response_code and
+    // updated_at, but never back in time (two jobs of one address may finish out of order).
+    sqlx::query!(
+        "INSERT INTO lookups (uuid, ip_address, response_code, created_at, updated_at)
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 3
+         FROM json_each(?1) WHERE true
+         ON CONFLICT (ip_address) DO UPDATE
+         SET response_code = excluded.response_code, updated_at = excluded.updated_at
+         WHERE excluded.updated_at >= lookups.updated_at",
+        rows
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO lookup_history (ip_address, looked_up_at, response_code)
+         SELECT value ->> 1, value ->> 3, value ->> 2 FROM json_each(?1)",
+        rows
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))
+}
+
 async fn insert_error(
     tx: &mut sqlx::SqliteConnection,
     ip: &str,
@@ -350,13 +433,19 @@ async fn insert_error(
     Ok(())
 }
 
-/// Drops a job left running because its address has a pending job, which supersedes it.
-async fn drop_superseded(tx: &mut sqlx::SqliteConnection, job: i64) -> Result<(), StoreError> {
-    sqlx::query!(
-        "DELETE FROM lookup_jobs WHERE id = ?1 AND state = 'running'",
-        job
+/// Drops a job still running under `token` because its address has a pending job, which
+/// supersedes it; returns whether it did.
+async fn drop_superseded(
+    tx: &mut sqlx::SqliteConnection,
+    job: i64,
+    token: &str,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query!(
+        "DELETE FROM lookup_jobs WHERE id = ?1 AND lease_token = ?2 AND state = 'running'",
+        job,
+        token
     )
     .execute(&mut *tx)
     .await?;
-    Ok(())
+    Ok(done.rows_affected())
 }

@@ -6,15 +6,15 @@ use std::process::{Command, Output};
 fn secworks(envs: &[(&str, &str)], args: &[&str]) -> Output {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_secworks"));
-    cmd.args(args)
-        .current_dir(dir.path())
-        .env_remove("HOST")
-        .env_remove("PORT")
-        .env_remove("DATABASE_URL")
-        .env_remove("SECWORKS_TOKEN_KEY")
-        .env_remove("SECWORKS_TOKEN_TTL")
-        .env_remove("SECWORKS_ADMIN_PASSWORD")
-        .env("PORT", "0")
+    cmd.args(args).current_dir(dir.path());
+    for (variable, _) in std::env::vars() {
+        if variable.starts_with("SECWORKS_")
+            || ["HOST", "PORT", "DATABASE_URL"].contains(&variable.as_str())
+        {
+            cmd.env_remove(variable);
+        }
+    }
+    cmd.env("PORT", "0")
         // Never the system resolver: tests send DNS only to loopback.
         .env("SECWORKS_DNS_SERVER", "127.0.0.1:9");
     for (key, value) in envs {
@@ -37,6 +37,18 @@ fn help_documents_every_setting() {
         "SECWORKS_TOKEN_KEY",
         "SECWORKS_TOKEN_TTL",
         "SECWORKS_ADMIN_PASSWORD",
+        "SECWORKS_DQS_KEY",
+        "SECWORKS_DNSBL_ZONE",
+        "SECWORKS_DNS_SERVER",
+        "SECWORKS_DNS_TIMEOUT",
+        "SECWORKS_DNS_ATTEMPTS",
+        "SECWORKS_LOOKUP_CONCURRENCY",
+        "SECWORKS_LOOKUP_QPS",
+        "SECWORKS_LOOKUP_LEASE",
+        "SECWORKS_LOOKUP_RETRY_BASE",
+        "SECWORKS_LOOKUP_MAX_ATTEMPTS",
+        "SECWORKS_HEALTH_INTERVAL",
+        "SECWORKS_RATE_LIMIT_PAUSE",
     ] {
         assert!(
             help.contains(variable),
@@ -48,13 +60,45 @@ fn help_documents_every_setting() {
 #[test]
 fn a_bad_value_stops_the_start_and_names_the_variable() {
     let secret_key = "c2hvcnQga2V5IHRoYXQgaXMgbm90IDMyIGJ5dGVz";
-    let cases: [(&str, &str, &str); 6] = [
+    let cases = [
         ("PORT", "not-a-port", "PORT"),
         ("HOST", "localhost:80", "HOST"),
         ("SECWORKS_TOKEN_TTL", "soon", "SECWORKS_TOKEN_TTL"),
         ("SECWORKS_TOKEN_KEY", secret_key, "SECWORKS_TOKEN_KEY"),
         ("SECWORKS_ADMIN_PASSWORD", "", "SECWORKS_ADMIN_PASSWORD"),
-        ("DATABASE_URL", "mysql://nowhere/db", "DATABASE_URL"),
+        (
+            "DATABASE_URL",
+            "mysql://user:dbpassword@nowhere/db",
+            "DATABASE_URL",
+        ),
+        ("SECWORKS_DNSBL_ZONE", "bad..zone", "SECWORKS_DNSBL_ZONE"),
+        ("SECWORKS_DQS_KEY", "not a key!", "SECWORKS_DQS_KEY"),
+        ("SECWORKS_DNS_SERVER", "127.0.0.1", "SECWORKS_DNS_SERVER"),
+        ("SECWORKS_DNS_TIMEOUT", "0", "SECWORKS_DNS_TIMEOUT"),
+        ("SECWORKS_DNS_ATTEMPTS", "0", "SECWORKS_DNS_ATTEMPTS"),
+        (
+            "SECWORKS_LOOKUP_CONCURRENCY",
+            "0",
+            "SECWORKS_LOOKUP_CONCURRENCY",
+        ),
+        ("SECWORKS_LOOKUP_QPS", "0", "SECWORKS_LOOKUP_QPS"),
+        ("SECWORKS_LOOKUP_LEASE", "1s", "SECWORKS_LOOKUP_LEASE"),
+        (
+            "SECWORKS_LOOKUP_RETRY_BASE",
+            "never",
+            "SECWORKS_LOOKUP_RETRY_BASE",
+        ),
+        (
+            "SECWORKS_LOOKUP_MAX_ATTEMPTS",
+            "0",
+            "SECWORKS_LOOKUP_MAX_ATTEMPTS",
+        ),
+        ("SECWORKS_HEALTH_INTERVAL", "-1", "SECWORKS_HEALTH_INTERVAL"),
+        (
+            "SECWORKS_RATE_LIMIT_PAUSE",
+            "x",
+            "SECWORKS_RATE_LIMIT_PAUSE",
+        ),
     ];
     for (variable, value, named) in cases {
         let output = secworks(&[(variable, value)], &[]);
@@ -62,5 +106,13 @@ fn a_bad_value_stops_the_start_and_names_the_variable() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(named), "{variable}={value}: {stderr}");
         assert!(!stderr.contains(secret_key), "the key leaked: {stderr}");
+        assert!(
+            !stderr.contains("dbpassword"),
+            "the database password leaked: {stderr}"
+        );
+        assert!(
+            !stderr.contains("not a key!"),
+            "the DQS key leaked: {stderr}"
+        );
     }
 }

@@ -153,3 +153,64 @@ async fn answers_in_the_media_type_asked_for() {
         "application/graphql-response+json"
     );
 }
+
+#[tokio::test]
+async fn oversized_and_non_json_requests_are_refused_with_a_reason() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let post = || app.client.post(app.url("/graphql")).bearer_auth(&token);
+
+    let huge = json!({ "query": format!("{{ getIpDetails(ip: \"{}\") {{ ip_address }} }}", "1".repeat(1 << 20)) });
+    let resp = post().json(&huge).send().await.unwrap();
+    assert_eq!(resp.status(), 413);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("larger than"),
+        "{body}"
+    );
+
+    let resp = post()
+        .header("content-type", "multipart/form-data; boundary=x")
+        .body("--x--")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 415);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("multipart/form-data"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn enqueue_takes_at_most_ten_thousand_addresses() {
+    let app = spawn_app_with_dns_down().await;
+    let token = app.token().await;
+    let ips: Vec<String> = (0..10_001)
+        .map(|i| format!("10.9.{}.{}", i / 256, i % 256))
+        .collect();
+    let body = app.graphql_ok(&token, ENQUEUE, json!({ "ip": ips })).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "TOO_MANY_ADDRESSES",
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("10001 addresses"),
+        "{body}"
+    );
+    assert_eq!(app.count_rows("SELECT count(*) FROM lookup_jobs").await, 0);
+    let body = app
+        .graphql_ok(&token, ENQUEUE, json!({ "ip": &ips[..10_000] }))
+        .await;
+    assert_eq!(body["data"]["enqueue"], 10_000);
+}

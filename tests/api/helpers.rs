@@ -279,6 +279,7 @@ pub struct ChildServer {
     child: tokio::process::Child,
     pub base: String,
     client: reqwest::Client,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl ChildServer {
@@ -311,22 +312,30 @@ impl ChildServer {
         }
         let mut child = cmd.spawn().expect("secworks starts");
         let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let addr = tokio::time::timeout(Duration::from_secs(30), async {
             while let Some(line) = lines.next_line().await.unwrap() {
+                log.lock().unwrap().push_str(&format!("{line}\n"));
                 if let Some(rest) = line.split("secworks listening addr=").nth(1) {
                     return rest.split_whitespace().next().unwrap().to_owned();
                 }
             }
-            panic!("secworks exited before listening");
+            panic!("secworks exited before listening: {}", log.lock().unwrap());
         })
         .await
         .expect("secworks listens within 30 s");
         // Keep reading, or a full pipe would block the server's logging.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let kept = log.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                kept.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
         Self {
             child,
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
+            log,
         }
     }
 
@@ -358,13 +367,18 @@ impl ChildServer {
         resp.json().await.unwrap()
     }
 
+    /// Everything the server logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
     /// SIGKILL: no chance to clean up.
     pub async fn kill(mut self) {
         self.child.kill().await.unwrap();
     }
 
-    /// SIGTERM, and the process must exit 0.
-    pub async fn stop(mut self) {
+    /// SIGTERM, and the process must exit 0; returns what it logged.
+    pub async fn stop(mut self) -> String {
         let pid = self.child.id().unwrap().to_string();
         let sent = std::process::Command::new("kill")
             .args(["-TERM", &pid])
@@ -375,7 +389,14 @@ impl ChildServer {
             .await
             .unwrap()
             .unwrap();
-        assert!(status.success(), "secworks exited with {status}");
+        // Let the reader take the last lines.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            status.success(),
+            "secworks exited with {status}: {}",
+            self.log()
+        );
+        self.log()
     }
 }
 

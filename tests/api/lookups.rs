@@ -254,6 +254,129 @@ async fn every_job_finishes_after_the_dns_server_comes_back() {
 }
 
 #[tokio::test]
+async fn the_dqs_key_never_reaches_a_log_line_even_at_trace_level() {
+    use crate::helpers::ChildServer;
+    const KEY: &str = "tracekeytracekeytracekey00";
+    let zone = format!("{KEY}.zen.dq.spamhaus.net");
+    let dns = secworks_dnsbl::test_server::TestDnsServer::start(&zone)
+        .await
+        .unwrap();
+    dns.set(
+        "192.0.2.60".parse().unwrap(),
+        TestAnswer::Records(vec!["127.255.255.251".parse().unwrap()]),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let server = ChildServer::start(
+        &dir.path().join("db.sqlite"),
+        dns.addr(),
+        &[("SECWORKS_DQS_KEY", KEY), ("RUST_LOG", "trace")],
+    )
+    .await;
+    let token = server.token().await;
+    server
+        .graphql(
+            &token,
+            "mutation { enqueue(ip: [\"127.0.0.2\", \"192.0.2.60\"]) }",
+            json!({}),
+        )
+        .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let body = server
+            .graphql(&token, "{ a: getIpDetails(ip: \"127.0.0.2\") { uuid } b: getIpDetails(ip: \"192.0.2.60\") { last_error } }", json!({}))
+            .await;
+        if !body["data"]["a"]["uuid"].is_null() && !body["data"]["b"]["last_error"].is_null() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The queries did reach the blocklist under the key's zone ...
+    assert!(dns.last_query_name().is_some_and(|name| name.contains(KEY)));
+    // ... and the key is nowhere in what the server logged, at the most verbose level.
+    let log = server.stop().await;
+    assert!(log.contains("DEBUG"), "verbose logging was not on: {log}");
+    assert!(!log.contains(KEY), "the DQS key leaked into the log");
+}
+
+#[tokio::test]
+async fn the_qps_cap_holds_and_no_job_is_looked_up_twice() {
+    let dns = start_dns().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(&dir.path().join("db.sqlite"), &dns);
+    config.engine.qps = std::num::NonZeroU32::new(20);
+    let app = spawn_with(config, dns).await;
+    let token = app.token().await;
+    app.wait_for_idle_queue(&token, Duration::from_secs(5))
+        .await;
+    let ips: Vec<String> = (1..=100).map(|i| format!("203.0.113.{i}")).collect();
+    let ips: Vec<&str> = ips.iter().map(String::as_str).collect();
+    let started = tokio::time::Instant::now();
+    app.enqueue(&token, &ips).await;
+    app.wait_for_idle_queue(&token, Duration::from_secs(30))
+        .await;
+    // 100 lookups at 20 per second (a burst of 20, then 80 more) take 4 s at least.
+    assert!(
+        started.elapsed() >= Duration::from_millis(3900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        app.count_rows("SELECT count(*) FROM lookups WHERE ip_address LIKE '203.0.113.%'")
+            .await,
+        100
+    );
+    assert_eq!(
+        app.count_rows("SELECT count(*) FROM lookup_history WHERE ip_address LIKE '203.0.113.%'")
+            .await,
+        100
+    );
+}
+
+#[tokio::test]
+async fn history_is_newest_first_and_bounded() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let ip = "192.0.2.70";
+    for (round, answer) in ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+        .into_iter()
+        .enumerate()
+    {
+        app.dns.set(
+            ip.parse().unwrap(),
+            TestAnswer::Records(vec![answer.parse().unwrap()]),
+        );
+        app.enqueue(&token, &[ip]).await;
+        app.wait_for_details(&token, ip, |d| {
+            d["history"].as_array().unwrap().len() == round + 1
+        })
+        .await;
+    }
+    let query = "query ($limit: Int) { getIpDetails(ip: \"192.0.2.70\") { history(limit: $limit) { response_code } } }";
+    let body = app.graphql_ok(&token, query, json!({ "limit": 2 })).await;
+    assert_eq!(
+        body["data"]["getIpDetails"]["history"],
+        json!([{ "response_code": "127.0.0.4" }, { "response_code": "127.0.0.3" }])
+    );
+    let body = app.graphql_ok(&token, query, json!({})).await;
+    assert_eq!(
+        body["data"]["getIpDetails"]["history"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let body = app.graphql_ok(&token, query, json!({ "limit": 101 })).await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("between 0 and 100"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn the_dqs_key_reaches_the_blocklist_and_nothing_else() {
     const KEY: &str = "abcdefghijklmnopqrstuvwxyz";
     let dns = std::sync::Arc::new(
@@ -366,6 +489,76 @@ async fn a_server_killed_mid_run_loses_and_duplicates_nothing() {
     assert_eq!(scalar(&db, "SELECT count(*) FROM lookup_jobs").await, jobs);
     // Each address was answered and stored once: a job killed before its result was written
     // left no trace, and one whose result was written was never redone.
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM lookup_history").await,
+        jobs
+    );
+}
+
+#[tokio::test]
+async fn sigterm_finishes_or_returns_every_job_and_exits_0() {
+    use crate::helpers::ChildServer;
+    const JOBS: usize = 2000;
+    let dns = start_dns().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite");
+    let ips: Vec<String> = (0..JOBS)
+        .map(|i| format!("10.200.{}.{}", i / 256, i % 256))
+        .collect();
+
+    let first = ChildServer::start(&db, dns.addr(), &[("SECWORKS_LOOKUP_QPS", "400")]).await;
+    let token = first.token().await;
+    let body = first
+        .graphql(
+            &token,
+            "mutation ($ip: [String!]!) { enqueue(ip: $ip) }",
+            json!({ "ip": ips }),
+        )
+        .await;
+    assert_eq!(body["data"]["enqueue"], JOBS, "{body}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while scalar(&db, "SELECT count(*) FROM lookup_jobs WHERE state = 'done'").await < 200 {
+        assert!(tokio::time::Instant::now() < deadline, "no progress");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.stop().await;
+
+    // Nothing is left claimed by the stopped process: each job is done or waits again.
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM lookup_jobs WHERE state = 'running'"
+        )
+        .await,
+        0
+    );
+    let waiting = scalar(
+        &db,
+        "SELECT count(*) FROM lookup_jobs WHERE state = 'pending'",
+    )
+    .await;
+    assert!(waiting > 0, "the stop came too late to prove anything");
+    let done = scalar(&db, "SELECT count(*) FROM lookup_jobs WHERE state = 'done'").await;
+    assert_eq!(scalar(&db, "SELECT count(*) FROM lookups").await, done);
+
+    let second = ChildServer::start(&db, dns.addr(), &[]).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while scalar(
+        &db,
+        "SELECT count(*) FROM lookup_jobs WHERE state <> 'done'",
+    )
+    .await
+        > 0
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "queue never drained"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    second.stop().await;
+    let jobs = JOBS as i64;
+    assert_eq!(scalar(&db, "SELECT count(*) FROM lookups").await, jobs);
     assert_eq!(
         scalar(&db, "SELECT count(*) FROM lookup_history").await,
         jobs
