@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 const ADDRESSES: usize = 10_000;
 const CONCURRENCY: usize = 256;
+const ROUNDS: usize = 5;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,16 +28,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         zone: Zone::default(),
     };
 
-    // Raw: the resolver alone, the same concurrency, addresses no one has asked for yet.
     let resolver = DnsblResolver::new(resolver_settings.clone())?;
-    let raw_ips: Vec<IpAddr> = addresses(1)
-        .iter()
-        .map(|a| a.parse())
-        .collect::<Result<_, _>>()?;
-    let raw = raw_rate(&resolver, &raw_ips, CONCURRENCY).await;
-    let raw_per_second = raw.per_second();
-
-    // End to end: enqueue through GraphQL, until every result is stored.
     let dir = tempfile::tempdir()?;
     let config = Config {
         host: "127.0.0.1".parse()?,
@@ -60,68 +52,118 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Application::build(config).await?;
     let base = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until(std::future::pending()));
-    let client = reqwest::Client::new();
-    let token: Value = client
-        .post(format!("{base}/graphql/tokens"))
-        .basic_auth("secureworks", Some("supersecret"))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = token["token"].as_str().ok_or("no token")?.to_owned();
-    let graphql = |query: &'static str, variables: Value| {
-        let request = client
-            .post(format!("{base}/graphql"))
-            .bearer_auth(&token)
-            .json(&json!({ "query": query, "variables": variables }));
-        async move { request.send().await?.json::<Value>().await }
-    };
-    // Wait for the test points to pass, so the run measures lookups, not start-up.
-    while graphql("{ queueStatus { paused } }", json!({})).await?["data"]["queueStatus"]["paused"]
-        == true
+    let api = Api::new(base).await?;
+    // Wait for the test points to pass, so the runs measure lookups, not start-up.
+    while api.graphql("{ queueStatus { paused } }", json!({})).await?["data"]["queueStatus"]["paused"]
+        != false
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    let ips = addresses(2);
-    let started = Instant::now();
-    let body = graphql(
-        "mutation ($ip: [String!]!) { enqueue(ip: $ip) }",
-        json!({ "ip": ips }),
-    )
-    .await?;
-    if body["data"]["enqueue"] != json!(ADDRESSES) {
-        return Err(format!("enqueue failed: {body}").into());
-    }
-    let enqueued = started.elapsed();
-    loop {
-        let status = graphql("{ queueStatus { done failed } }", json!({})).await?;
-        let status = &status["data"]["queueStatus"];
-        if status["failed"] != 0 {
-            return Err(format!("lookups failed: {status}").into());
-        }
-        if status["done"] == json!(ADDRESSES) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let elapsed = started.elapsed();
-    let e2e_per_second = ADDRESSES as f64 / elapsed.as_secs_f64();
-
-    println!("addresses:            {ADDRESSES}, concurrency {CONCURRENCY}");
     println!(
-        "raw resolver:         {:>9.0} lookups/s ({} in {:.2?})",
-        raw_per_second, raw.lookups, raw.elapsed
+        "{ADDRESSES} addresses per run, concurrency {CONCURRENCY}, raw and end to end alternating"
     );
     println!(
-        "end to end (stored):  {:>9.0} lookups/s ({ADDRESSES} in {elapsed:.2?}; enqueue took {enqueued:.2?})",
-        e2e_per_second
+        "{:>5} {:>14} {:>14} {:>8}",
+        "run", "raw /s", "stored /s", "ratio"
     );
+    let mut ratios = Vec::new();
+    for run in 0..ROUNDS {
+        // Raw: the resolver alone, the same concurrency, addresses no one has asked for yet.
+        let raw_ips: Vec<IpAddr> = addresses(2 * run)
+            .iter()
+            .map(|a| a.parse())
+            .collect::<Result<_, _>>()?;
+        let raw = raw_rate(&resolver, &raw_ips, CONCURRENCY).await;
+        if raw.errors > 0 {
+            return Err(format!("{} raw lookups failed", raw.errors).into());
+        }
+        // End to end: enqueue through GraphQL until every result is stored.
+        let stored = api
+            .enqueue_until_stored(addresses(2 * run + 1), (run + 1) * ADDRESSES)
+            .await?;
+        let ratio = stored / raw.per_second();
+        println!(
+            "{run:>5} {:>14.0} {stored:>14.0} {:>7.1}%",
+            raw.per_second(),
+            100.0 * ratio
+        );
+        ratios.push(ratio);
+    }
+    ratios.sort_by(f64::total_cmp);
     println!(
-        "ratio:                {:>9.1} % of raw",
-        100.0 * e2e_per_second / raw_per_second
+        "median ratio: {:.1}% of the raw rate",
+        100.0 * ratios[ratios.len() / 2]
     );
     Ok(())
+}
+
+struct Api {
+    base: String,
+    client: reqwest::Client,
+    token: String,
+}
+
+impl Api {
+    async fn new(base: String) -> Result<Self, Box<dyn std::error::Error>> {
+        let client = reqwest::Client::new();
+        let token: Value = client
+            .post(format!("{base}/graphql/tokens"))
+            .basic_auth("secureworks", Some("supersecret"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let token = token["token"].as_str().ok_or("no token")?.to_owned();
+        Ok(Self {
+            base,
+            client,
+            token,
+        })
+    }
+
+    async fn graphql(&self, query: &str, variables: Value) -> reqwest::Result<Value> {
+        self.client
+            .post(format!("{}/graphql", self.base))
+            .bearer_auth(&self.token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await?
+            .json()
+            .await
+    }
+
+    /// Enqueues `ips` and returns lookups stored per second, from the enqueue request until
+    /// `done_after` jobs are done.
+    async fn enqueue_until_stored(
+        &self,
+        ips: Vec<String>,
+        done_after: usize,
+    ) -> Result<f64, Box<dyn std::error::Error>> {
+        let started = Instant::now();
+        let body = self
+            .graphql(
+                "mutation ($ip: [String!]!) { enqueue(ip: $ip) }",
+                json!({ "ip": ips }),
+            )
+            .await?;
+        if body["data"]["enqueue"] != json!(ips.len()) {
+            return Err(format!("enqueue failed: {body}").into());
+        }
+        loop {
+            let status = self
+                .graphql("{ queueStatus { done failed } }", json!({}))
+                .await?;
+            let status = &status["data"]["queueStatus"];
+            if status["failed"] != 0 {
+                return Err(format!("lookups failed: {status}").into());
+            }
+            if status["done"] == json!(done_after) {
+                return Ok(ips.len() as f64 / started.elapsed().as_secs_f64());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
 }
 
 /// `ADDRESSES` distinct addresses in 10.<block>.0.0/16 and on.

@@ -37,7 +37,7 @@ pub struct EngineSettings {
 }
 
 /// Largest batch claimed or written at once.
-const BATCH: usize = 512;
+const BATCH: usize = 2048;
 /// How often to look for due retries when nothing wakes the dispatcher.
 const POLL: Duration = Duration::from_millis(500);
 
@@ -170,7 +170,7 @@ async fn dispatch(
     let claim_size = shared
         .settings
         .qps
-        .map_or(concurrency, |qps| concurrency.min(qps.get() as usize))
+        .map_or(concurrency * 4, |qps| concurrency.min(qps.get() as usize))
         .clamp(1, BATCH);
     let depth = if shared.settings.qps.is_some() {
         claim_size
