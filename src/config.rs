@@ -77,7 +77,7 @@ pub struct EngineArgs {
     #[arg(long, env = "SECWORKS_LOOKUP_CONCURRENCY", value_name = "SECWORKS_LOOKUP_CONCURRENCY", default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=10_000))]
     pub lookup_concurrency: u16,
 
-    /// Blocklist queries per second at most (Spamhaus's free use is about 3 per second).
+    /// Blocklist lookups per second at most (Spamhaus's free use is about 3 per second).
     #[arg(long, env = "SECWORKS_LOOKUP_QPS", value_name = "SECWORKS_LOOKUP_QPS")]
     pub lookup_qps: Option<NonZeroU32>,
 
