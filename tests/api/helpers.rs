@@ -367,6 +367,12 @@ impl ChildServer {
         resp.json().await.unwrap()
     }
 
+    pub async fn enqueue(&self, token: &str, ips: &[String]) {
+        let query = "mutation ($ip: [String!]!) { enqueue(ip: $ip) }";
+        let body = self.graphql(token, query, json!({ "ip": ips })).await;
+        assert_eq!(body["data"]["enqueue"], json!(ips.len()), "{body}");
+    }
+
     /// Everything the server logged so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()

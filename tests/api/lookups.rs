@@ -417,29 +417,14 @@ async fn a_server_killed_mid_run_loses_and_duplicates_nothing() {
 
     let first = ChildServer::start(&db, dns.addr(), &[("SECWORKS_LOOKUP_QPS", "1500")]).await;
     let token = first.token().await;
-    let body = first
-        .graphql(
-            &token,
-            "mutation ($ip: [String!]!) { enqueue(ip: $ip) }",
-            json!({ "ip": ips }),
-        )
-        .await;
-    assert_eq!(body["data"]["enqueue"], JOBS, "{body}");
+    first.enqueue(&token, &ips).await;
     // Kill it part way through.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let status = first
-            .graphql(&token, "{ queueStatus { done } }", json!({}))
-            .await;
-        if status["data"]["queueStatus"]["done"].as_i64().unwrap() >= 500 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no progress: {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_count(
+        &db,
+        "SELECT count(*) FROM lookup_jobs WHERE state = 'done'",
+        500,
+    )
+    .await;
     first.kill().await;
     let done_before: i64 =
         scalar(&db, "SELECT count(*) FROM lookup_jobs WHERE state = 'done'").await;
@@ -508,19 +493,13 @@ async fn sigterm_finishes_or_returns_every_job_and_exits_0() {
 
     let first = ChildServer::start(&db, dns.addr(), &[("SECWORKS_LOOKUP_QPS", "400")]).await;
     let token = first.token().await;
-    let body = first
-        .graphql(
-            &token,
-            "mutation ($ip: [String!]!) { enqueue(ip: $ip) }",
-            json!({ "ip": ips }),
-        )
-        .await;
-    assert_eq!(body["data"]["enqueue"], JOBS, "{body}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while scalar(&db, "SELECT count(*) FROM lookup_jobs WHERE state = 'done'").await < 200 {
-        assert!(tokio::time::Instant::now() < deadline, "no progress");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    first.enqueue(&token, &ips).await;
+    wait_for_count(
+        &db,
+        "SELECT count(*) FROM lookup_jobs WHERE state = 'done'",
+        200,
+    )
+    .await;
     first.stop().await;
 
     // Nothing is left claimed by the stopped process: each job is done or waits again.
@@ -563,6 +542,15 @@ async fn sigterm_finishes_or_returns_every_job_and_exits_0() {
         scalar(&db, "SELECT count(*) FROM lookup_history").await,
         jobs
     );
+}
+
+/// Polls `sql` until it counts at least `at_least`; panics after 60 s.
+async fn wait_for_count(db: &std::path::Path, sql: &str, at_least: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while scalar(db, sql).await < at_least {
+        assert!(tokio::time::Instant::now() < deadline, "no progress: {sql}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 async fn scalar(db: &std::path::Path, sql: &str) -> i64 {
