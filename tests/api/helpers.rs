@@ -41,7 +41,7 @@ pub fn test_engine() -> EngineSettings {
         retry_max: Duration::from_millis(500),
         max_attempts: 20,
         health_interval: Duration::from_millis(200),
-        rate_limit_pause: Duration::from_secs(3),
+        rate_limit_pause: Duration::from_secs(5),
     }
 }
 

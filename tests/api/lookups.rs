@@ -200,7 +200,7 @@ async fn excessive_queries_pause_the_whole_queue() {
             .contains("fewer queries"),
         "{status}"
     );
-    // The pause lasts 3 s in tests; well inside it, the new job has not been tried.
+    // The pause lasts 5 s in tests; well inside it, the new job has not been tried.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let waiting = app.details(&token, "192.0.2.31").await;
     assert_eq!(
