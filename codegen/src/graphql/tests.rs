@@ -44,9 +44,13 @@ fn assert_lacks(code: &str, unexpected: &str) {
 
 const QUERY: &str = "type Query { a: Int }\n";
 
+/// The original service's contract, as schema.graphql first published it: a fixed input, so
+/// the expected code below changes only when the generator does.
+const ORIGINAL_CONTRACT: &str = include_str!("fixtures/original_contract.graphql");
+
 #[test]
-fn real_schema_has_the_api_the_service_implements() {
-    let code = rust(include_str!("../../../schema.graphql"));
+fn the_original_contract_has_the_api_the_service_implements() {
+    let code = rust(ORIGINAL_CONTRACT);
     assert!(code.starts_with(
         "// @generated from test.graphql by secworks-codegen. DO NOT EDIT: change test.graphql instead."
     ));

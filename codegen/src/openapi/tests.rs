@@ -3,7 +3,9 @@
 
 use super::generate;
 
-const SPEC: &str = include_str!("../../../openapi.yaml");
+/// The token endpoints as openapi.yaml first published them: a fixed input, so the expected
+/// code below changes only when the generator does.
+const SPEC: &str = include_str!("fixtures/tokens.yaml");
 
 /// A document with the given top-level sections (flow-style YAML keeps them on one line each).
 fn doc(sections: &str) -> String {
