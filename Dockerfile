@@ -18,5 +18,5 @@ WORKDIR /data
 VOLUME ["/data"]
 ENV HOST=0.0.0.0 PORT=5000 DATABASE_URL=sqlite:///data/app.db
 EXPOSE 5000
-HEALTHCHECK --interval=30s --timeout=3s CMD curl -fsS "http://127.0.0.1:${PORT}/openapi.json" >/dev/null || exit 1
+HEALTHCHECK --interval=30s --timeout=3s CMD curl -fsS "http://127.0.0.1:${PORT}/readyz" >/dev/null || exit 1
 ENTRYPOINT ["/usr/local/bin/secworks"]

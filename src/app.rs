@@ -94,8 +94,13 @@ impl Application {
             .unwrap_or(requested);
         // Last, so that a failed start leaves no workers behind.
         let engine = LookupEngine::start(store.clone(), resolver, config.engine.clone());
-        let schema = graphql::build(Resolvers::new(store, engine.handle()));
-        let state = Arc::new(AppState { auth, schema });
+        let schema = graphql::build(Resolvers::new(store.clone(), engine.handle()));
+        let state = Arc::new(AppState {
+            auth,
+            schema,
+            store,
+            engine: engine.handle(),
+        });
         Ok(Self {
             acceptor,
             addr,

@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, authentication of `/graphql`, and error mapping.
 
 mod graphql;
+mod health;
 
 use std::sync::Arc;
 
@@ -9,11 +10,15 @@ use poem::{Endpoint, EndpointExt, IntoResponse, Response, Route};
 
 use crate::auth::{self, Auth};
 use crate::graphql::AppSchema;
+use crate::lookup::EngineHandle;
+use crate::store::Store;
 
 /// What every handler may reach.
 pub struct AppState {
     pub auth: Arc<Auth>,
     pub schema: AppSchema,
+    pub store: Arc<dyn Store>,
+    pub engine: EngineHandle,
 }
 
 pub fn routes(state: Arc<AppState>) -> impl Endpoint {
@@ -22,6 +27,8 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let spec_yaml = tokens.spec_endpoint_yaml();
     Route::new()
         .at("/graphql", poem::post(graphql::execute))
+        .at("/healthz", poem::get(health::alive))
+        .at("/readyz", poem::get(health::ready))
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml)
         .nest("/", tokens.around(json_auth_errors))

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use secworks_dnsbl::DnsblResolver;
@@ -47,6 +48,7 @@ pub struct EngineHandle {
     wake: Arc<Notify>,
     health: watch::Receiver<Health>,
     throttle: Arc<Throttle>,
+    dispatching: Arc<AtomicBool>,
 }
 
 impl EngineHandle {
@@ -57,6 +59,11 @@ impl EngineHandle {
 
     pub fn health(&self) -> Health {
         self.health.borrow().clone()
+    }
+
+    /// Whether the workers take jobs: false once shutdown began or the dispatcher ended.
+    pub fn is_running(&self) -> bool {
+        self.dispatching.load(Ordering::Relaxed)
     }
 
     /// Whether an excessive-queries answer holds every lookup back right now.
@@ -119,13 +126,21 @@ impl LookupEngine {
         tasks.spawn(reclaim_leases(shared.clone()));
         let (results, received) = mpsc::channel(BATCH * 2);
         tasks.spawn(write_outcomes(shared.store.clone(), received));
-        tasks.spawn(dispatch(shared, wake.clone(), results, tasks.clone()));
+        let dispatching = Arc::new(AtomicBool::new(true));
+        tasks.spawn(dispatch(
+            shared,
+            wake.clone(),
+            results,
+            tasks.clone(),
+            dispatching.clone(),
+        ));
         tasks.close();
 
         let handle = EngineHandle {
             wake,
             health: health_rx,
             throttle,
+            dispatching,
         };
         Self {
             handle,
@@ -164,7 +179,10 @@ async fn dispatch(
     wake: Arc<Notify>,
     results: mpsc::Sender<JobOutcome>,
     tasks: TaskTracker,
+    dispatching: Arc<AtomicBool>,
 ) {
+    // Cleared however this ends, a panic included.
+    let _running = ClearOnDrop(dispatching);
     let concurrency = shared.settings.concurrency.max(1);
     let permits = Arc::new(Semaphore::new(concurrency));
     let claim_size = shared
@@ -236,6 +254,14 @@ async fn dispatch(
     let _ = claimer.await;
     while let Some(job) = claimed.recv().await {
         release(job, &results).await;
+    }
+}
+
+struct ClearOnDrop(Arc<AtomicBool>);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
     }
 }
 

@@ -6,4 +6,5 @@ mod contract;
 mod graphql;
 mod helpers;
 mod lookups;
+mod probes;
 mod tokens;

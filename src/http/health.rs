@@ -1,0 +1,56 @@
+//! Probes for orchestrators and load balancers, unauthenticated and cheap.
+
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::web::Data;
+use poem::{Response, handler};
+use serde_json::json;
+
+use super::{AppState, json_response};
+use crate::lookup::Health;
+
+/// `GET /healthz`: the process is alive and serving HTTP.
+#[handler]
+pub fn alive() -> Response {
+    json_response(StatusCode::OK, &json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: 200 while the database answers and the lookup workers run; 503 otherwise
+/// (including during shutdown). Paused lookups (failing test points, a rate-limit pause) are
+/// reported but keep the service ready: reads and enqueueing still work, and every replica
+/// would see the same blocklist.
+#[handler]
+pub async fn ready(Data(state): Data<&Arc<AppState>>) -> Response {
+    let database = match state.store.ping().await {
+        Ok(()) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: database unreachable");
+            Some("unreachable")
+        }
+    };
+    let workers = state.engine.is_running();
+    let lookups = match state.engine.health() {
+        Health::Healthy if state.engine.is_throttled() => {
+            "paused: the blocklist asked for fewer queries".to_owned()
+        }
+        Health::Healthy => "running".to_owned(),
+        Health::Starting => "starting: checking the blocklist's test points".to_owned(),
+        Health::Degraded(reason) => format!("paused: {reason}"),
+    };
+    let ready = database.is_none() && workers;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json_response(
+        status,
+        &json!({
+            "status": if ready { "ready" } else { "not ready" },
+            "database": database.unwrap_or("ok"),
+            "workers": if workers { "running" } else { "stopped" },
+            "lookups": lookups,
+        }),
+    )
+}
