@@ -1,5 +1,6 @@
-//! `POST /graphql`: bearer check, then GraphQL over HTTP. Request errors (syntax, validation)
-//! answer 400 with `{"errors": [...]}`, as the original service did.
+//! `/graphql`: bearer check, then GraphQL over HTTP — POST with a JSON body, or GET with the
+//! request in the query string (queries only). Request errors (syntax, validation) answer 400
+//! with `{"errors": [...]}`, as the original service did.
 
 use std::sync::Arc;
 
@@ -16,21 +17,10 @@ const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
 #[handler]
 pub async fn execute(req: &Request, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
-    let Some(Authorization(bearer)) = req.headers().typed_get::<Authorization<Bearer>>() else {
-        let (body, challenge) = auth::bearer_missing();
-        return unauthorized(body, challenge);
-    };
-    let principal = match state.auth.authenticate(bearer.token()).await {
+    let principal = match authenticate(req, state).await {
         Ok(principal) => principal,
-        Err(e) => match auth::bearer_refusal(&e) {
-            Some((body, challenge)) => return unauthorized(body, challenge),
-            None => {
-                let body = auth::internal_error(&e);
-                return error_response(StatusCode::INTERNAL_SERVER_ERROR, &body);
-            }
-        },
+        Err(refused) => return refused,
     };
-
     let request = match read_request(req, body).await {
         Ok(request) => request.data(principal),
         Err(bad) => {
@@ -45,11 +35,73 @@ pub async fn execute(req: &Request, body: Body, Data(state): Data<&Arc<AppState>
                 ),
                 BadRequest::Invalid(message) => (StatusCode::BAD_REQUEST, message),
             };
-            let errors = serde_json::json!({ "errors": [{ "message": message }] });
-            return json_response(status, &errors);
+            return errors_response(status, &message);
         }
     };
 
+    respond(req, state, request).await
+}
+
+/// `GET /graphql?query=…&variables=…&operationName=…`: queries only, since a GET must not
+/// change anything; a mutation answers 405.
+#[handler]
+pub async fn execute_get(req: &Request, Data(state): Data<&Arc<AppState>>) -> Response {
+    let principal = match authenticate(req, state).await {
+        Ok(principal) => principal,
+        Err(refused) => return refused,
+    };
+    let mut request = match async_graphql::http::parse_query_string(req.uri().query().unwrap_or(""))
+    {
+        Ok(request) => request.data(principal),
+        Err(e) => return errors_response(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let operation_name = request.operation_name.clone();
+    let operation_name = operation_name.as_deref();
+    let is_mutation = request.parsed_query().is_ok_and(|doc| {
+        doc.operations.iter().any(|(name, op)| {
+            (operation_name.is_none() || name.map(|n| n.as_str()) == operation_name)
+                && op.node.ty == async_graphql::parser::types::OperationType::Mutation
+        })
+    });
+    if is_mutation {
+        let mut resp = errors_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "mutations are not allowed over GET: send them with POST",
+        );
+        resp.headers_mut().insert(
+            poem::http::header::ALLOW,
+            poem::http::HeaderValue::from_static("POST"),
+        );
+        return resp;
+    }
+    respond(req, state, request).await
+}
+
+/// The caller a valid bearer token speaks for, or the 401 (500) to answer with.
+async fn authenticate(req: &Request, state: &AppState) -> Result<auth::Principal, Response> {
+    let Some(Authorization(bearer)) = req.headers().typed_get::<Authorization<Bearer>>() else {
+        let (body, challenge) = auth::bearer_missing();
+        return Err(unauthorized(body, challenge));
+    };
+    state
+        .auth
+        .authenticate(bearer.token())
+        .await
+        .map_err(|e| match auth::bearer_refusal(&e) {
+            Some((body, challenge)) => unauthorized(body, challenge),
+            None => error_response(StatusCode::INTERNAL_SERVER_ERROR, &auth::internal_error(&e)),
+        })
+}
+
+fn errors_response(status: StatusCode, message: &str) -> Response {
+    json_response(
+        status,
+        &serde_json::json!({ "errors": [{ "message": message }] }),
+    )
+}
+
+/// Executes `request` and answers in the media type the client asked for.
+async fn respond(req: &Request, state: &AppState, request: async_graphql::Request) -> Response {
     let response = state.schema.execute(request).await;
     let media_type = if accepts_graphql_response(req) {
         GRAPHQL_RESPONSE

@@ -26,13 +26,26 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let spec_json = tokens.spec_endpoint();
     let spec_yaml = tokens.spec_endpoint_yaml();
     Route::new()
-        .at("/graphql", poem::post(graphql::execute))
+        .at(
+            "/graphql",
+            poem::post(graphql::execute).get(graphql::execute_get),
+        )
+        .at("/graphql/schema.graphql", poem::get(published_schema))
+        .nest("/docs", tokens.swagger_ui())
         .at("/healthz", poem::get(health::alive))
         .at("/readyz", poem::get(health::ready))
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml)
         .nest("/", tokens.around(json_auth_errors))
         .data(state)
+}
+
+/// `GET /graphql/schema.graphql`: the published SDL, exactly as schema.graphql holds it.
+#[poem::handler]
+fn published_schema() -> Response {
+    Response::builder()
+        .content_type("text/plain; charset=utf-8")
+        .body(crate::graphql::PUBLISHED_SDL)
 }
 
 /// poem-openapi rejects a request whose security header is missing or unparsable before the

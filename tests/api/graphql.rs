@@ -214,3 +214,90 @@ async fn enqueue_takes_at_most_ten_thousand_addresses() {
         .await;
     assert_eq!(body["data"]["enqueue"], 10_000);
 }
+
+#[tokio::test]
+async fn get_runs_queries_and_refuses_mutations() {
+    let app = spawn_app_with_dns_down().await;
+    let token = app.token().await;
+    let get = |params: Vec<(&'static str, String)>| {
+        app.client
+            .get(app.url("/graphql"))
+            .bearer_auth(&token)
+            .query(&params)
+            .send()
+    };
+    let resp = get(vec![
+        ("query", DETAILS.to_owned()),
+        ("variables", json!({ "ip": "1.2.3.4" }).to_string()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["data"]["getIpDetails"]["response_code"],
+        "No records found."
+    );
+
+    let resp = get(vec![
+        ("query", ENQUEUE.to_owned()),
+        ("variables", json!({ "ip": ["1.2.3.4"] }).to_string()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "POST");
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("POST"),
+        "{body}"
+    );
+    assert_eq!(app.count_rows("SELECT count(*) FROM lookup_jobs").await, 0);
+
+    let resp = get(vec![("query", "{ getIpDetails(ip: ".to_owned())])
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let anonymous = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", DETAILS)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
+
+#[tokio::test]
+async fn the_published_schema_and_the_api_docs_are_served() {
+    let app = spawn_app().await;
+    let resp = app
+        .client
+        .get(app.url("/graphql/schema.graphql"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let published =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
+    assert_eq!(resp.text().await.unwrap(), published);
+
+    let resp = app.client.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("SwaggerUIBundle"), "Swagger UI is inlined");
+    assert!(html.contains("createToken") && html.contains("revokeToken"));
+    // Every asset is served by secworks itself: nothing loads from another host.
+    for attribute in ["src=\"http", "href=\"http", "src='http", "href='http"] {
+        assert!(!html.contains(attribute), "external asset: {attribute}");
+    }
+}
