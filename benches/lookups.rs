@@ -37,6 +37,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         token_ttl: Duration::from_secs(3600),
         token_key: Some([7; 32]),
         admin_password: None,
+        query_limits: secworks::graphql::QueryLimits {
+            max_depth: 32,
+            max_complexity: 1000,
+        },
         resolver: resolver_settings,
         engine: EngineSettings {
             concurrency: CONCURRENCY,

@@ -94,7 +94,10 @@ impl Application {
             .unwrap_or(requested);
         // Last, so that a failed start leaves no workers behind.
         let engine = LookupEngine::start(store.clone(), resolver, config.engine.clone());
-        let schema = graphql::build(Resolvers::new(store.clone(), engine.handle()));
+        let schema = graphql::build(
+            Resolvers::new(store.clone(), engine.handle()),
+            config.query_limits,
+        );
         let state = Arc::new(AppState {
             auth,
             schema,

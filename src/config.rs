@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use secworks_dnsbl::{ResolverSettings, Zone};
 
+use crate::graphql::QueryLimits;
 use crate::lookup::EngineSettings;
 
 use base64::Engine;
@@ -37,6 +38,15 @@ pub struct ServeArgs {
     /// Lifetime of issued tokens: seconds, or a duration such as `90m` or `1h`.
     #[arg(long, env = "SECWORKS_TOKEN_TTL", value_name = "SECWORKS_TOKEN_TTL", default_value = "1h", value_parser = parse_ttl)]
     pub token_ttl: Duration,
+
+    /// Deepest GraphQL query accepted (at least 14, which the standard introspection query needs).
+    #[arg(long, env = "SECWORKS_GRAPHQL_MAX_DEPTH", value_name = "SECWORKS_GRAPHQL_MAX_DEPTH", default_value_t = 32, value_parser = clap::value_parser!(u16).range(14..))]
+    pub graphql_max_depth: u16,
+
+    /// Most fields (aliases included) one GraphQL query may select (at least 200, which the
+    /// standard introspection query needs).
+    #[arg(long, env = "SECWORKS_GRAPHQL_MAX_COMPLEXITY", value_name = "SECWORKS_GRAPHQL_MAX_COMPLEXITY", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(200..))]
+    pub graphql_max_complexity: u32,
 
     #[command(flatten)]
     pub dns: DnsArgs,
@@ -157,6 +167,7 @@ pub struct Config {
     pub admin_password: Option<String>,
     pub resolver: ResolverSettings,
     pub engine: EngineSettings,
+    pub query_limits: QueryLimits,
 }
 
 impl std::fmt::Debug for Config {
@@ -216,6 +227,10 @@ impl Config {
             });
         }
         Ok(Self {
+            query_limits: QueryLimits {
+                max_depth: usize::from(args.graphql_max_depth),
+                max_complexity: args.graphql_max_complexity as usize,
+            },
             resolver,
             engine: args.engine.settings(),
             host: args.host,

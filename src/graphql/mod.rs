@@ -15,6 +15,19 @@ pub type AppSchema = generated::Schema<Resolvers>;
 /// The SDL that schema.graphql holds, as published at build time.
 pub const PUBLISHED_SDL: &str = include_str!("../../schema.graphql");
 
-pub fn build(resolvers: Resolvers) -> AppSchema {
-    generated::schema_builder(std::sync::Arc::new(resolvers)).finish()
+/// How big a query may be. Both are checked before anything runs: a query with thousands of
+/// aliased fields or hundreds of levels of nesting is refused with a request error, while the
+/// standard introspection query (depth 14, complexity under 200) passes.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryLimits {
+    pub max_depth: usize,
+    /// Each selected field counts 1.
+    pub max_complexity: usize,
+}
+
+pub fn build(resolvers: Resolvers, limits: QueryLimits) -> AppSchema {
+    generated::schema_builder(std::sync::Arc::new(resolvers))
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .finish()
 }

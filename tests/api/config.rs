@@ -49,6 +49,8 @@ fn help_documents_every_setting() {
         "SECWORKS_LOOKUP_MAX_ATTEMPTS",
         "SECWORKS_HEALTH_INTERVAL",
         "SECWORKS_RATE_LIMIT_PAUSE",
+        "SECWORKS_GRAPHQL_MAX_DEPTH",
+        "SECWORKS_GRAPHQL_MAX_COMPLEXITY",
     ] {
         assert!(
             help.contains(variable),

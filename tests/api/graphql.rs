@@ -301,3 +301,111 @@ async fn the_published_schema_and_the_api_docs_are_served() {
         assert!(!html.contains(attribute), "external asset: {attribute}");
     }
 }
+
+/// The introspection query GraphiQL and client generators send (graphql-js
+/// `getIntrospectionQuery()` with descriptions).
+const INTROSPECTION: &str = r#"
+query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) {
+    name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason
+  }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+    ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }
+}
+"#;
+
+#[tokio::test]
+async fn oversized_queries_are_refused_before_they_run_and_introspection_passes() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+
+    let body = app.graphql_ok(&token, INTROSPECTION, json!({})).await;
+    assert_eq!(
+        body["data"]["__schema"]["queryType"]["name"], "Query",
+        "{body}"
+    );
+
+    let aliases: String = (0..2000)
+        .map(|i| format!("a{i}: getIpDetails(ip: \"1.1.1.1\") {{ ip_address }} "))
+        .collect();
+    let resp = app
+        .graphql(&token, &format!("{{ {aliases} }}"), json!({}))
+        .await;
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("complex"),
+        "{body}"
+    );
+
+    let deep = format!(
+        "{{ __schema {{ types {}{{ name }}{} }} }}",
+        "{ ofType ".repeat(200),
+        " }".repeat(200)
+    );
+    let resp = app.graphql(&token, &deep, json!({})).await;
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("recursion"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn the_tightest_allowed_limits_still_pass_introspection() {
+    let dir = tempfile::tempdir().unwrap();
+    let dns = crate::helpers::start_dns().await;
+    let mut config = crate::helpers::test_config(&dir.path().join("db.sqlite"), &dns);
+    config.query_limits = secworks::graphql::QueryLimits {
+        max_depth: 14,
+        max_complexity: 200,
+    };
+    let app = crate::helpers::spawn_with(config, dns).await;
+    let token = app.token().await;
+    let body = app.graphql_ok(&token, INTROSPECTION, json!({})).await;
+    assert_eq!(
+        body["data"]["__schema"]["queryType"]["name"], "Query",
+        "{body}"
+    );
+
+    let fifteen = format!(
+        "{{ __schema {{ types {}{{ name }}{} }} }}",
+        "{ ofType ".repeat(12),
+        " }".repeat(12)
+    );
+    let resp = app.graphql(&token, &fifteen, json!({})).await;
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too deep"),
+        "{body}"
+    );
+}

@@ -73,6 +73,10 @@ pub fn test_config(db_path: &std::path::Path, dns: &TestDnsServer) -> Config {
         token_ttl: Duration::from_secs(3600),
         token_key: Some(TEST_KEY),
         admin_password: None,
+        query_limits: secworks::graphql::QueryLimits {
+            max_depth: 32,
+            max_complexity: 1000,
+        },
     }
 }
 
