@@ -41,6 +41,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             max_depth: 32,
             max_complexity: 1000,
         },
+        max_body_bytes: 1 << 20,
+        max_enqueue: 10_000,
         resolver: resolver_settings,
         engine: EngineSettings {
             concurrency: CONCURRENCY,

@@ -95,7 +95,7 @@ impl Application {
         // Last, so that a failed start leaves no workers behind.
         let engine = LookupEngine::start(store.clone(), resolver, config.engine.clone());
         let schema = graphql::build(
-            Resolvers::new(store.clone(), engine.handle()),
+            Resolvers::new(store.clone(), engine.handle(), config.max_enqueue),
             config.query_limits,
         );
         let state = Arc::new(AppState {
@@ -103,6 +103,7 @@ impl Application {
             schema,
             store,
             engine: engine.handle(),
+            max_body: config.max_body_bytes,
         });
         Ok(Self {
             acceptor,

@@ -48,6 +48,14 @@ pub struct ServeArgs {
     #[arg(long, env = "SECWORKS_GRAPHQL_MAX_COMPLEXITY", value_name = "SECWORKS_GRAPHQL_MAX_COMPLEXITY", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(200..))]
     pub graphql_max_complexity: u32,
 
+    /// Largest `/graphql` request body, in bytes; bigger ones answer 413.
+    #[arg(long, env = "SECWORKS_MAX_BODY_BYTES", value_name = "SECWORKS_MAX_BODY_BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u32).range(1024..))]
+    pub max_body_bytes: u32,
+
+    /// Most addresses one `enqueue` takes.
+    #[arg(long, env = "SECWORKS_MAX_ENQUEUE", value_name = "SECWORKS_MAX_ENQUEUE", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_enqueue: u32,
+
     #[command(flatten)]
     pub dns: DnsArgs,
 
@@ -168,6 +176,8 @@ pub struct Config {
     pub resolver: ResolverSettings,
     pub engine: EngineSettings,
     pub query_limits: QueryLimits,
+    pub max_body_bytes: usize,
+    pub max_enqueue: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -227,6 +237,8 @@ impl Config {
             });
         }
         Ok(Self {
+            max_body_bytes: args.max_body_bytes as usize,
+            max_enqueue: args.max_enqueue as usize,
             query_limits: QueryLimits {
                 max_depth: usize::from(args.graphql_max_depth),
                 max_complexity: args.graphql_max_complexity as usize,

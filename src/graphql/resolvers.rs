@@ -15,8 +15,6 @@ use crate::store::{HistoryRecord, LookupRecord, Store, StoreError};
 
 /// `response_code` of an address that was never looked up, as the original service said it.
 pub const NOT_LOOKED_UP: &str = "No records found.";
-/// The most addresses one `enqueue` takes.
-const MAX_ENQUEUE: usize = 10_000;
 /// The most `history` returns at once.
 const MAX_HISTORY: i32 = 100;
 const DEFAULT_HISTORY: i32 = 10;
@@ -24,11 +22,17 @@ const DEFAULT_HISTORY: i32 = 10;
 pub struct Resolvers {
     store: Arc<dyn Store>,
     engine: EngineHandle,
+    /// The most addresses one `enqueue` takes.
+    max_enqueue: usize,
 }
 
 impl Resolvers {
-    pub fn new(store: Arc<dyn Store>, engine: EngineHandle) -> Self {
-        Self { store, engine }
+    pub fn new(store: Arc<dyn Store>, engine: EngineHandle, max_enqueue: usize) -> Self {
+        Self {
+            store,
+            engine,
+            max_enqueue,
+        }
     }
 }
 
@@ -76,9 +80,10 @@ impl MutationResolvers for Resolvers {
         _ctx: &Context<'_>,
         ip: Vec<String>,
     ) -> async_graphql::Result<Option<i32>> {
-        if ip.len() > MAX_ENQUEUE {
+        let max = self.max_enqueue;
+        if ip.len() > max {
             return Err(async_graphql::Error::new(format!(
-                "argument `ip`: {} addresses, at most {MAX_ENQUEUE} per request; nothing was changed",
+                "argument `ip`: {} addresses, at most {max} per request; nothing was changed",
                 ip.len()
             ))
             .extend_with(|_, ext| ext.set("code", "TOO_MANY_ADDRESSES")));

@@ -21,13 +21,13 @@ pub async fn execute(req: &Request, body: Body, Data(state): Data<&Arc<AppState>
         Ok(principal) => principal,
         Err(refused) => return refused,
     };
-    let request = match read_request(req, body).await {
+    let request = match read_request(req, body, state.max_body).await {
         Ok(request) => request.data(principal),
         Err(bad) => {
             let (status, message) = match bad {
-                BadRequest::TooLarge => (
+                BadRequest::TooLarge(max) => (
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("request body larger than {MAX_BODY} bytes"),
+                    format!("request body larger than {max} bytes (SECWORKS_MAX_BODY_BYTES)"),
                 ),
                 BadRequest::UnsupportedMediaType(media) => (
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -128,27 +128,28 @@ async fn respond(req: &Request, state: &AppState, request: async_graphql::Reques
     resp.into_response()
 }
 
-/// Largest request body read; a bigger one is refused with 413 before it is parsed.
-const MAX_BODY: usize = 1 << 20;
-
 /// Why a request body is not a GraphQL request.
 enum BadRequest {
-    TooLarge,
+    TooLarge(usize),
     UnsupportedMediaType(String),
     Invalid(String),
 }
 
-/// Reads a JSON GraphQL request (`{"query", "variables", "operationName"}`), at most
-/// [`MAX_BODY`] bytes.
-async fn read_request(req: &Request, body: Body) -> Result<async_graphql::Request, BadRequest> {
+/// Reads a JSON GraphQL request (`{"query", "variables", "operationName"}`) of at most
+/// `max_body` bytes; a bigger one is refused before it is parsed.
+async fn read_request(
+    req: &Request,
+    body: Body,
+    max_body: usize,
+) -> Result<async_graphql::Request, BadRequest> {
     if let Some(media) = req.content_type() {
         let essence = media.split(';').next().unwrap_or(media).trim();
         if !essence.eq_ignore_ascii_case("application/json") {
             return Err(BadRequest::UnsupportedMediaType(essence.to_owned()));
         }
     }
-    let bytes = body.into_bytes_limit(MAX_BODY).await.map_err(|e| match e {
-        poem::error::ReadBodyError::PayloadTooLarge => BadRequest::TooLarge,
+    let bytes = body.into_bytes_limit(max_body).await.map_err(|e| match e {
+        poem::error::ReadBodyError::PayloadTooLarge => BadRequest::TooLarge(max_body),
         other => BadRequest::Invalid(format!("cannot read the request body: {other}")),
     })?;
     async_graphql::http::receive_json(&bytes[..])

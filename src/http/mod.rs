@@ -19,6 +19,8 @@ pub struct AppState {
     pub schema: AppSchema,
     pub store: Arc<dyn Store>,
     pub engine: EngineHandle,
+    /// Largest `/graphql` request body read, in bytes.
+    pub max_body: usize,
 }
 
 pub fn routes(state: Arc<AppState>) -> impl Endpoint {

@@ -51,6 +51,8 @@ fn help_documents_every_setting() {
         "SECWORKS_RATE_LIMIT_PAUSE",
         "SECWORKS_GRAPHQL_MAX_DEPTH",
         "SECWORKS_GRAPHQL_MAX_COMPLEXITY",
+        "SECWORKS_MAX_BODY_BYTES",
+        "SECWORKS_MAX_ENQUEUE",
     ] {
         assert!(
             help.contains(variable),

@@ -409,3 +409,58 @@ async fn the_tightest_allowed_limits_still_pass_introspection() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn the_request_limits_follow_their_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let dns = crate::helpers::start_dns().await;
+    dns.set_down(true);
+    let mut config = crate::helpers::test_config(&dir.path().join("db.sqlite"), &dns);
+    config.max_enqueue = 3;
+    config.max_body_bytes = 2048;
+    let app = crate::helpers::spawn_with(config, dns).await;
+    let token = app.token().await;
+
+    let body = app
+        .graphql_ok(
+            &token,
+            ENQUEUE,
+            json!({ "ip": ["1.1.1.1", "1.1.1.2", "1.1.1.3", "1.1.1.4"] }),
+        )
+        .await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 3 per request"),
+        "{body}"
+    );
+    assert_eq!(app.count_rows("SELECT count(*) FROM lookup_jobs").await, 0);
+    let body = app
+        .graphql_ok(
+            &token,
+            ENQUEUE,
+            json!({ "ip": ["1.1.1.1", "1.1.1.2", "1.1.1.3"] }),
+        )
+        .await;
+    assert_eq!(body["data"]["enqueue"], 3);
+
+    let padded = json!({ "query": format!("{{ getIpDetails(ip: \"1.1.1.1\") {{ ip_address }} }} #{}", "x".repeat(2048)) });
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(&token)
+        .json(&padded)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2048 bytes"),
+        "{body}"
+    );
+}

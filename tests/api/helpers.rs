@@ -77,6 +77,8 @@ pub fn test_config(db_path: &std::path::Path, dns: &TestDnsServer) -> Config {
             max_depth: 32,
             max_complexity: 1000,
         },
+        max_body_bytes: 1 << 20,
+        max_enqueue: 10_000,
     }
 }
 
