@@ -344,36 +344,9 @@ async fn oversized_queries_are_refused_before_they_run_and_introspection_passes(
     let aliases: String = (0..2000)
         .map(|i| format!("a{i}: getIpDetails(ip: \"1.1.1.1\") {{ ip_address }} "))
         .collect();
-    let resp = app
-        .graphql(&token, &format!("{{ {aliases} }}"), json!({}))
-        .await;
-    assert_eq!(resp.status(), 400);
-    let body: Value = resp.json().await.unwrap();
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .to_lowercase()
-            .contains("complex"),
-        "{body}"
-    );
+    refused(&app, &token, &format!("{{ {aliases} }}"), "complex").await;
 
-    let deep = format!(
-        "{{ __schema {{ types {}{{ name }}{} }} }}",
-        "{ ofType ".repeat(200),
-        " }".repeat(200)
-    );
-    let resp = app.graphql(&token, &deep, json!({})).await;
-    assert_eq!(resp.status(), 400);
-    let body: Value = resp.json().await.unwrap();
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .to_lowercase()
-            .contains("recursion"),
-        "{body}"
-    );
+    refused(&app, &token, &nested_type_query(200), "recursion").await;
 }
 
 #[tokio::test]
@@ -393,21 +366,7 @@ async fn the_tightest_allowed_limits_still_pass_introspection() {
         "{body}"
     );
 
-    let fifteen = format!(
-        "{{ __schema {{ types {}{{ name }}{} }} }}",
-        "{ ofType ".repeat(12),
-        " }".repeat(12)
-    );
-    let resp = app.graphql(&token, &fifteen, json!({})).await;
-    assert_eq!(resp.status(), 400);
-    let body: Value = resp.json().await.unwrap();
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("too deep"),
-        "{body}"
-    );
+    refused(&app, &token, &nested_type_query(12), "too deep").await;
 }
 
 #[tokio::test]
@@ -463,4 +422,25 @@ async fn the_request_limits_follow_their_settings() {
             .contains("2048 bytes"),
         "{body}"
     );
+}
+
+/// An introspection query `levels` of `ofType` deep (depth `levels + 3`).
+fn nested_type_query(levels: usize) -> String {
+    format!(
+        "{{ __schema {{ types {}{{ name }}{} }} }}",
+        "{ ofType ".repeat(levels),
+        " }".repeat(levels)
+    )
+}
+
+/// Asserts that `query` is refused with 400 and a message containing `says`.
+async fn refused(app: &crate::helpers::TestApp, token: &str, query: &str, says: &str) {
+    let resp = app.graphql(token, query, json!({})).await;
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    let message = body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(message.contains(says), "{body}");
 }
