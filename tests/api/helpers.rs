@@ -12,6 +12,8 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::clients;
+
 /// The token key every test server uses unless a test says otherwise, so tests can mint
 /// tokens of their own.
 pub const TEST_KEY: [u8; 32] = [42; 32];
@@ -149,12 +151,14 @@ impl TestApp {
             .unwrap()
     }
 
-    /// A valid token of the default user.
+    /// A valid token of the default user, through the client generated from openapi.yaml.
     pub async fn token(&self) -> String {
-        let resp = self.login(USER, PASSWORD).await;
-        assert_eq!(resp.status(), 200);
-        let body: Value = resp.json().await.unwrap();
-        body["token"].as_str().unwrap().to_owned()
+        let issued = clients::tokens::basic(&self.base, USER, PASSWORD)
+            .create_token()
+            .send()
+            .await
+            .expect("a token for the default user");
+        issued.into_inner().token
     }
 
     pub async fn revoke(&self, token: &str) -> reqwest::Response {
@@ -183,33 +187,35 @@ impl TestApp {
         resp.json().await.unwrap()
     }
 
-    /// The stored result of `ip`, with its listings and latest attempt.
+    /// The stored result of `ip`, with its listings and latest attempts, through the typed
+    /// GraphQL client; as JSON, so tests compare it with the shapes the schema promises.
     pub async fn details(&self, token: &str, ip: &str) -> Value {
-        let query = "query ($ip: String!) { getIpDetails(ip: $ip) {
-            uuid created_at updated_at response_code ip_address listed last_error
-            listings { list return_code description }
-            history(limit: 5) { looked_up_at response_code listed error }
-        } }";
-        let body = self.graphql_ok(token, query, json!({ "ip": ip })).await;
-        assert!(body.get("errors").is_none(), "{body}");
-        body["data"]["getIpDetails"].clone()
+        use cynic::QueryBuilder;
+        let operation =
+            clients::graphql::IpDetails::build(clients::graphql::IpVariables { ip: ip.to_owned() });
+        let resp = clients::graphql::run(&self.base, token, operation).await;
+        assert!(resp.errors.is_none(), "{:?}", resp.errors);
+        let data = resp.data.expect("data");
+        serde_json::to_value(data.get_ip_details).unwrap()
     }
 
     pub async fn enqueue(&self, token: &str, ips: &[&str]) {
-        let body = self
-            .graphql_ok(
-                token,
-                "mutation ($ip: [String!]!) { enqueue(ip: $ip) }",
-                json!({ "ip": ips }),
-            )
-            .await;
-        assert_eq!(body["data"]["enqueue"], json!(ips.len()), "{body}");
+        use cynic::MutationBuilder;
+        let operation = clients::graphql::Enqueue::build(clients::graphql::EnqueueVariables {
+            ip: ips.iter().map(|ip| ip.to_string()).collect(),
+        });
+        let resp = clients::graphql::run(&self.base, token, operation).await;
+        assert!(resp.errors.is_none(), "{:?}", resp.errors);
+        let taken = resp.data.expect("data").enqueue;
+        assert_eq!(taken, Some(ips.len() as i32));
     }
 
     pub async fn queue_status(&self, token: &str) -> Value {
-        let query = "{ queueStatus { pending running done failed paused paused_reason } }";
-        let body = self.graphql_ok(token, query, json!({})).await;
-        body["data"]["queueStatus"].clone()
+        use cynic::QueryBuilder;
+        let operation = clients::graphql::Queue::build(());
+        let resp = clients::graphql::run(&self.base, token, operation).await;
+        assert!(resp.errors.is_none(), "{:?}", resp.errors);
+        serde_json::to_value(resp.data.expect("data").queue_status).unwrap()
     }
 
     /// Polls `ip` until `done` holds for its details; panics after 30 s.
