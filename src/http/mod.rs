@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, authentication of `/graphql`, and error mapping.
 
+mod graphiql;
 mod graphql;
 mod health;
 
@@ -34,6 +35,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
         )
         .at("/graphql/schema.graphql", poem::get(published_schema))
         .nest("/docs", tokens.swagger_ui())
+        .nest("/graphiql", graphiql::routes())
         .at("/healthz", poem::get(health::alive))
         .at("/readyz", poem::get(health::ready))
         .at("/openapi.json", spec_json)
