@@ -109,3 +109,32 @@ pub fn internal_error(error: &AuthError) -> ErrorBody {
         message: None,
     }
 }
+
+/// The methods openapi.yaml declares for `path`, as an `Allow` header value (`DELETE, POST`),
+/// or `None` when it declares no such path.
+pub fn allowed_methods(path: &str) -> Option<String> {
+    use poem_openapi::OpenApi as _;
+    let mut methods: Vec<String> = Api::<TokenApi>::meta()
+        .into_iter()
+        .flat_map(|api| api.paths)
+        .filter(|declared| path_matches(&declared.path, path))
+        .flat_map(|declared| declared.operations)
+        .map(|operation| operation.method.as_str().to_owned())
+        .collect();
+    methods.sort();
+    methods.dedup();
+    (!methods.is_empty()).then(|| methods.join(", "))
+}
+
+/// Whether a request path matches an OpenAPI path template, `{name}` standing for a segment.
+fn path_matches(template: &str, path: &str) -> bool {
+    let mut want = template.split('/');
+    let mut got = path.split('/');
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => return true,
+            (Some(w), Some(g)) if w == g || (w.starts_with('{') && w.ends_with('}')) => {}
+            _ => return false,
+        }
+    }
+}

@@ -7,8 +7,8 @@ mod token;
 use std::sync::Arc;
 
 pub use handlers::{
-    ErrorBody, TokenApi, api_service, basic_challenge, bearer_missing, bearer_refusal,
-    internal_error,
+    ErrorBody, TokenApi, allowed_methods, api_service, basic_challenge, bearer_missing,
+    bearer_refusal, internal_error,
 };
 pub use password::{PasswordError, Passwords};
 pub use token::{IssuedToken, TokenError, Tokens, VerifiedToken};

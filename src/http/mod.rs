@@ -53,9 +53,12 @@ fn published_schema() -> Response {
 }
 
 /// poem-openapi rejects a request whose security header is missing or unparsable before the
-/// handler runs; answer it with the same JSON 401 and challenge the handlers give.
+/// handler runs; answer it with the same JSON 401 and challenge the handlers give. A method
+/// that openapi.yaml does not declare for the path gets a JSON 405 whose `Allow` header lists
+/// the ones it does (RFC 9110 requires the header).
 async fn json_auth_errors<E: Endpoint>(ep: Arc<E>, req: poem::Request) -> poem::Result<Response> {
     let method = req.method().clone();
+    let path = req.uri().path().to_owned();
     match ep.call(req).await {
         Ok(resp) => Ok(resp.into_response()),
         Err(err) if err.is::<poem_openapi::error::AuthorizationError>() => {
@@ -65,6 +68,18 @@ async fn json_auth_errors<E: Endpoint>(ep: Arc<E>, req: poem::Request) -> poem::
                 auth::bearer_missing()
             };
             Ok(unauthorized(body, challenge))
+        }
+        Err(err) if err.is::<poem::error::MethodNotAllowedError>() => {
+            let Some(allow) = auth::allowed_methods(&path) else {
+                return Err(err);
+            };
+            let body = auth::ErrorBody {
+                error: "Method Not Allowed".to_owned(),
+                message: Some(format!("{method} is not allowed here; allowed: {allow}")),
+            };
+            Ok(error_response(StatusCode::METHOD_NOT_ALLOWED, &body)
+                .with_header(header::ALLOW, allow)
+                .into_response())
         }
         Err(err) => Err(err),
     }
