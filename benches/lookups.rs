@@ -40,9 +40,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         query_limits: secworks::graphql::QueryLimits {
             max_depth: 32,
             max_complexity: 1000,
+            max_aliases: 100,
         },
         max_body_bytes: 1 << 20,
         max_enqueue: 10_000,
+        request_timeout: Duration::from_secs(30),
+        login_limits: secworks::config::LoginLimits {
+            per_user: "5/1m".parse()?,
+            per_address: "30/1m".parse()?,
+        },
+        trust_forwarded_for: false,
+        shutdown_grace: Duration::from_secs(10),
         resolver: resolver_settings,
         engine: EngineSettings {
             concurrency: CONCURRENCY,

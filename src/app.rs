@@ -9,7 +9,7 @@ use std::time::Duration;
 use poem::Server;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 
-use crate::auth::{self, Auth, Passwords, Tokens};
+use crate::auth::{self, Auth, LoginLimiter, Passwords, Tokens};
 use crate::config::Config;
 use crate::graphql::{self, Resolvers};
 use crate::http::{self, AppState};
@@ -18,8 +18,6 @@ use crate::store;
 
 /// How often revocations of tokens that expired anyway are deleted.
 const PURGE_INTERVAL: Duration = Duration::from_secs(600);
-/// How long in-flight requests may take to finish once shutdown begins.
-const GRACE_PERIOD: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -46,6 +44,7 @@ pub struct Application {
     addr: SocketAddr,
     state: Arc<AppState>,
     engine: LookupEngine,
+    grace: Duration,
 }
 
 impl Application {
@@ -75,6 +74,10 @@ impl Application {
             store.clone(),
             passwords,
             Tokens::new(&key, config.token_ttl)?,
+            LoginLimiter::new(
+                config.login_limits.per_user,
+                config.login_limits.per_address,
+            ),
         ));
         let resolver = secworks_dnsbl::DnsblResolver::new(config.resolver.clone())?;
 
@@ -104,12 +107,19 @@ impl Application {
             store,
             engine: engine.handle(),
             max_body: config.max_body_bytes,
+            observe: http::observe::ObserveSettings {
+                request_timeout: config.request_timeout,
+                trust_forwarded_for: config.trust_forwarded_for,
+            },
         });
+        // Installed before serving, so that the first scrape already lists every metric.
+        http::metrics::handle();
         Ok(Self {
             acceptor,
             addr,
             state,
             engine,
+            grace: config.shutdown_grace,
         })
     }
 
@@ -138,7 +148,7 @@ impl Application {
                     stop.cancel();
                 }
             },
-            Some(GRACE_PERIOD),
+            Some(self.grace),
         );
         let server = async {
             let result = server.await;
@@ -146,10 +156,10 @@ impl Application {
             stop.cancel();
             result
         };
-        let engine = self.engine;
+        let (engine, grace) = (self.engine, self.grace);
         let lookups = async {
             stop.cancelled().await;
-            engine.shutdown(GRACE_PERIOD).await;
+            engine.shutdown(grace).await;
         };
         let (result, ()) = tokio::join!(server, lookups);
         purge.abort();
@@ -161,6 +171,7 @@ async fn purge_revocations(auth: Arc<Auth>) {
     let mut every = tokio::time::interval(PURGE_INTERVAL);
     loop {
         every.tick().await;
+        auth.sweep_login_limits();
         match auth.purge_expired_revocations().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "deleted revocations of expired tokens"),
@@ -169,8 +180,44 @@ async fn purge_revocations(auth: Arc<Auth>) {
     }
 }
 
-/// Completes on SIGINT or SIGTERM.
+/// Completes on the first SIGINT or SIGTERM. From then on a second one ends the process at
+/// once, without waiting for the grace period (exit status 128 + the signal's number).
 pub async fn shutdown_signal() {
+    let first = next_signal().await;
+    tracing::info!(
+        signal = first.name(),
+        "shutting down; a second signal stops at once"
+    );
+    tokio::spawn(async {
+        let second = next_signal().await;
+        tracing::warn!(signal = second.name(), "second signal: exiting at once");
+        std::process::exit(second.exit_code());
+    });
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Signal {
+    Interrupt,
+    Terminate,
+}
+
+impl Signal {
+    fn name(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+        }
+    }
+
+    fn exit_code(self) -> i32 {
+        match self {
+            Signal::Interrupt => 128 + 2,
+            Signal::Terminate => 128 + 15,
+        }
+    }
+}
+
+async fn next_signal() -> Signal {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {
@@ -187,8 +234,7 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! {
-        _ = interrupt => {},
-        () = terminate => {},
+        _ = interrupt => Signal::Interrupt,
+        () = terminate => Signal::Terminate,
     }
-    tracing::info!("shutting down");
 }

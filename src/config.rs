@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use secworks_dnsbl::{ResolverSettings, Zone};
 
+use crate::auth::FailureLimit;
 use crate::graphql::QueryLimits;
 use crate::lookup::EngineSettings;
 
@@ -26,14 +27,17 @@ pub struct ServeArgs {
     #[arg(long, env = "PORT", value_name = "PORT", default_value_t = 5000)]
     pub port: u16,
 
-    /// Database to use; the SQLite file is created on first start.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// Log lines as human-readable text or as JSON objects (one per line).
     #[arg(
         long,
-        env = "DATABASE_URL",
-        value_name = "DATABASE_URL",
-        default_value = "sqlite://app.db"
+        env = "SECWORKS_LOG_FORMAT",
+        value_name = "SECWORKS_LOG_FORMAT",
+        default_value = "text"
     )]
-    pub database_url: String,
+    pub log_format: LogFormat,
 
     /// Lifetime of issued tokens: seconds, or a duration such as `90m` or `1h`.
     #[arg(long, env = "SECWORKS_TOKEN_TTL", value_name = "SECWORKS_TOKEN_TTL", default_value = "1h", value_parser = parse_ttl)]
@@ -52,6 +56,42 @@ pub struct ServeArgs {
     #[arg(long, env = "SECWORKS_MAX_BODY_BYTES", value_name = "SECWORKS_MAX_BODY_BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u32).range(1024..))]
     pub max_body_bytes: u32,
 
+    /// Most aliased fields one GraphQL query may hold.
+    #[arg(long, env = "SECWORKS_GRAPHQL_MAX_ALIASES", value_name = "SECWORKS_GRAPHQL_MAX_ALIASES", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub graphql_max_aliases: u32,
+
+    /// Longest time one HTTP request may take before it is answered 503.
+    #[arg(long, env = "SECWORKS_REQUEST_TIMEOUT", value_name = "SECWORKS_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Failed logins allowed per user name, as `<failures>/<period>`; beyond them logins of
+    /// that name answer 429 until the period refills.
+    #[arg(
+        long,
+        env = "SECWORKS_LOGIN_FAILURES_PER_USER",
+        value_name = "SECWORKS_LOGIN_FAILURES_PER_USER",
+        default_value = "5/1m"
+    )]
+    pub login_failures_per_user: FailureLimit,
+
+    /// Failed logins allowed per client address (IPv6: per /64), as `<failures>/<period>`.
+    #[arg(
+        long,
+        env = "SECWORKS_LOGIN_FAILURES_PER_ADDRESS",
+        value_name = "SECWORKS_LOGIN_FAILURES_PER_ADDRESS",
+        default_value = "30/1m"
+    )]
+    pub login_failures_per_address: FailureLimit,
+
+    /// Take the client address from the last `X-Forwarded-For` entry (set it only behind a
+    /// proxy that appends one), for login limits and logs.
+    #[arg(long, env = "SECWORKS_TRUST_FORWARDED_FOR", value_name = "SECWORKS_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trust_forwarded_for: bool,
+
+    /// On SIGTERM or SIGINT, how long requests and lookups in flight may take to finish.
+    #[arg(long, env = "SECWORKS_SHUTDOWN_GRACE", value_name = "SECWORKS_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+
     /// Most addresses one `enqueue` takes.
     #[arg(long, env = "SECWORKS_MAX_ENQUEUE", value_name = "SECWORKS_MAX_ENQUEUE", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_enqueue: u32,
@@ -61,6 +101,25 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+/// The database; shared by the server and the administration commands.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseArgs {
+    /// Database to use; the SQLite file is created on first use.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        value_name = "DATABASE_URL",
+        default_value = "sqlite://app.db"
+    )]
+    pub database_url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// How blocklist queries are made; shared by the server and `secworks lookup`.
@@ -178,6 +237,17 @@ pub struct Config {
     pub query_limits: QueryLimits,
     pub max_body_bytes: usize,
     pub max_enqueue: usize,
+    pub request_timeout: Duration,
+    pub login_limits: LoginLimits,
+    pub trust_forwarded_for: bool,
+    pub shutdown_grace: Duration,
+}
+
+/// Failed logins allowed before logins answer 429.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginLimits {
+    pub per_user: FailureLimit,
+    pub per_address: FailureLimit,
 }
 
 impl std::fmt::Debug for Config {
@@ -242,12 +312,20 @@ impl Config {
             query_limits: QueryLimits {
                 max_depth: usize::from(args.graphql_max_depth),
                 max_complexity: args.graphql_max_complexity as usize,
+                max_aliases: args.graphql_max_aliases as usize,
             },
+            request_timeout: args.request_timeout,
+            login_limits: LoginLimits {
+                per_user: args.login_failures_per_user,
+                per_address: args.login_failures_per_address,
+            },
+            trust_forwarded_for: args.trust_forwarded_for,
+            shutdown_grace: args.shutdown_grace,
             resolver,
             engine: args.engine.settings(),
             host: args.host,
             port: args.port,
-            database_url: args.database_url,
+            database_url: args.database.database_url,
             token_ttl: args.token_ttl,
             token_key,
             admin_password,

@@ -9,10 +9,11 @@ pub mod auth;
 pub mod config;
 pub mod graphql;
 pub mod http;
+pub mod import;
 pub mod ip;
 pub mod lookup;
 pub mod store;
-pub mod timestamp;
 
 pub use app::Application;
 pub use config::Config;
+pub use secworks_store::timestamp;

@@ -1,10 +1,15 @@
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use secworks::config::{Config, DnsArgs, SECRET_VARIABLES_HELP, ServeArgs};
+use secworks::config::{
+    Config, DatabaseArgs, DnsArgs, LogFormat, SECRET_VARIABLES_HELP, ServeArgs,
+};
 use secworks::{Application, app, ip};
+
+mod admin;
 
 /// secworks: look IP addresses up against DNS blocklists through an authenticated GraphQL API.
 #[derive(Debug, Parser)]
@@ -20,7 +25,7 @@ struct Cli {
 enum Command {
     /// Run the HTTP server (the default).
     #[command(after_help = SECRET_VARIABLES_HELP)]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Look addresses up once and print the results, without a server or database.
     Lookup {
         #[command(flatten)]
@@ -29,10 +34,40 @@ enum Command {
         #[arg(required = true, value_name = "IP")]
         ips: Vec<String>,
     },
+    /// Manage the users who may obtain tokens. Passwords are read from the terminal, or from
+    /// the first line of standard input when it is not a terminal; never from arguments.
+    User {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(subcommand)]
+        action: admin::UserAction,
+    },
+    /// Manage issued tokens.
+    Token {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(subcommand)]
+        action: admin::TokenAction,
+    },
+    /// Ask the server on this machine whether it is ready (GET /readyz); exit 0 if it is.
+    /// For container health checks, which need no HTTP client in the image.
+    Healthcheck {
+        /// The server's port.
+        #[arg(long, env = "PORT", value_name = "PORT", default_value_t = 5000)]
+        port: u16,
+    },
+    /// Import users and stored results from a pysecworks SQLite database. Running it again
+    /// changes nothing; rows already present are kept as they are.
+    ImportPysecworks {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The pysecworks database file (its `app.db`).
+        #[arg(value_name = "PATH")]
+        source: PathBuf,
+    },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<ExitCode> {
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // The DNS library logs query names at debug level, and with a DQS key the name holds the
@@ -45,17 +80,66 @@ async fn main() -> anyhow::Result<ExitCode> {
     .into_iter()
     .filter_map(|d| d.parse().ok())
     .fold(filter, |filter, directive| filter.add_directive(directive));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(filter)
-        .init();
+        .with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
-    let args = match cli.command {
-        Some(Command::Serve(args)) => args,
-        Some(Command::Lookup { dns, ips }) => return lookup(&dns, &ips).await,
-        None => cli.serve,
+    let command = cli.command.unwrap_or(Command::Serve(Box::new(cli.serve)));
+    let format = match &command {
+        Command::Serve(args) => args.log_format,
+        _ => LogFormat::Text,
     };
+    init_logging(format);
+    match command {
+        Command::Serve(args) => serve(*args).await,
+        Command::Lookup { dns, ips } => lookup(&dns, &ips).await,
+        Command::User { database, action } => admin::user(&database, action).await,
+        Command::Token { database, action } => admin::token(&database, action).await,
+        Command::ImportPysecworks { database, source } => {
+            admin::import_pysecworks(&database, &source).await
+        }
+        Command::Healthcheck { port } => healthcheck(port).await,
+    }
+}
+
+async fn healthcheck(port: u16) -> anyhow::Result<ExitCode> {
+    let url = format!("http://127.0.0.1:{port}/readyz");
+    let answer = tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(std::time::Duration::from_secs(3)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut resp = agent.get(&url).call()?;
+        let status = resp.status();
+        let body = resp.body_mut().read_to_string().unwrap_or_default();
+        Ok::<_, ureq::Error>((status, body))
+    })
+    .await?;
+    match answer {
+        Ok((status, _)) if status.is_success() => Ok(ExitCode::SUCCESS),
+        Ok((status, body)) => {
+            eprintln!("not ready ({status}): {body}");
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            eprintln!("no answer from port {port}: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = Config::from_args(args)?;
     let app = Application::build(config)
         .await

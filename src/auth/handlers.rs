@@ -1,11 +1,13 @@
 //! The token endpoints of openapi.yaml, implemented over [`Auth`].
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use poem::Request;
 use poem_openapi::payload::Json;
 
 use super::{Auth, AuthError};
+use crate::http::observe::ClientAddr;
 
 mod api {
     #![allow(clippy::all, missing_docs)]
@@ -28,8 +30,16 @@ pub fn api_service(auth: Arc<Auth>) -> poem_openapi::OpenApiService<Api<TokenApi
 }
 
 impl api::Handlers for TokenApi {
-    async fn create_token(&self, _req: &Request, auth: BasicAuth) -> CreateTokenResponse {
-        match self.auth.login(&auth.0.username, &auth.0.password).await {
+    async fn create_token(&self, req: &Request, auth: BasicAuth) -> CreateTokenResponse {
+        let client = req
+            .extensions()
+            .get::<ClientAddr>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0);
+        match self
+            .auth
+            .login(&auth.0.username, &auth.0.password, client)
+            .await
+        {
             Ok(issued) => CreateTokenResponse::Ok(Json(Token {
                 token: issued.token,
                 token_type: "Bearer".to_owned(),
@@ -39,6 +49,18 @@ impl api::Handlers for TokenApi {
             Err(AuthError::BadCredentials) => {
                 let (body, challenge) = basic_challenge();
                 CreateTokenResponse::Unauthorized(Json(body), challenge)
+            }
+            Err(AuthError::Throttled { retry_after }) => {
+                // Whole seconds, rounded up: a client that waits as told is let in.
+                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                let seconds = i64::try_from(seconds.max(1)).unwrap_or(i64::MAX);
+                let body = ErrorBody {
+                    error: "Too Many Requests".to_owned(),
+                    message: Some(format!(
+                        "too many failed logins; try again in {seconds} seconds"
+                    )),
+                };
+                CreateTokenResponse::TooManyRequests(Json(body), seconds)
             }
             Err(e) => CreateTokenResponse::InternalServerError(Json(internal_error(&e))),
         }

@@ -1,17 +1,23 @@
 //! Who may call secworks: passwords, bearer tokens and their revocation.
 
 mod handlers;
+mod limit;
 mod password;
 mod token;
+mod users;
+mod werkzeug;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 pub use handlers::{
     ErrorBody, TokenApi, allowed_methods, api_service, basic_challenge, bearer_missing,
     bearer_refusal, internal_error,
 };
-pub use password::{PasswordError, Passwords};
+pub use limit::{FailureLimit, LoginLimiter};
+pub use password::{PasswordError, Passwords, Verdict, check_imported_hash};
 pub use token::{IssuedToken, TokenError, Tokens, VerifiedToken};
+pub use users::{UserAdmin, UserAdminError, check_name};
 
 use crate::store::{Store, StoreError};
 use crate::timestamp;
@@ -24,6 +30,9 @@ pub const DEFAULT_PASSWORD: &str = "supersecret";
 pub enum AuthError {
     #[error("bad credentials")]
     BadCredentials,
+    /// Too many failed logins for the name or the client; the password was not checked.
+    #[error("too many failed logins")]
+    Throttled { retry_after: std::time::Duration },
     #[error(transparent)]
     Token(#[from] TokenError),
     #[error(transparent)]
@@ -43,31 +52,99 @@ pub struct Auth {
     store: Arc<dyn Store>,
     passwords: Passwords,
     tokens: Tokens,
+    limiter: LoginLimiter,
 }
 
 impl Auth {
-    pub fn new(store: Arc<dyn Store>, passwords: Passwords, tokens: Tokens) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        passwords: Passwords,
+        tokens: Tokens,
+        limiter: LoginLimiter,
+    ) -> Self {
         Self {
             store,
             passwords,
             tokens,
+            limiter,
         }
     }
 
-    /// Exchanges a user name and password for a token.
-    pub async fn login(&self, username: &str, password: &str) -> Result<IssuedToken, AuthError> {
+    /// Exchanges a user name and password, sent from `client`, for a token.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: IpAddr,
+    ) -> Result<IssuedToken, AuthError> {
+        if let Err(retry_after) = self.limiter.check(username, client) {
+            metrics::counter!("secworks_login_failures_total", "reason" => "throttled")
+                .increment(1);
+            return Err(AuthError::Throttled { retry_after });
+        }
         let user = self.store.user_by_name(username).await?;
         let stored = user.map(|u| u.password_hash);
-        if !self.passwords.verify(password.to_owned(), stored).await? {
+        let verdict = self
+            .passwords
+            .verify(password.to_owned(), stored.clone())
+            .await?;
+        let Verdict::Right { rehash } = verdict else {
+            self.limiter.failed(username, client);
+            metrics::counter!("secworks_login_failures_total", "reason" => "bad_credentials")
+                .increment(1);
+            tracing::info!(user = username, %client, "login failed");
             return Err(AuthError::BadCredentials);
+        };
+        if let (true, Some(old_hash)) = (rehash, stored) {
+            self.upgrade_hash(username, &old_hash, password).await;
         }
         Ok(self.tokens.issue(username)?)
     }
 
-    /// Verifies a bearer token: its seal, its claims, and that it was not revoked.
+    /// Replaces an imported hash by argon2id after a login proved the password. A failure
+    /// leaves the old hash, which still works; the next login tries again.
+    async fn upgrade_hash(&self, username: &str, old_hash: &str, password: &str) {
+        let upgraded = match self.passwords.hash(password.to_owned()).await {
+            Ok(new_hash) => self
+                .store
+                .rehash_password(username, old_hash, &new_hash)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match upgraded {
+            Ok(_) => tracing::info!(
+                user = username,
+                "imported password hash replaced by argon2id"
+            ),
+            Err(error) => {
+                tracing::warn!(user = username, %error, "could not replace an imported password hash")
+            }
+        }
+    }
+
+    /// Forgets failed-login counts that have run out; call now and then.
+    pub fn sweep_login_limits(&self) {
+        self.limiter.sweep();
+    }
+
+    /// Verifies a bearer token: its seal, its claims, that it was not revoked on its own or
+    /// with all of its user's tokens, and that its user still exists.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
         let token = self.tokens.verify(token)?;
-        if self.store.is_token_revoked(&token.jti).await? {
+        let standing = self
+            .store
+            .token_standing(&token.jti, &token.subject)
+            .await?;
+        if !standing.user_exists {
+            return Err(TokenError::UnknownUser.into());
+        }
+        let revoked_with_user = standing
+            .not_before
+            .as_deref()
+            .and_then(timestamp::parse)
+            .is_some_and(|not_before| token.issued_at < not_before);
+        if standing.revoked || revoked_with_user {
             return Err(TokenError::Revoked.into());
         }
         Ok(Principal {

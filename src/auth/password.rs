@@ -10,6 +10,8 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use tokio::sync::Semaphore;
 
+use super::werkzeug::WerkzeugHash;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
     #[error("password hashing failed: {0}")]
@@ -47,12 +49,13 @@ impl Passwords {
         tokio::task::spawn_blocking(move || hash_blocking(&password)).await?
     }
 
-    /// Checks `password` against `stored`, or against a dummy hash when there is no user.
+    /// Checks `password` against `stored`, or against a dummy hash when there is no user, so
+    /// that an unknown name costs the same work as a wrong password.
     pub async fn verify(
         &self,
         password: String,
         stored: Option<String>,
-    ) -> Result<bool, PasswordError> {
+    ) -> Result<Verdict, PasswordError> {
         let _permit = self
             .permits
             .acquire()
@@ -60,9 +63,26 @@ impl Passwords {
             .map_err(|_| PasswordError::Closed)?;
         let user_exists = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.to_string());
-        let matches =
+        let verdict =
             tokio::task::spawn_blocking(move || verify_blocking(&password, &hash)).await?;
-        Ok(user_exists && matches)
+        Ok(if user_exists { verdict } else { Verdict::Wrong })
+    }
+}
+
+/// The outcome of a password check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Wrong,
+    /// The password is right; `rehash` when the stored hash is of an older scheme and should
+    /// be replaced by argon2id.
+    Right {
+        rehash: bool,
+    },
+}
+
+impl Verdict {
+    pub fn is_right(self) -> bool {
+        matches!(self, Verdict::Right { .. })
     }
 }
 
@@ -73,13 +93,40 @@ fn hash_blocking(password: &str) -> Result<String, PasswordError> {
         .map_err(|e| PasswordError::Hash(e.to_string()))
 }
 
+/// Whether a hash from another system can be verified at login: werkzeug's pbkdf2, or a PHC
+/// argon2 string. The error says what is wrong with it, never the hash.
+pub fn check_imported_hash(hash: &str) -> Result<(), String> {
+    if WerkzeugHash::is_werkzeug(hash) {
+        return WerkzeugHash::parse(hash)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+    }
+    match PasswordHash::new(hash) {
+        Ok(parsed) if parsed.algorithm.as_str().starts_with("argon2") => Ok(()),
+        _ => Err("is neither werkzeug pbkdf2 (`pbkdf2:sha256:…`) nor argon2".into()),
+    }
+}
+
 /// A stored hash that does not parse verifies nothing.
-fn verify_blocking(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
+fn verify_blocking(password: &str, hash: &str) -> Verdict {
+    if WerkzeugHash::is_werkzeug(hash) {
+        let right = WerkzeugHash::parse(hash).is_ok_and(|h| h.verify(password));
+        return if right {
+            Verdict::Right { rehash: true }
+        } else {
+            Verdict::Wrong
+        };
+    }
+    let right = PasswordHash::new(hash).is_ok_and(|parsed| {
         Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok()
-    })
+    });
+    if right {
+        Verdict::Right { rehash: false }
+    } else {
+        Verdict::Wrong
+    }
 }
 
 #[cfg(test)]
@@ -94,24 +141,31 @@ mod tests {
             hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{hash}"
         );
-        assert!(
-            passwords
-                .verify("correct horse".into(), Some(hash.clone()))
-                .await
-                .unwrap()
+        let verify = |password: &str, stored: Option<&str>| {
+            passwords.verify(password.into(), stored.map(str::to_owned))
+        };
+        assert_eq!(
+            verify("correct horse", Some(&hash)).await.unwrap(),
+            Verdict::Right { rehash: false }
         );
-        assert!(!passwords.verify("wrong".into(), Some(hash)).await.unwrap());
-        assert!(
-            !passwords
-                .verify("secworks dummy password".into(), None)
-                .await
-                .unwrap()
+        assert_eq!(verify("wrong", Some(&hash)).await.unwrap(), Verdict::Wrong);
+        assert_eq!(
+            verify("secworks dummy password", None).await.unwrap(),
+            Verdict::Wrong
         );
-        assert!(
-            !passwords
-                .verify("x".into(), Some("not a phc string".into()))
-                .await
-                .unwrap()
+        assert_eq!(
+            verify("x", Some("not a phc string")).await.unwrap(),
+            Verdict::Wrong
+        );
+        // An imported werkzeug hash verifies, and asks to be replaced.
+        let werkzeug = "pbkdf2:sha256:1000$NaCl$cba50afb9ece1b6c899d921b4b7139139f7d2258b02086c1764c441575c66253";
+        assert_eq!(
+            verify("correct horse", Some(werkzeug)).await.unwrap(),
+            Verdict::Right { rehash: true }
+        );
+        assert_eq!(
+            verify("wrong", Some(werkzeug)).await.unwrap(),
+            Verdict::Wrong
         );
     }
 }

@@ -32,6 +32,9 @@ pub enum TokenError {
     MissingClaim,
     #[error("token revoked")]
     Revoked,
+    /// The user was removed after the token was issued.
+    #[error("token's user no longer exists")]
+    UnknownUser,
     #[error("could not create a token")]
     Issue,
 }
@@ -49,6 +52,7 @@ pub struct IssuedToken {
 pub struct VerifiedToken {
     pub subject: String,
     pub jti: String,
+    pub issued_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
 }
 
@@ -71,6 +75,11 @@ impl Tokens {
 
     pub fn issue(&self, subject: &str) -> Result<IssuedToken, TokenError> {
         let mut claims = Claims::new_expires_in(&self.ttl).map_err(|_| TokenError::Issue)?;
+        // iat to the microsecond (pasetors writes whole seconds), so that revoking all of a
+        // user's tokens spares those issued a moment later in the same second.
+        claims
+            .issued_at(&crate::timestamp::now())
+            .map_err(|_| TokenError::Issue)?;
         claims.issuer(ISSUER).map_err(|_| TokenError::Issue)?;
         claims.subject(subject).map_err(|_| TokenError::Issue)?;
         claims
@@ -110,6 +119,7 @@ impl Tokens {
         Ok(VerifiedToken {
             subject: text("sub").ok_or(TokenError::MissingClaim)?,
             jti: text("jti").ok_or(TokenError::MissingClaim)?,
+            issued_at: time_claim(claims, "iat").ok_or(TokenError::MissingClaim)?,
             expires_at: time_claim(claims, "exp").ok_or(TokenError::MissingClaim)?,
         })
     }

@@ -1,5 +1,6 @@
 //! The GraphQL API of schema.graphql: the generated glue and the resolvers behind it.
 
+mod limits;
 mod resolvers;
 
 pub mod generated {
@@ -23,11 +24,16 @@ pub struct QueryLimits {
     pub max_depth: usize,
     /// Each selected field counts 1.
     pub max_complexity: usize,
+    /// Aliased fields written in the query.
+    pub max_aliases: usize,
 }
 
 pub fn build(resolvers: Resolvers, limits: QueryLimits) -> AppSchema {
     generated::schema_builder(std::sync::Arc::new(resolvers))
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
+        .extension(limits::AliasLimit {
+            max: limits.max_aliases,
+        })
         .finish()
 }

@@ -3,6 +3,8 @@
 mod graphiql;
 mod graphql;
 mod health;
+pub mod metrics;
+pub mod observe;
 
 use std::sync::Arc;
 
@@ -22,6 +24,7 @@ pub struct AppState {
     pub engine: EngineHandle,
     /// Largest `/graphql` request body read, in bytes.
     pub max_body: usize,
+    pub observe: observe::ObserveSettings,
 }
 
 pub fn routes(state: Arc<AppState>) -> impl Endpoint {
@@ -38,10 +41,12 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
         .nest("/graphiql", graphiql::routes())
         .at("/healthz", poem::get(health::alive))
         .at("/readyz", poem::get(health::ready))
+        .at("/metrics", poem::get(metrics::render))
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml)
         .nest("/", tokens.around(json_auth_errors))
-        .data(state)
+        .data(state.clone())
+        .around(move |ep, req| observe::observe(ep, state.observe, req))
 }
 
 /// `GET /graphql/schema.graphql`: the published SDL, exactly as schema.graphql holds it.

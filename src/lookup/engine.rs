@@ -375,14 +375,24 @@ async fn look_up(shared: &Shared, job: &ClaimedJob) -> JobResult {
             error: format!("stored address {:?} is not an IP address", job.ip_address),
         };
     };
-    let error = match shared.resolver.lookup(address).await {
+    let started = std::time::Instant::now();
+    let answer = shared.resolver.lookup(address).await;
+    metrics::histogram!("secworks_dns_lookup_duration_seconds").record(started.elapsed());
+    let error = match answer {
         Ok(outcome) => {
+            let label = if outcome.is_listed() {
+                "listed"
+            } else {
+                "not_listed"
+            };
+            metrics::counter!("secworks_lookups_total", "outcome" => label).increment(1);
             return JobResult::Answer {
                 response_code: outcome.response_code(),
             };
         }
         Err(e) => e,
     };
+    metrics::counter!("secworks_lookups_total", "outcome" => "error").increment(1);
     if error.is_rate_limited() {
         tracing::warn!(%error, "blocklist asks for fewer queries: pausing all lookups");
         shared.throttle.pause();

@@ -8,10 +8,10 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::{
-    ClaimedJob, HistoryRecord, JobOutcome, JobResult, LookupRecord, QueueCounts, Store, StoreError,
-    User,
+    ClaimedJob, HistoryRecord, ImportCounts, ImportedUser, JobOutcome, JobResult, LookupRecord,
+    QueueCounts, Store, StoreError, TokenStanding, User, UserSummary,
 };
-use crate::timestamp;
+use secworks_store::timestamp;
 
 pub struct SqliteStore {
     /// Readers; in WAL mode they never wait for a writer.
@@ -132,12 +132,160 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
-        let found =
-            sqlx::query_scalar!("SELECT 1 AS found FROM revoked_tokens WHERE jti = ?1", jti)
-                .fetch_optional(&self.pool)
+    async fn token_standing(&self, jti: &str, username: &str) -> Result<TokenStanding, StoreError> {
+        // One read for every authenticated request: the revocation and the user's state.
+        let row = sqlx::query!(
+            r#"SELECT
+                 EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?1) AS "revoked!: bool",
+                 EXISTS (SELECT 1 FROM users WHERE username = ?2) AS "user_exists!: bool",
+                 (SELECT tokens_not_before FROM users WHERE username = ?2) AS not_before"#,
+            jti,
+            username
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(TokenStanding {
+            revoked: row.revoked,
+            user_exists: row.user_exists,
+            not_before: row.not_before,
+        })
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserSummary>, StoreError> {
+        let users = sqlx::query_as!(
+            UserSummary,
+            "SELECT username, created_at, updated_at, tokens_not_before
+             FROM users ORDER BY username"
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(users)
+    }
+
+    async fn add_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query!(
+            "INSERT INTO users (username, password_hash, created_at, updated_at, tokens_not_before)
+             VALUES (?1, ?2, ?3, ?3, ?3)
+             ON CONFLICT (username) DO NOTHING",
+            username,
+            password_hash,
+            now
+        )
+        .execute(&self.durable)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query!(
+            "UPDATE users SET password_hash = ?2, updated_at = ?3, tokens_not_before = ?3
+             WHERE username = ?1",
+            username,
+            password_hash,
+            now
+        )
+        .execute(&self.durable)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn rehash_password(
+        &self,
+        username: &str,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let now = timestamp::now();
+        let done = sqlx::query!(
+            "UPDATE users SET password_hash = ?3, updated_at = ?4
+             WHERE username = ?1 AND password_hash = ?2",
+            username,
+            old_hash,
+            new_hash,
+            now
+        )
+        .execute(&self.durable)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn remove_user(&self, username: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query!("DELETE FROM users WHERE username = ?1", username)
+            .execute(&self.durable)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revoke_all_tokens(&self, username: &str, now: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query!(
+            "UPDATE users SET tokens_not_before = ?2, updated_at = ?2 WHERE username = ?1",
+            username,
+            now
+        )
+        .execute(&self.durable)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn import(
+        &self,
+        users: &[ImportedUser],
+        lookups: &[LookupRecord],
+        now: &str,
+    ) -> Result<ImportCounts, StoreError> {
+        let mut counts = ImportCounts::default();
+        let mut tx = self.durable.begin().await?;
+        for user in users {
+            let done = sqlx::query!(
+                "INSERT INTO users (username, password_hash, created_at, updated_at, tokens_not_before)
+                 VALUES (?1, ?2, ?3, ?3, ?3)
+                 ON CONFLICT (username) DO NOTHING",
+                user.username,
+                user.password_hash,
+                now
+            )
+            .execute(&mut *tx)
+            .await?;
+            counts.users += done.rows_affected();
+        }
+        for record in lookups {
+            let done = sqlx::query!(
+                "INSERT INTO lookups (ip_address, uuid, response_code, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (ip_address) DO NOTHING",
+                record.ip_address,
+                record.uuid,
+                record.response_code,
+                record.created_at,
+                record.updated_at
+            )
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                counts.lookups += 1;
+                sqlx::query!(
+                    "INSERT INTO lookup_history (ip_address, looked_up_at, response_code)
+                     VALUES (?1, ?2, ?3)",
+                    record.ip_address,
+                    record.updated_at,
+                    record.response_code
+                )
+                .execute(&mut *tx)
                 .await?;
-        Ok(found.is_some())
+            }
+        }
+        tx.commit().await?;
+        Ok(counts)
     }
 
     async fn purge_expired_revocations(&self, now: &str) -> Result<u64, StoreError> {

@@ -53,6 +53,13 @@ fn help_documents_every_setting() {
         "SECWORKS_GRAPHQL_MAX_COMPLEXITY",
         "SECWORKS_MAX_BODY_BYTES",
         "SECWORKS_MAX_ENQUEUE",
+        "SECWORKS_GRAPHQL_MAX_ALIASES",
+        "SECWORKS_REQUEST_TIMEOUT",
+        "SECWORKS_LOGIN_FAILURES_PER_USER",
+        "SECWORKS_LOGIN_FAILURES_PER_ADDRESS",
+        "SECWORKS_TRUST_FORWARDED_FOR",
+        "SECWORKS_SHUTDOWN_GRACE",
+        "SECWORKS_LOG_FORMAT",
     ] {
         assert!(
             help.contains(variable),
@@ -102,6 +109,35 @@ fn a_bad_value_stops_the_start_and_names_the_variable() {
             "SECWORKS_RATE_LIMIT_PAUSE",
             "x",
             "SECWORKS_RATE_LIMIT_PAUSE",
+        ),
+        (
+            "SECWORKS_GRAPHQL_MAX_ALIASES",
+            "0",
+            "SECWORKS_GRAPHQL_MAX_ALIASES",
+        ),
+        ("SECWORKS_REQUEST_TIMEOUT", "0", "SECWORKS_REQUEST_TIMEOUT"),
+        (
+            "SECWORKS_LOGIN_FAILURES_PER_USER",
+            "5",
+            "SECWORKS_LOGIN_FAILURES_PER_USER",
+        ),
+        (
+            "SECWORKS_LOGIN_FAILURES_PER_ADDRESS",
+            "0/1m",
+            "SECWORKS_LOGIN_FAILURES_PER_ADDRESS",
+        ),
+        (
+            "SECWORKS_TRUST_FORWARDED_FOR",
+            "maybe",
+            "SECWORKS_TRUST_FORWARDED_FOR",
+        ),
+        ("SECWORKS_SHUTDOWN_GRACE", "x", "SECWORKS_SHUTDOWN_GRACE"),
+        ("SECWORKS_LOG_FORMAT", "xml", "SECWORKS_LOG_FORMAT"),
+        // A database that cannot be opened stops the start at once, naming the setting.
+        (
+            "DATABASE_URL",
+            "sqlite:///nonexistent-secworks-dir/sub/app.db",
+            "DATABASE_URL",
         ),
     ];
     for (variable, value, named) in cases {

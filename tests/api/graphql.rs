@@ -344,19 +344,20 @@ async fn oversized_queries_are_refused_before_they_run_and_introspection_passes(
     let aliases: String = (0..2000)
         .map(|i| format!("a{i}: getIpDetails(ip: \"1.1.1.1\") {{ ip_address }} "))
         .collect();
-    refused(&app, &token, &format!("{{ {aliases} }}"), "complex").await;
+    refused(&app, &token, &format!("{{ {aliases} }}"), "2000 aliases").await;
 
     refused(&app, &token, &nested_type_query(200), "recursion").await;
 }
 
 #[tokio::test]
 async fn the_tightest_allowed_limits_still_pass_introspection() {
-    let dir = tempfile::tempdir().unwrap();
+    let db = crate::helpers::TestDb::new().await;
     let dns = crate::helpers::start_dns().await;
-    let mut config = crate::helpers::test_config(&dir.path().join("db.sqlite"), &dns);
+    let mut config = crate::helpers::test_config(&db, &dns);
     config.query_limits = secworks::graphql::QueryLimits {
         max_depth: 14,
         max_complexity: 200,
+        max_aliases: 3,
     };
     let app = crate::helpers::spawn_with(config, dns).await;
     let token = app.token().await;
@@ -367,14 +368,34 @@ async fn the_tightest_allowed_limits_still_pass_introspection() {
     );
 
     refused(&app, &token, &nested_type_query(12), "too deep").await;
+
+    let aliased = |n: usize| -> String {
+        let fields: String = (0..n)
+            .map(|i| format!("a{i}: getIpDetails(ip: \"1.1.1.{i}\") {{ ip_address }} "))
+            .collect();
+        format!("{{ {fields} }}")
+    };
+    let body = app.graphql_ok(&token, &aliased(3), json!({})).await;
+    assert_eq!(body["data"]["a2"]["ip_address"], "1.1.1.2", "{body}");
+    refused(
+        &app,
+        &token,
+        &aliased(4),
+        "4 aliases, more than the 3 allowed",
+    )
+    .await;
+    // Aliases in fragments count as well; one is within the limit.
+    let fragment = "query { ...F } fragment F on Query { a: queueStatus { pending } }";
+    let body = app.graphql_ok(&token, fragment, json!({})).await;
+    assert!(body["data"]["a"]["pending"].is_number(), "{body}");
 }
 
 #[tokio::test]
 async fn the_request_limits_follow_their_settings() {
-    let dir = tempfile::tempdir().unwrap();
+    let db = crate::helpers::TestDb::new().await;
     let dns = crate::helpers::start_dns().await;
     dns.set_down(true);
-    let mut config = crate::helpers::test_config(&dir.path().join("db.sqlite"), &dns);
+    let mut config = crate::helpers::test_config(&db, &dns);
     config.max_enqueue = 3;
     config.max_body_bytes = 2048;
     let app = crate::helpers::spawn_with(config, dns).await;

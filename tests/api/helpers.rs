@@ -1,6 +1,5 @@
 //! Spawning the real server and talking to it.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use secworks::lookup::EngineSettings;
@@ -27,10 +26,131 @@ pub struct TestApp {
     /// The blocklist's DNS server, on loopback.
     pub dns: std::sync::Arc<TestDnsServer>,
     pub client: reqwest::Client,
-    pub db_path: PathBuf,
+    pub database_url: String,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
-    _dir: Option<TempDir>,
+    _db: Option<TestDb>,
+}
+
+/// A fresh database for one test: a SQLite file in a temporary folder or, when
+/// `SECWORKS_TEST_POSTGRES` names a PostgreSQL server (`postgres://user@host:port`), a new
+/// database on it, dropped when this is dropped. The whole suite runs against either.
+pub struct TestDb {
+    url: String,
+    postgres: Option<(String, String)>,
+    _dir: TempDir,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        match std::env::var("SECWORKS_TEST_POSTGRES") {
+            Ok(server) if !server.is_empty() => {
+                use sqlx::Connection;
+                let server = server.trim_end_matches('/').to_owned();
+                let name = format!("secworks_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+                    .await
+                    .expect("the PostgreSQL server of SECWORKS_TEST_POSTGRES answers");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                Self {
+                    url: format!("{server}/{name}"),
+                    postgres: Some((server, name)),
+                    _dir: dir,
+                }
+            }
+            _ => Self {
+                url: format!("sqlite://{}", dir.path().join("secworks.db").display()),
+                postgres: None,
+                _dir: dir,
+            },
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A folder that lives as long as the database, for other files a test needs.
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    /// Runs `sql`, which selects one integer, against this database.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        scalar_at(&self.url, sql).await
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((server, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which must not block: drop the database from a
+        // thread with a runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                use sqlx::Connection;
+                let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+                    .await
+                    .unwrap();
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+            });
+        });
+        let _ = dropped.join();
+    }
+}
+
+/// Runs `sql`, which selects one integer, against the database at `url`.
+pub async fn scalar_at(url: &str, sql: &str) -> i64 {
+    use sqlx::Connection;
+    if url.starts_with("postgres") {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        let row: (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        row.0
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        let row: (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        row.0
+    }
+}
+
+/// Runs `sql`, which selects one text column, against the database at `url`.
+pub async fn texts_at(url: &str, sql: &str) -> Vec<String> {
+    use sqlx::{Connection, Row};
+    if url.starts_with("postgres") {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        rows.iter().map(|r| r.get::<String, _>(0)).collect()
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        rows.iter().map(|r| r.get::<String, _>(0)).collect()
+    }
 }
 
 /// Lookup settings that let tests see retries, leases and pauses within seconds.
@@ -64,50 +184,58 @@ pub async fn start_dns() -> std::sync::Arc<TestDnsServer> {
     )
 }
 
-/// A configuration on `db_path` whose blocklist is `dns`.
-pub fn test_config(db_path: &std::path::Path, dns: &TestDnsServer) -> Config {
+/// A configuration on `db` whose blocklist is `dns`.
+pub fn test_config(db: &TestDb, dns: &TestDnsServer) -> Config {
     Config {
         resolver: test_resolver(dns),
         engine: test_engine(),
         host: "127.0.0.1".parse().unwrap(),
         port: 0,
-        database_url: format!("sqlite://{}", db_path.display()),
+        database_url: db.url().to_owned(),
         token_ttl: Duration::from_secs(3600),
         token_key: Some(TEST_KEY),
         admin_password: None,
         query_limits: secworks::graphql::QueryLimits {
             max_depth: 32,
             max_complexity: 1000,
+            max_aliases: 100,
         },
         max_body_bytes: 1 << 20,
         max_enqueue: 10_000,
+        request_timeout: Duration::from_secs(30),
+        login_limits: secworks::config::LoginLimits {
+            per_user: "5/1m".parse().unwrap(),
+            per_address: "30/1m".parse().unwrap(),
+        },
+        trust_forwarded_for: false,
+        shutdown_grace: Duration::from_secs(10),
     }
 }
 
 /// A server on a fresh database, with its own blocklist DNS server.
 pub async fn spawn_app() -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new().await;
     let dns = start_dns().await;
-    let config = test_config(&dir.path().join("secworks.db"), &dns);
+    let config = test_config(&db, &dns);
     let mut app = spawn_with(config, dns).await;
-    app._dir = Some(dir);
+    app._db = Some(db);
     app
 }
 
 /// A server whose blocklist DNS server is down from the start: jobs wait, nothing is looked up.
 pub async fn spawn_app_with_dns_down() -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new().await;
     let dns = start_dns().await;
     dns.set_down(true);
-    let config = test_config(&dir.path().join("secworks.db"), &dns);
+    let config = test_config(&db, &dns);
     let mut app = spawn_with(config, dns).await;
-    app._dir = Some(dir);
+    app._db = Some(db);
     app
 }
 
-/// A server with `config`, whose blocklist is `dns`; the caller owns the database file.
+/// A server with `config`, whose blocklist is `dns`; the caller owns the database.
 pub async fn spawn_with(config: Config, dns: std::sync::Arc<TestDnsServer>) -> TestApp {
-    let db_path = PathBuf::from(config.database_url.trim_start_matches("sqlite://"));
+    let database_url = config.database_url.clone();
     let app = Application::build(config).await.expect("server starts");
     let base = format!("http://{}", app.local_addr());
     let sdl = app.sdl();
@@ -120,10 +248,10 @@ pub async fn spawn_with(config: Config, dns: std::sync::Arc<TestDnsServer>) -> T
         sdl,
         dns,
         client: reqwest::Client::new(),
-        db_path,
+        database_url,
         stop: Some(stop),
         server: Some(server),
-        _dir: None,
+        _db: None,
     }
 }
 
@@ -255,16 +383,9 @@ impl TestApp {
         }
     }
 
-    /// Counts the rows of a table in the server's database file.
+    /// Counts the rows of a table in the server's database.
     pub async fn count_rows(&self, sql: &str) -> i64 {
-        use sqlx::Connection;
-        let url = format!("sqlite://{}", self.db_path.display());
-        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        let count: (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-        count.0
+        scalar_at(&self.database_url, sql).await
     }
 }
 
@@ -290,22 +411,18 @@ pub async fn assert_unauthorized(resp: reqwest::Response, scheme: &str) -> (Stri
 pub struct ChildServer {
     child: tokio::process::Child,
     pub base: String,
-    client: reqwest::Client,
+    pub client: reqwest::Client,
     log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl ChildServer {
     /// Starts `secworks` on `db` with blocklist server `dns`, and waits until it listens.
-    pub async fn start(
-        db: &std::path::Path,
-        dns: std::net::SocketAddr,
-        env: &[(&str, &str)],
-    ) -> Self {
+    pub async fn start(db: &TestDb, dns: std::net::SocketAddr, env: &[(&str, &str)]) -> Self {
         use tokio::io::AsyncBufReadExt;
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_secworks"));
         cmd.env("PORT", "0")
             .env("HOST", "127.0.0.1")
-            .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env("DATABASE_URL", db.url())
             .env("SECWORKS_TOKEN_KEY", base64_key())
             .env("SECWORKS_DNS_SERVER", dns.to_string())
             .env("SECWORKS_DNS_TIMEOUT", "300ms")
@@ -328,8 +445,8 @@ impl ChildServer {
         let addr = tokio::time::timeout(Duration::from_secs(30), async {
             while let Some(line) = lines.next_line().await.unwrap() {
                 log.lock().unwrap().push_str(&format!("{line}\n"));
-                if let Some(rest) = line.split("secworks listening addr=").nth(1) {
-                    return rest.split_whitespace().next().unwrap().to_owned();
+                if let Some(addr) = listening_addr(&line) {
+                    return addr;
                 }
             }
             panic!("secworks exited before listening: {}", log.lock().unwrap());
@@ -390,6 +507,24 @@ impl ChildServer {
         self.log.lock().unwrap().clone()
     }
 
+    /// Sends `signal` (e.g. `TERM`, `INT`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("still running").to_string();
+        let sent = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
+    /// The exit status, if the process exits within `limit`.
+    pub async fn exited_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let status = tokio::time::timeout(limit, self.child.wait()).await.ok()?;
+        // Let the reader take the last lines.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Some(status.unwrap())
+    }
+
     /// SIGKILL: no chance to clean up.
     pub async fn kill(mut self) {
         self.child.kill().await.unwrap();
@@ -418,7 +553,16 @@ impl ChildServer {
     }
 }
 
-fn base64_key() -> String {
+/// The bound address in the "listening" line, text or JSON.
+fn listening_addr(line: &str) -> Option<String> {
+    if let Some(rest) = line.split("secworks listening addr=").nth(1) {
+        return rest.split_whitespace().next().map(str::to_owned);
+    }
+    let event: Value = serde_json::from_str(line).ok()?;
+    (event["message"] == "secworks listening").then(|| event["addr"].as_str().map(str::to_owned))?
+}
+
+pub fn base64_key() -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(TEST_KEY)
 }

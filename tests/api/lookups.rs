@@ -254,56 +254,10 @@ async fn every_job_finishes_after_the_dns_server_comes_back() {
 }
 
 #[tokio::test]
-async fn the_dqs_key_never_reaches_a_log_line_even_at_trace_level() {
-    use crate::helpers::ChildServer;
-    const KEY: &str = "tracekeytracekeytracekey00";
-    let zone = format!("{KEY}.zen.dq.spamhaus.net");
-    let dns = secworks_dnsbl::test_server::TestDnsServer::start(&zone)
-        .await
-        .unwrap();
-    dns.set(
-        "192.0.2.60".parse().unwrap(),
-        TestAnswer::Records(vec!["127.255.255.251".parse().unwrap()]),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let server = ChildServer::start(
-        &dir.path().join("db.sqlite"),
-        dns.addr(),
-        &[("SECWORKS_DQS_KEY", KEY), ("RUST_LOG", "trace")],
-    )
-    .await;
-    let token = server.token().await;
-    server
-        .graphql(
-            &token,
-            "mutation { enqueue(ip: [\"127.0.0.2\", \"192.0.2.60\"]) }",
-            json!({}),
-        )
-        .await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let body = server
-            .graphql(&token, "{ a: getIpDetails(ip: \"127.0.0.2\") { uuid } b: getIpDetails(ip: \"192.0.2.60\") { last_error } }", json!({}))
-            .await;
-        if !body["data"]["a"]["uuid"].is_null() && !body["data"]["b"]["last_error"].is_null() {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{body}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // The queries did reach the blocklist under the key's zone ...
-    assert!(dns.last_query_name().is_some_and(|name| name.contains(KEY)));
-    // ... and the key is nowhere in what the server logged, at the most verbose level.
-    let log = server.stop().await;
-    assert!(log.contains("DEBUG"), "verbose logging was not on: {log}");
-    assert!(!log.contains(KEY), "the DQS key leaked into the log");
-}
-
-#[tokio::test]
 async fn the_qps_cap_holds_and_no_job_is_looked_up_twice() {
     let dns = start_dns().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(&dir.path().join("db.sqlite"), &dns);
+    let db = crate::helpers::TestDb::new().await;
+    let mut config = test_config(&db, &dns);
     config.engine.qps = std::num::NonZeroU32::new(20);
     let app = spawn_with(config, dns).await;
     let token = app.token().await;
@@ -384,8 +338,8 @@ async fn the_dqs_key_reaches_the_blocklist_and_nothing_else() {
             .await
             .unwrap(),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(&dir.path().join("db.sqlite"), &dns);
+    let db = crate::helpers::TestDb::new().await;
+    let mut config = test_config(&db, &dns);
     config.resolver.zone = secworks_dnsbl::Zone::dqs(KEY).unwrap();
     let app = spawn_with(config, dns).await;
     let token = app.token().await;
@@ -409,8 +363,7 @@ async fn a_server_killed_mid_run_loses_and_duplicates_nothing() {
     use crate::helpers::ChildServer;
     const JOBS: usize = 5000;
     let dns = start_dns().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("db.sqlite");
+    let db = crate::helpers::TestDb::new().await;
     let ips: Vec<String> = (0..JOBS)
         .map(|i| format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256))
         .collect();
@@ -426,8 +379,9 @@ async fn a_server_killed_mid_run_loses_and_duplicates_nothing() {
     )
     .await;
     first.kill().await;
-    let done_before: i64 =
-        scalar(&db, "SELECT count(*) FROM lookup_jobs WHERE state = 'done'").await;
+    let done_before: i64 = db
+        .scalar("SELECT count(*) FROM lookup_jobs WHERE state = 'done'")
+        .await;
     assert!(
         done_before < JOBS as i64,
         "the kill came too late to prove anything"
@@ -458,26 +412,21 @@ async fn a_server_killed_mid_run_loses_and_duplicates_nothing() {
     second.stop().await;
 
     let jobs = JOBS as i64;
-    assert_eq!(scalar(&db, "SELECT count(*) FROM lookups").await, jobs);
+    assert_eq!(db.scalar("SELECT count(*) FROM lookups").await, jobs);
     assert_eq!(
-        scalar(
-            &db,
-            "SELECT count(DISTINCT ip_address) FROM lookups WHERE ip_address LIKE '10.%'"
-        )
-        .await,
+        db.scalar("SELECT count(DISTINCT ip_address) FROM lookups WHERE ip_address LIKE '10.%'")
+            .await,
         jobs
     );
     assert_eq!(
-        scalar(&db, "SELECT count(*) FROM lookup_jobs WHERE state = 'done'").await,
+        db.scalar("SELECT count(*) FROM lookup_jobs WHERE state = 'done'")
+            .await,
         jobs
     );
-    assert_eq!(scalar(&db, "SELECT count(*) FROM lookup_jobs").await, jobs);
+    assert_eq!(db.scalar("SELECT count(*) FROM lookup_jobs").await, jobs);
     // Each address was answered and stored once: a job killed before its result was written
     // left no trace, and one whose result was written was never redone.
-    assert_eq!(
-        scalar(&db, "SELECT count(*) FROM lookup_history").await,
-        jobs
-    );
+    assert_eq!(db.scalar("SELECT count(*) FROM lookup_history").await, jobs);
 }
 
 #[tokio::test]
@@ -485,8 +434,7 @@ async fn sigterm_finishes_or_returns_every_job_and_exits_0() {
     use crate::helpers::ChildServer;
     const JOBS: usize = 2000;
     let dns = start_dns().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("db.sqlite");
+    let db = crate::helpers::TestDb::new().await;
     let ips: Vec<String> = (0..JOBS)
         .map(|i| format!("10.200.{}.{}", i / 256, i % 256))
         .collect();
@@ -504,29 +452,24 @@ async fn sigterm_finishes_or_returns_every_job_and_exits_0() {
 
     // Nothing is left claimed by the stopped process: each job is done or waits again.
     assert_eq!(
-        scalar(
-            &db,
-            "SELECT count(*) FROM lookup_jobs WHERE state = 'running'"
-        )
-        .await,
+        db.scalar("SELECT count(*) FROM lookup_jobs WHERE state = 'running'")
+            .await,
         0
     );
-    let waiting = scalar(
-        &db,
-        "SELECT count(*) FROM lookup_jobs WHERE state = 'pending'",
-    )
-    .await;
+    let waiting = db
+        .scalar("SELECT count(*) FROM lookup_jobs WHERE state = 'pending'")
+        .await;
     assert!(waiting > 0, "the stop came too late to prove anything");
-    let done = scalar(&db, "SELECT count(*) FROM lookup_jobs WHERE state = 'done'").await;
-    assert_eq!(scalar(&db, "SELECT count(*) FROM lookups").await, done);
+    let done = db
+        .scalar("SELECT count(*) FROM lookup_jobs WHERE state = 'done'")
+        .await;
+    assert_eq!(db.scalar("SELECT count(*) FROM lookups").await, done);
 
     let second = ChildServer::start(&db, dns.addr(), &[]).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while scalar(
-        &db,
-        "SELECT count(*) FROM lookup_jobs WHERE state <> 'done'",
-    )
-    .await
+    while db
+        .scalar("SELECT count(*) FROM lookup_jobs WHERE state <> 'done'")
+        .await
         > 0
     {
         assert!(
@@ -537,32 +480,17 @@ async fn sigterm_finishes_or_returns_every_job_and_exits_0() {
     }
     second.stop().await;
     let jobs = JOBS as i64;
-    assert_eq!(scalar(&db, "SELECT count(*) FROM lookups").await, jobs);
-    assert_eq!(
-        scalar(&db, "SELECT count(*) FROM lookup_history").await,
-        jobs
-    );
+    assert_eq!(db.scalar("SELECT count(*) FROM lookups").await, jobs);
+    assert_eq!(db.scalar("SELECT count(*) FROM lookup_history").await, jobs);
 }
 
 /// Polls `sql` until it counts at least `at_least`; panics after 60 s.
-async fn wait_for_count(db: &std::path::Path, sql: &str, at_least: i64) {
+async fn wait_for_count(db: &crate::helpers::TestDb, sql: &str, at_least: i64) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while scalar(db, sql).await < at_least {
+    while db.scalar(sql).await < at_least {
         assert!(tokio::time::Instant::now() < deadline, "no progress: {sql}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-async fn scalar(db: &std::path::Path, sql: &str) -> i64 {
-    use sqlx::Connection;
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
-    let row: (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    row.0
 }
 
 #[tokio::test]

@@ -1,12 +1,17 @@
 //! Integration tests: the real server on an ephemeral port over a temporary SQLite file,
 //! driven over HTTP. One binary, one module per area.
 
+mod admin;
 mod clients;
 mod config;
 mod contract;
+mod docker;
 mod generated_clients;
 mod graphql;
 mod helpers;
+mod lifecycle;
 mod lookups;
+mod observability;
 mod probes;
+mod security;
 mod tokens;

@@ -11,7 +11,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::helpers::{
-    PASSWORD, TEST_KEY, USER, assert_unauthorized, spawn_app, spawn_with, start_dns, test_config,
+    PASSWORD, TEST_KEY, TestDb, USER, assert_unauthorized, spawn_app, spawn_with, start_dns,
+    test_config,
 };
 
 const QUERY: &str = r#"{ getIpDetails(ip: "127.0.0.2") { response_code } }"#;
@@ -176,9 +177,9 @@ async fn refuses_tampered_foreign_expired_and_future_tokens() {
 
 #[tokio::test]
 async fn tokens_expire_after_the_configured_ttl() {
-    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new().await;
     let dns = start_dns().await;
-    let mut config = test_config(&dir.path().join("db.sqlite"), &dns);
+    let mut config = test_config(&db, &dns);
     config.token_ttl = Duration::from_secs(1);
     let app = spawn_with(config, dns.clone()).await;
     let token = app.token().await;
@@ -191,9 +192,9 @@ async fn tokens_expire_after_the_configured_ttl() {
 
 #[tokio::test]
 async fn a_generated_key_survives_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new().await;
     let dns = start_dns().await;
-    let mut config = test_config(&dir.path().join("db.sqlite"), &dns);
+    let mut config = test_config(&db, &dns);
     config.token_key = None;
     let app = spawn_with(config.clone(), dns.clone()).await;
     let token = app.token().await;
@@ -214,9 +215,9 @@ async fn a_generated_key_survives_a_restart() {
 
 #[tokio::test]
 async fn the_admin_password_replaces_the_default_on_an_empty_database() {
-    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new().await;
     let dns = start_dns().await;
-    let mut config = test_config(&dir.path().join("db.sqlite"), &dns);
+    let mut config = test_config(&db, &dns);
     config.admin_password = Some("a much better secret".into());
     let app = spawn_with(config.clone(), dns.clone()).await;
     assert_unauthorized(app.login(USER, PASSWORD).await, "Basic").await;
@@ -253,9 +254,8 @@ fn mint(
 
 #[tokio::test]
 async fn purging_drops_only_revocations_of_expired_tokens() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
-    let store = secworks::store::connect(&url).await.unwrap();
+    let db = TestDb::new().await;
+    let store = secworks::store::connect(db.url()).await.unwrap();
     store
         .revoke_token("old", "2020-01-01T00:00:00.000000Z")
         .await
@@ -266,6 +266,27 @@ async fn purging_drops_only_revocations_of_expired_tokens() {
         .unwrap();
     let now = secworks::timestamp::now();
     assert_eq!(store.purge_expired_revocations(&now).await.unwrap(), 1);
-    assert!(!store.is_token_revoked("old").await.unwrap());
-    assert!(store.is_token_revoked("live").await.unwrap());
+    let revoked = |jti: &'static str| {
+        let store = store.clone();
+        async move { store.token_standing(jti, "nobody").await.unwrap().revoked }
+    };
+    assert!(!revoked("old").await);
+    assert!(revoked("live").await);
+}
+
+#[tokio::test]
+async fn an_undeclared_method_on_the_token_route_answers_405_with_allow() {
+    let app = spawn_app().await;
+    for method in ["GET", "PUT", "PATCH"] {
+        let resp = app
+            .client
+            .request(method.parse().unwrap(), app.url("/graphql/tokens"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 405, "{method}");
+        assert_eq!(resp.headers()["allow"], "DELETE, POST");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], "Method Not Allowed");
+    }
 }

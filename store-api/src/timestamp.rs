@@ -18,6 +18,17 @@ pub fn now() -> String {
     format(OffsetDateTime::now_utc())
 }
 
+/// An instant strictly after every instant [`now`] returned before it: a bound for "everything
+/// issued until now", e.g. a user's tokens.
+pub fn after_now() -> String {
+    format(OffsetDateTime::now_utc() + time::Duration::MICROSECOND)
+}
+
+/// Reads any RFC 3339 timestamp (this format or another system's).
+pub fn parse(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+}
+
 // Formatting fails only for years outside 0..=9999, which no clock or TTL here produces.
 #[cold]
 fn unreachable_format(at: OffsetDateTime) -> String {
@@ -35,5 +46,12 @@ mod tests {
             format(datetime!(2022-02-08 07:10:00.591595123 +01:00)),
             "2022-02-08T06:10:00.591595Z"
         );
+    }
+
+    #[test]
+    fn parses_what_it_formats() {
+        let at = datetime!(2022-02-08 06:10:00.591595 UTC);
+        assert_eq!(parse(&format(at)), Some(at));
+        assert_eq!(parse("2022-02-08 06:10:00"), None);
     }
 }

@@ -1,0 +1,122 @@
+//! The administration commands: users, tokens, and the pysecworks import.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use secworks::auth::{Passwords, UserAdmin};
+use secworks::config::DatabaseArgs;
+use secworks::store;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum UserAction {
+    /// Create a user; asks for the password.
+    Add { username: String },
+    /// Set a user's password; their earlier tokens are refused from then on.
+    Passwd { username: String },
+    /// Delete a user; their tokens are refused from then on.
+    Remove { username: String },
+    /// List the users.
+    List,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TokenAction {
+    /// Refuse every token issued to a user until now; later logins work as before.
+    RevokeAll { username: String },
+}
+
+async fn admin(database: &DatabaseArgs) -> anyhow::Result<UserAdmin> {
+    let store = store::connect(&database.database_url)
+        .await
+        .context("cannot open the database (DATABASE_URL)")?;
+    let passwords = Passwords::new().context("cannot prepare password hashing")?;
+    Ok(UserAdmin::new(store, passwords))
+}
+
+pub async fn user(database: &DatabaseArgs, action: UserAction) -> anyhow::Result<ExitCode> {
+    let admin = admin(database).await?;
+    let mut out = std::io::stdout().lock();
+    match action {
+        UserAction::Add { username } => {
+            secworks::auth::check_name(&username)?;
+            let password = read_new_password(&username)?;
+            admin.add(&username, &password).await?;
+            writeln!(out, "added user {username}")?;
+        }
+        UserAction::Passwd { username } => {
+            let password = read_new_password(&username)?;
+            admin.set_password(&username, &password).await?;
+            writeln!(
+                out,
+                "changed the password of {username}; their earlier tokens are refused"
+            )?;
+        }
+        UserAction::Remove { username } => {
+            admin.remove(&username).await?;
+            writeln!(out, "removed user {username}; their tokens are refused")?;
+        }
+        UserAction::List => {
+            writeln!(out, "USER\tCREATED\tTOKENS VALID FROM")?;
+            for user in admin.list().await? {
+                let from = user.tokens_not_before.as_deref().unwrap_or("-");
+                writeln!(out, "{}\t{}\t{from}", user.username, user.created_at)?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn token(database: &DatabaseArgs, action: TokenAction) -> anyhow::Result<ExitCode> {
+    let admin = admin(database).await?;
+    match action {
+        TokenAction::RevokeAll { username } => {
+            admin.revoke_all_tokens(&username).await?;
+            writeln!(
+                std::io::stdout(),
+                "every token issued to {username} until now is refused"
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn import_pysecworks(database: &DatabaseArgs, source: &Path) -> anyhow::Result<ExitCode> {
+    let store = store::connect(&database.database_url)
+        .await
+        .context("cannot open the database (DATABASE_URL)")?;
+    let report = secworks::import::import_pysecworks(source, store.as_ref()).await?;
+    writeln!(
+        std::io::stdout(),
+        "imported {} of {} users and {} of {} lookups from {} (the rest were already here)",
+        report.added.users,
+        report.users_read,
+        report.added.lookups,
+        report.lookups_read,
+        source.display()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// From the terminal, asked twice without echo; or the first line of standard input.
+fn read_new_password(username: &str) -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("New password for {username}: "))?;
+        let again = rpassword::prompt_password("Repeat it: ")?;
+        anyhow::ensure!(first == again, "the passwords differ; nothing was changed");
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    anyhow::ensure!(
+        !password.is_empty(),
+        "no password on standard input; nothing was changed"
+    );
+    Ok(password.to_owned())
+}
