@@ -13,5 +13,6 @@ mod lifecycle;
 mod lookups;
 mod observability;
 mod probes;
+mod replicas;
 mod security;
 mod tokens;
