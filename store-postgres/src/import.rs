@@ -1,0 +1,95 @@
+//! [`Store::import`](secworks_store::Store::import): users and stored results from another
+//! system, set-wise in one transaction.
+
+use secworks_store::{ImportCounts, ImportedUser, LookupRecord, StoreError};
+use sqlx::PgPool;
+use time::OffsetDateTime;
+
+use crate::instant;
+
+/// What is to be imported, as columns.
+pub(crate) struct ImportBatch<'a> {
+    names: Vec<&'a str>,
+    hashes: Vec<&'a str>,
+    ips: Vec<&'a str>,
+    uuids: Vec<&'a str>,
+    codes: Vec<&'a str>,
+    created: Vec<OffsetDateTime>,
+    updated: Vec<OffsetDateTime>,
+    now: OffsetDateTime,
+}
+
+impl<'a> ImportBatch<'a> {
+    pub(crate) fn read(
+        users: &'a [ImportedUser],
+        lookups: &'a [LookupRecord],
+        now: &str,
+    ) -> Result<Self, StoreError> {
+        let mut batch = ImportBatch {
+            names: users.iter().map(|u| u.username.as_str()).collect(),
+            hashes: users.iter().map(|u| u.password_hash.as_str()).collect(),
+            ips: Vec::with_capacity(lookups.len()),
+            uuids: Vec::with_capacity(lookups.len()),
+            codes: Vec::with_capacity(lookups.len()),
+            created: Vec::with_capacity(lookups.len()),
+            updated: Vec::with_capacity(lookups.len()),
+            now: instant(now)?,
+        };
+        for record in lookups {
+            batch.ips.push(record.ip_address.as_str());
+            batch.uuids.push(record.uuid.as_str());
+            batch.codes.push(record.response_code.as_str());
+            batch.created.push(instant(&record.created_at)?);
+            batch.updated.push(instant(&record.updated_at)?);
+        }
+        Ok(batch)
+    }
+
+    /// Adds what is new in one transaction. Rows go in in the order given, so of two with
+    /// one key the first is kept.
+    pub(crate) async fn insert(&self, pool: &PgPool) -> Result<ImportCounts, StoreError> {
+        let mut tx = pool.begin().await?;
+        let users = sqlx::query!(
+            "INSERT INTO users (username, password_hash, created_at, updated_at, tokens_not_before)
+             SELECT name, hash, $3, $3, $3
+             FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS u (name, hash, n)
+             ORDER BY n
+             ON CONFLICT (username) DO NOTHING",
+            &self.names as &[&str],
+            &self.hashes as &[&str],
+            self.now
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let lookups = sqlx::query_scalar!(
+            r#"WITH added AS (
+                 INSERT INTO lookups (ip_address, uuid, response_code, created_at, updated_at)
+                 SELECT ip, id, code, created, updated
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[],
+                             $5::timestamptz[])
+                      WITH ORDINALITY AS l (ip, id, code, created, updated, n)
+                 ORDER BY n
+                 ON CONFLICT (ip_address) DO NOTHING
+                 RETURNING ip_address, response_code, updated_at
+               ), logged AS (
+                 INSERT INTO lookup_history (ip_address, looked_up_at, response_code)
+                 SELECT ip_address, updated_at, response_code FROM added
+                 RETURNING 1
+               )
+               SELECT count(*) AS "count!" FROM logged"#,
+            &self.ips as &[&str],
+            &self.uuids as &[&str],
+            &self.codes as &[&str],
+            &self.created,
+            &self.updated
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ImportCounts {
+            users,
+            lookups: u64::try_from(lookups).unwrap_or_default(),
+        })
+    }
+}

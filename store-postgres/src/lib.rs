@@ -1,0 +1,376 @@
+//! The PostgreSQL backend of secworks: [`PgStore`] implements [`Store`] over a database that
+//! several server processes (replicas) share.
+//!
+//! Every method means what the SQLite backend's does; where SQLite serialises writers through
+//! its single write lock, this backend uses transactions and row locks, so that two replicas
+//! never claim one job, never store one claim's result twice, and never both create the first
+//! user. Instants are `timestamptz` columns, converted to and from the RFC 3339 text of
+//! [`secworks_store::timestamp`] at this boundary.
+
+mod import;
+mod queue;
+mod retry;
+
+use async_trait::async_trait;
+use secworks_store::{
+    ClaimedJob, HistoryRecord, ImportCounts, ImportedUser, JobOutcome, LookupRecord, QueueCounts,
+    Store, StoreError, TokenStanding, User, UserSummary, timestamp,
+};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use time::OffsetDateTime;
+
+use crate::import::ImportBatch;
+use crate::retry::retrying;
+
+/// Connections per replica. Every store call holds one for a round trip or one short
+/// transaction: the lookup engine's claims and its one result writer, plus HTTP requests
+/// (a token check each). Sixteen keeps a 2-core replica's requests from queueing on the pool,
+/// and lets six replicas share PostgreSQL's default `max_connections` (100) with room for
+/// administration. Connections are opened on demand and closed when idle.
+const MAX_CONNECTIONS: u32 = 16;
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to the database `url` names and brings its schema up to date. sqlx's
+    /// PostgreSQL migrator holds an advisory lock while it migrates, so replicas that start
+    /// together apply each migration once.
+    pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+}
+
+/// Reads a timestamp the trait passes in (RFC 3339).
+fn instant(text: &str) -> Result<OffsetDateTime, StoreError> {
+    timestamp::parse(text).ok_or_else(|| {
+        StoreError::Database(sqlx::Error::Encode(
+            format!("{text:?} is not an RFC 3339 timestamp").into(),
+        ))
+    })
+}
+
+/// Writes a stored instant in the one format the trait returns.
+fn text(at: OffsetDateTime) -> String {
+    timestamp::format(at)
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query_scalar!(r#"SELECT 1 AS "one!""#)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn has_users(&self) -> Result<bool, StoreError> {
+        let found = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM users) AS "found!""#)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(found)
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let user = sqlx::query_as!(
+            User,
+            "SELECT id, username, password_hash FROM users WHERE username = $1",
+            username
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(user)
+    }
+
+    async fn create_first_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
+        // "No users at all" must hold when the row goes in, not just when it was checked.
+        // SHARE ROW EXCLUSIVE conflicts with itself and with every INSERT, UPDATE and DELETE
+        // on `users`, so while this transaction holds it no other replica (or `secworks user
+        // add`) can add a user; readers are not blocked. The INSERT's snapshot is taken after
+        // the lock is granted, so it sees every user committed before. This is the SQLite
+        // writer lock, for one table and one statement. ON CONFLICT covers a name added
+        // (and committed) before the lock: the user exists, so nothing is created.
+        let now = OffsetDateTime::now_utc();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query!("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query!(
+            "INSERT INTO users (username, password_hash, created_at, updated_at)
+             SELECT $1, $2, $3, $3 WHERE NOT EXISTS (SELECT 1 FROM users)
+             ON CONFLICT (username) DO NOTHING",
+            username,
+            password_hash,
+            now
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn token_key_or_insert(&self, candidate: [u8; 32]) -> Result<[u8; 32], StoreError> {
+        // Of replicas inserting at once, one row wins: the others' INSERT waits for it and
+        // then does nothing, and every replica reads the winner's key.
+        let now = OffsetDateTime::now_utc();
+        sqlx::query!(
+            "INSERT INTO token_keys (id, key, created_at) VALUES (1, $1, $2)
+             ON CONFLICT (id) DO NOTHING",
+            candidate.as_slice(),
+            now
+        )
+        .execute(&self.pool)
+        .await?;
+        let key = sqlx::query_scalar!("SELECT key FROM token_keys WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        key.try_into()
+            .map_err(|k: Vec<u8>| StoreError::CorruptKey(format!("{} bytes, not 32", k.len())))
+    }
+
+    async fn revoke_token(&self, jti: &str, expires_at: &str) -> Result<(), StoreError> {
+        let expires_at = instant(expires_at)?;
+        let now = OffsetDateTime::now_utc();
+        sqlx::query!(
+            "INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, $3)
+             ON CONFLICT (jti) DO NOTHING",
+            jti,
+            expires_at,
+            now
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn token_standing(&self, jti: &str, username: &str) -> Result<TokenStanding, StoreError> {
+        // One read for every authenticated request, never cached: a revocation committed by
+        // any replica counts from the next request on.
+        let row = sqlx::query!(
+            r#"SELECT
+                 EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1) AS "revoked!",
+                 EXISTS (SELECT 1 FROM users WHERE username = $2) AS "user_exists!",
+                 (SELECT tokens_not_before FROM users WHERE username = $2) AS not_before"#,
+            jti,
+            username
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(TokenStanding {
+            revoked: row.revoked,
+            user_exists: row.user_exists,
+            not_before: row.not_before.map(text),
+        })
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserSummary>, StoreError> {
+        let rows = sqlx::query!(
+            "SELECT username, created_at, updated_at, tokens_not_before
+             FROM users ORDER BY username"
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| UserSummary {
+                username: row.username,
+                created_at: text(row.created_at),
+                updated_at: text(row.updated_at),
+                tokens_not_before: row.tokens_not_before.map(text),
+            })
+            .collect())
+    }
+
+    async fn add_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        let now = instant(now)?;
+        let done = sqlx::query!(
+            "INSERT INTO users (username, password_hash, created_at, updated_at, tokens_not_before)
+             VALUES ($1, $2, $3, $3, $3)
+             ON CONFLICT (username) DO NOTHING",
+            username,
+            password_hash,
+            now
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        let now = instant(now)?;
+        let done = sqlx::query!(
+            "UPDATE users SET password_hash = $2, updated_at = $3, tokens_not_before = $3
+             WHERE username = $1",
+            username,
+            password_hash,
+            now
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn rehash_password(
+        &self,
+        username: &str,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let done = sqlx::query!(
+            "UPDATE users SET password_hash = $3, updated_at = $4
+             WHERE username = $1 AND password_hash = $2",
+            username,
+            old_hash,
+            new_hash,
+            now
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn remove_user(&self, username: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query!("DELETE FROM users WHERE username = $1", username)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revoke_all_tokens(&self, username: &str, now: &str) -> Result<bool, StoreError> {
+        let now = instant(now)?;
+        let done = sqlx::query!(
+            "UPDATE users SET tokens_not_before = $2, updated_at = $2 WHERE username = $1",
+            username,
+            now
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn import(
+        &self,
+        users: &[ImportedUser],
+        lookups: &[LookupRecord],
+        now: &str,
+    ) -> Result<ImportCounts, StoreError> {
+        let batch = ImportBatch::read(users, lookups, now)?;
+        retrying(|| batch.insert(&self.pool)).await
+    }
+
+    async fn purge_expired_revocations(&self, now: &str) -> Result<u64, StoreError> {
+        let now = instant(now)?;
+        let done = sqlx::query!("DELETE FROM revoked_tokens WHERE expires_at < $1", now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn lookup(&self, ip_address: &str) -> Result<Option<LookupRecord>, StoreError> {
+        let row = sqlx::query!(
+            "SELECT uuid, ip_address, response_code, created_at, updated_at
+             FROM lookups WHERE ip_address = $1",
+            ip_address
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| LookupRecord {
+            uuid: row.uuid,
+            ip_address: row.ip_address,
+            response_code: row.response_code,
+            created_at: text(row.created_at),
+            updated_at: text(row.updated_at),
+        }))
+    }
+
+    async fn enqueue(&self, ip_addresses: &[String]) -> Result<(), StoreError> {
+        retrying(move || queue::enqueue(&self.pool, ip_addresses)).await
+    }
+
+    async fn claim_jobs(
+        &self,
+        limit: u32,
+        now: &str,
+        lease_until: &str,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        queue::claim(&self.pool, limit, instant(now)?, instant(lease_until)?).await
+    }
+
+    async fn record_outcomes(&self, outcomes: &[JobOutcome]) -> Result<(), StoreError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let outcomes = queue::Outcomes::read(outcomes)?;
+        retrying(|| queue::record(&self.pool, &outcomes)).await
+    }
+
+    async fn reclaim_expired(&self, now: &str) -> Result<u64, StoreError> {
+        let now = instant(now)?;
+        retrying(move || queue::reclaim_expired(&self.pool, now)).await
+    }
+
+    async fn queue_counts(&self) -> Result<QueueCounts, StoreError> {
+        let rows = sqlx::query!(
+            r#"SELECT state AS "state!", count(*) AS "count!"
+               FROM lookup_jobs GROUP BY state"#
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut counts = QueueCounts::default();
+        for row in rows {
+            let slot = match row.state.as_str() {
+                "pending" => &mut counts.pending,
+                "running" => &mut counts.running,
+                "done" => &mut counts.done,
+                _ => &mut counts.failed,
+            };
+            *slot = row.count;
+        }
+        Ok(counts)
+    }
+
+    async fn history(
+        &self,
+        ip_address: &str,
+        limit: u32,
+    ) -> Result<Vec<HistoryRecord>, StoreError> {
+        let rows = sqlx::query!(
+            "SELECT looked_up_at, response_code, error FROM lookup_history
+             WHERE ip_address = $1 ORDER BY id DESC LIMIT $2",
+            ip_address,
+            i64::from(limit)
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| HistoryRecord {
+                looked_up_at: text(row.looked_up_at),
+                response_code: row.response_code,
+                error: row.error,
+            })
+            .collect())
+    }
+}
