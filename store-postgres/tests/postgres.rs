@@ -1,0 +1,433 @@
+//! PgStore against a real PostgreSQL: each test gets a fresh database, and two `PgStore`s on
+//! it stand for two replicas (two pools, so two sets of server sessions: to PostgreSQL they are
+//! as separate as two processes).
+//!
+//! The server is the one `SECWORKS_PG_TEST_URL` names (a maintenance database, where a test
+//! may create and drop databases), by default `postgres://postgres@127.0.0.1:5432/postgres`.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use secworks_store::{
+    ClaimedJob, ImportedUser, JobOutcome, JobResult, LookupRecord, Store, timestamp,
+};
+use secworks_store_postgres::PgStore;
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use time::{Duration, OffsetDateTime};
+
+fn server_url() -> String {
+    std::env::var("SECWORKS_PG_TEST_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A database of its own, dropped (with any connections still open) when this goes away,
+/// also when the test panics.
+struct TestDb {
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    async fn new() -> TestDb {
+        let name = format!("secworks_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&server_url())
+            .await
+            .expect("connect to the PostgreSQL server (SECWORKS_PG_TEST_URL)");
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create the test database");
+        admin
+            .close()
+            .await
+            .expect("close the maintenance connection");
+        let (base, _) = server_url()
+            .rsplit_once('/')
+            .map(|(base, db)| (base.to_owned(), db.to_owned()))
+            .expect("SECWORKS_PG_TEST_URL ends in /database");
+        TestDb {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+
+    async fn store(&self) -> Arc<PgStore> {
+        Arc::new(PgStore::connect(&self.url).await.expect("connect PgStore"))
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        // Drop cannot await, and the test's runtime may be gone: a thread with its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let mut admin = PgConnection::connect(&server_url()).await?;
+                sqlx::raw_sql(AssertSqlSafe(sql))
+                    .execute(&mut admin)
+                    .await?;
+                admin.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test database {}", self.name);
+        }
+    }
+}
+
+fn at(offset: Duration) -> String {
+    timestamp::format(OffsetDateTime::now_utc() + offset)
+}
+
+fn answer(job: &ClaimedJob, code: &str, when: &str) -> JobOutcome {
+    JobOutcome {
+        job_id: job.id,
+        lease_token: job.lease_token.clone(),
+        ip_address: job.ip_address.clone(),
+        at: when.to_owned(),
+        result: JobResult::Answer {
+            response_code: code.to_owned(),
+        },
+    }
+}
+
+/// Claims due jobs for `lease`, as a worker would.
+async fn claim(store: &PgStore, limit: u32, lease: Duration) -> Vec<ClaimedJob> {
+    store
+        .claim_jobs(limit, &at(Duration::ZERO), &at(lease))
+        .await
+        .expect("claim jobs")
+}
+
+fn addresses(range: std::ops::Range<u32>) -> Vec<String> {
+    range
+        .map(|i| std::net::Ipv4Addr::from(0x0a00_0000 + i).to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_look_every_address_up_exactly_once() {
+    let db = TestDb::new().await;
+    let (a, b) = (db.store().await, db.store().await);
+    // Overlapping batches through both replicas at once: the overlap joins the pending jobs.
+    let all = addresses(0..2000);
+    let (first, second) = (all[..1200].to_vec(), all[800..].to_vec());
+    let (x, y) = tokio::join!(
+        async {
+            for chunk in first.chunks(100) {
+                a.enqueue(chunk).await?;
+            }
+            Ok::<_, secworks_store::StoreError>(())
+        },
+        async {
+            for chunk in second.chunks(100).rev() {
+                b.enqueue(chunk).await?;
+            }
+            Ok::<_, secworks_store::StoreError>(())
+        }
+    );
+    x.unwrap();
+    y.unwrap();
+    assert_eq!(a.queue_counts().await.unwrap().pending, 2000);
+
+    // Workers on both replicas claim and answer until nothing is left.
+    let mut workers = Vec::new();
+    for store in [a.clone(), b.clone(), a.clone(), b.clone()] {
+        workers.push(tokio::spawn(async move {
+            let mut claimed = Vec::new();
+            loop {
+                let jobs = claim(&store, 37, Duration::minutes(5)).await;
+                if jobs.is_empty() {
+                    return claimed;
+                }
+                let outcomes: Vec<_> = jobs
+                    .iter()
+                    .map(|job| answer(job, "127.0.0.2", &at(Duration::ZERO)))
+                    .collect();
+                store.record_outcomes(&outcomes).await.unwrap();
+                claimed.extend(jobs.into_iter().map(|job| job.ip_address));
+            }
+        }));
+    }
+    let mut seen = HashSet::new();
+    for worker in workers {
+        for ip in worker.await.unwrap() {
+            assert!(seen.insert(ip.clone()), "{ip} was claimed twice");
+        }
+    }
+    assert_eq!(seen.len(), 2000);
+    let counts = b.queue_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.running, counts.done), (0, 0, 2000));
+    for ip in [&all[0], &all[999], &all[1999]] {
+        assert_eq!(a.history(ip, 10).await.unwrap().len(), 1, "history of {ip}");
+        assert_eq!(
+            b.lookup(ip).await.unwrap().unwrap().response_code,
+            "127.0.0.2"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_late_outcome_of_a_reclaimed_job_is_dropped() {
+    let db = TestDb::new().await;
+    let (a, b) = (db.store().await, db.store().await);
+    let ip = "192.0.2.1".to_owned();
+    a.enqueue(&[ip.clone(), ip.clone()]).await.unwrap();
+    b.enqueue(std::slice::from_ref(&ip)).await.unwrap();
+    assert_eq!(b.queue_counts().await.unwrap().pending, 1);
+    // Replica a claims with a lease that has already run out: it "died".
+    let stale = claim(&a, 10, Duration::milliseconds(-1)).await;
+    assert_eq!(stale.len(), 1);
+    assert_eq!(b.reclaim_expired(&at(Duration::ZERO)).await.unwrap(), 1);
+    let fresh = claim(&b, 10, Duration::minutes(5)).await;
+    assert_eq!(fresh.len(), 1);
+    assert_eq!((fresh[0].id, fresh[0].attempts), (stale[0].id, 2));
+    assert_ne!(fresh[0].lease_token, stale[0].lease_token);
+
+    // The stale claim's answer is dropped; the live one is stored, once.
+    a.record_outcomes(&[answer(&stale[0], "127.0.0.4", &at(Duration::ZERO))])
+        .await
+        .unwrap();
+    assert_eq!(a.lookup(&ip).await.unwrap(), None);
+    b.record_outcomes(&[answer(&fresh[0], "127.0.0.2", &at(Duration::ZERO))])
+        .await
+        .unwrap();
+    a.record_outcomes(&[answer(&stale[0], "127.0.0.4", &at(Duration::ZERO))])
+        .await
+        .unwrap();
+    assert_eq!(
+        a.lookup(&ip).await.unwrap().unwrap().response_code,
+        "127.0.0.2"
+    );
+    assert_eq!(a.history(&ip, 10).await.unwrap().len(), 1);
+    assert_eq!(a.queue_counts().await.unwrap().done, 1);
+}
+
+#[tokio::test]
+async fn answers_of_one_address_keep_uuid_and_never_go_back_in_time() {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    let ip = "2001:db8::1".to_owned();
+    // Two jobs of one address: one running, then one queued again and claimed.
+    store.enqueue(std::slice::from_ref(&ip)).await.unwrap();
+    let first = claim(&store, 10, Duration::minutes(5)).await;
+    store.enqueue(std::slice::from_ref(&ip)).await.unwrap();
+    let second = claim(&store, 10, Duration::minutes(5)).await;
+    assert_ne!(first[0].id, second[0].id);
+
+    // Both answers in one batch, the later one first.
+    let (early, late) = ("2024-01-01T00:00:00.000001Z", "2024-01-01T00:00:00.000002Z");
+    store
+        .record_outcomes(&[
+            answer(&second[0], "127.0.0.10", late),
+            answer(&first[0], "127.0.0.2", early),
+        ])
+        .await
+        .unwrap();
+    let stored = store.lookup(&ip).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.response_code.as_str(), stored.created_at.as_str()),
+        ("127.0.0.10", late)
+    );
+    assert_eq!(stored.updated_at, late);
+
+    // An older answer changes nothing but the history; a newer one keeps uuid and created_at.
+    store.enqueue(std::slice::from_ref(&ip)).await.unwrap();
+    let third = claim(&store, 10, Duration::minutes(5)).await;
+    store
+        .record_outcomes(&[answer(&third[0], "No Response", early)])
+        .await
+        .unwrap();
+    assert_eq!(store.lookup(&ip).await.unwrap().unwrap(), stored);
+    store.enqueue(std::slice::from_ref(&ip)).await.unwrap();
+    let fourth = claim(&store, 10, Duration::minutes(5)).await;
+    let later = "2024-01-02T00:00:00.000000Z";
+    store
+        .record_outcomes(&[answer(&fourth[0], "No Response", later)])
+        .await
+        .unwrap();
+    let moved = store.lookup(&ip).await.unwrap().unwrap();
+    assert_eq!(
+        (moved.uuid, moved.created_at),
+        (stored.uuid, stored.created_at)
+    );
+    assert_eq!(
+        (moved.response_code.as_str(), moved.updated_at.as_str()),
+        ("No Response", later)
+    );
+    let history = store.history(&ip, 10).await.unwrap();
+    let times: Vec<_> = history.iter().map(|h| h.looked_up_at.as_str()).collect();
+    assert_eq!(times, [later, early, early, late]);
+}
+
+#[tokio::test]
+async fn a_retried_job_gives_way_to_a_pending_one() {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    let ip = "198.51.100.7".to_owned();
+    store.enqueue(std::slice::from_ref(&ip)).await.unwrap();
+    let running = claim(&store, 10, Duration::minutes(5)).await;
+    store.enqueue(std::slice::from_ref(&ip)).await.unwrap();
+    let retry = JobOutcome {
+        result: JobResult::Retry {
+            error: "timed out".to_owned(),
+            run_after: at(Duration::minutes(1)),
+        },
+        ..answer(&running[0], "", &at(Duration::ZERO))
+    };
+    store.record_outcomes(&[retry]).await.unwrap();
+    let counts = store.queue_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.running), (1, 0));
+    let history = store.history(&ip, 10).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].error.as_deref(), Some("timed out"));
+
+    // A released job gives its attempt back.
+    let pending = claim(&store, 10, Duration::minutes(5)).await;
+    assert_eq!(pending[0].attempts, 1);
+    let release = JobOutcome {
+        result: JobResult::Release,
+        ..answer(&pending[0], "", &at(Duration::ZERO))
+    };
+    store.record_outcomes(&[release]).await.unwrap();
+    let again = claim(&store, 10, Duration::minutes(5)).await;
+    assert_eq!((again[0].id, again[0].attempts), (pending[0].id, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_starting_together_agree_on_first_user_and_token_key() {
+    let db = TestDb::new().await;
+    let (a, b) = tokio::join!(db.store(), db.store());
+    let stores = [a, b];
+    let mut tasks = Vec::new();
+    for i in 0..8u8 {
+        let store = stores[usize::from(i % 2)].clone();
+        tasks.push(tokio::spawn(async move {
+            let created = store
+                .create_first_user(&format!("admin{i}"), "hash")
+                .await
+                .unwrap();
+            let key = store.token_key_or_insert([i; 32]).await.unwrap();
+            (created, key)
+        }));
+    }
+    let mut created = 0;
+    let mut keys = HashSet::new();
+    for task in tasks {
+        let (made, key) = task.await.unwrap();
+        created += usize::from(made);
+        keys.insert(key);
+    }
+    assert_eq!(created, 1);
+    assert_eq!(keys.len(), 1);
+    assert_eq!(stores[0].list_users().await.unwrap().len(), 1);
+    assert!(!stores[1].create_first_user("late", "hash").await.unwrap());
+}
+
+#[tokio::test]
+async fn timestamps_come_back_as_they_went_in() {
+    let db = TestDb::new().await;
+    let (a, b) = (db.store().await, db.store().await);
+    let created = "2022-02-08T06:10:00.591595Z";
+    let updated = "2023-12-31T23:59:59.999999Z";
+    let record = LookupRecord {
+        uuid: "8e7e8fb1-4b1b-4519-8203-23004ceffc93".to_owned(),
+        ip_address: "203.0.113.9".to_owned(),
+        response_code: "127.0.0.2".to_owned(),
+        created_at: created.to_owned(),
+        updated_at: updated.to_owned(),
+    };
+    let user = ImportedUser {
+        username: "imported".to_owned(),
+        password_hash: "hash".to_owned(),
+    };
+    let now = "2024-06-01T12:00:00.000001Z";
+    let counts = a
+        .import(
+            std::slice::from_ref(&user),
+            std::slice::from_ref(&record),
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!((counts.users, counts.lookups), (1, 1));
+    let again = a
+        .import(&[user], std::slice::from_ref(&record), now)
+        .await
+        .unwrap();
+    assert_eq!((again.users, again.lookups), (0, 0));
+    assert_eq!(
+        b.lookup(&record.ip_address).await.unwrap(),
+        Some(record.clone())
+    );
+    assert_eq!(
+        b.history(&record.ip_address, 5).await.unwrap()[0].looked_up_at,
+        updated
+    );
+
+    let listed = b.list_users().await.unwrap();
+    assert_eq!(
+        (
+            listed[0].created_at.as_str(),
+            listed[0].tokens_not_before.as_deref()
+        ),
+        (now, Some(now))
+    );
+    // Another replica sees a revocation at once.
+    let not_before = timestamp::after_now();
+    assert!(a.revoke_all_tokens("imported", &not_before).await.unwrap());
+    a.revoke_token("jti-1", &at(Duration::hours(1)))
+        .await
+        .unwrap();
+    let standing = b.token_standing("jti-1", "imported").await.unwrap();
+    assert!(standing.revoked && standing.user_exists);
+    assert_eq!(standing.not_before, Some(not_before));
+    assert_eq!(
+        b.purge_expired_revocations(&at(Duration::hours(2)))
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn returning_jobs_to_the_queue_races_enqueue_safely() {
+    let db = TestDb::new().await;
+    let (a, b) = tokio::join!(db.store(), db.store());
+    let all = addresses(0..100);
+    a.enqueue(&all).await.unwrap();
+    // Replica a keeps returning its jobs (retry now) while replica b queues the same
+    // addresses again: both make pending jobs of the same addresses at once.
+    let writer = tokio::spawn({
+        let a = a.clone();
+        async move {
+            for _ in 0..10 {
+                let jobs = claim(&a, 100, Duration::minutes(5)).await;
+                let outcomes: Vec<_> = jobs
+                    .iter()
+                    .map(|job| JobOutcome {
+                        result: JobResult::Retry {
+                            error: "timed out".to_owned(),
+                            run_after: at(Duration::ZERO),
+                        },
+                        ..answer(job, "", &at(Duration::ZERO))
+                    })
+                    .collect();
+                a.record_outcomes(&outcomes).await.unwrap();
+            }
+        }
+    });
+    for _ in 0..10 {
+        let mut shuffled = all.clone();
+        shuffled.reverse();
+        b.enqueue(&shuffled).await.unwrap();
+    }
+    writer.await.unwrap();
+    let counts = b.queue_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.running), (100, 0));
+}
