@@ -7,10 +7,15 @@ use std::sync::Arc;
 
 pub use secworks_store::*;
 
-/// Opens the database that `url` names, creating and migrating it as needed.
+/// Opens the database that `url` names (`sqlite://…` or `postgres://…`), creating and
+/// migrating it as needed.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(
+            secworks_store_postgres::PgStore::connect(url).await?,
+        ))
     } else {
         // Only the scheme: the rest of a URL may hold a password.
         let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
