@@ -2,7 +2,9 @@
 //! same DNS server, measured in the same run (absolute numbers drift on shared machines; the
 //! ratio is the figure that means something).
 //!
-//! `cargo bench --bench lookups` — see docs/benchmarks.md.
+//! `cargo bench --bench lookups` — see docs/benchmarks.md. On PostgreSQL instead of SQLite:
+//! `SECWORKS_BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432 cargo bench --bench lookups`
+//! (a database of its own is created there and dropped at the end).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -30,10 +32,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let resolver = DnsblResolver::new(resolver_settings.clone())?;
     let dir = tempfile::tempdir()?;
+    let database = BenchDatabase::create(dir.path()).await?;
+    println!("database: {}", database.backend());
     let config = Config {
         host: "127.0.0.1".parse()?,
         port: 0,
-        database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),
+        database_url: database.url.clone(),
         token_ttl: Duration::from_secs(3600),
         token_key: Some([7; 32]),
         admin_password: None,
@@ -109,7 +113,57 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "median ratio: {:.1}% of the raw rate",
         100.0 * ratios[ratios.len() / 2]
     );
+    database.drop().await?;
     Ok(())
+}
+
+/// A SQLite file in `dir`, or a fresh database on the PostgreSQL server that
+/// `SECWORKS_BENCH_POSTGRES` names.
+struct BenchDatabase {
+    url: String,
+    postgres: Option<(String, String)>,
+}
+
+impl BenchDatabase {
+    async fn create(dir: &std::path::Path) -> Result<Self, Box<dyn std::error::Error>> {
+        use sqlx::Connection;
+        let Ok(server) = std::env::var("SECWORKS_BENCH_POSTGRES") else {
+            return Ok(Self {
+                url: format!("sqlite://{}", dir.join("bench.db").display()),
+                postgres: None,
+            });
+        };
+        let server = server.trim_end_matches('/').to_owned();
+        let name = format!("secworks_bench_{}", std::process::id());
+        let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await?;
+        Ok(Self {
+            url: format!("{server}/{name}"),
+            postgres: Some((server, name)),
+        })
+    }
+
+    fn backend(&self) -> &'static str {
+        if self.postgres.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    }
+
+    async fn drop(self) -> Result<(), Box<dyn std::error::Error>> {
+        use sqlx::Connection;
+        if let Some((server, name)) = self.postgres {
+            let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await?;
+            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut admin)
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 struct Api {
