@@ -21,8 +21,23 @@ pub async fn execute(req: &Request, body: Body, Data(state): Data<&Arc<AppState>
         Ok(principal) => principal,
         Err(refused) => return refused,
     };
+    execute_post(req, body, state, Some(principal)).await
+}
+
+/// Everything `POST /graphql` does after the bearer check: read the body, execute, answer.
+/// `principal` goes into the request data; the `bench-routes` build passes none, to measure
+/// the bearer check's cost by its absence.
+pub(super) async fn execute_post(
+    req: &Request,
+    body: Body,
+    state: &AppState,
+    principal: Option<auth::Principal>,
+) -> Response {
     let request = match read_request(req, body, state.max_body).await {
-        Ok(request) => request.data(principal),
+        Ok(request) => match principal {
+            Some(principal) => request.data(principal),
+            None => request,
+        },
         Err(bad) => {
             let (status, message) = match bad {
                 BadRequest::TooLarge(max) => (

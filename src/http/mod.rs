@@ -1,5 +1,7 @@
 //! The HTTP surface: routes, authentication of `/graphql`, and error mapping.
 
+#[cfg(feature = "bench-routes")]
+mod bench;
 mod graphiql;
 mod graphql;
 mod health;
@@ -31,7 +33,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let tokens = auth::api_service(state.auth.clone());
     let spec_json = tokens.spec_endpoint();
     let spec_yaml = tokens.spec_endpoint_yaml();
-    Route::new()
+    let route = Route::new()
         .at(
             "/graphql",
             poem::post(graphql::execute).get(graphql::execute_get),
@@ -44,7 +46,10 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
         .at("/metrics", poem::get(metrics::render))
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml)
-        .nest("/", tokens.around(json_auth_errors))
+        .nest("/", tokens.around(json_auth_errors));
+    #[cfg(feature = "bench-routes")]
+    let route = route.nest("/bench", bench::routes());
+    route
         .data(state.clone())
         .around(move |ep, req| observe::observe(ep, state.observe, req))
 }
