@@ -39,15 +39,22 @@ impl Resolvers {
 impl QueryResolvers for Resolvers {
     async fn get_ip_details(
         &self,
-        _ctx: &Context<'_>,
+        ctx: &Context<'_>,
         ip: String,
     ) -> async_graphql::Result<Option<Lookup>> {
         let Some(address) = ip::canonical(&ip) else {
             return Err(invalid_address(&ip));
         };
         let record = self.store.lookup(&address).await.map_err(internal)?;
-        let latest = self.store.history(&address, 1).await.map_err(internal)?;
-        let last_error = latest.into_iter().next().and_then(|attempt| attempt.error);
+        // `last_error` needs a second read; most queries (the original service's among them)
+        // do not select it, and a field not selected is never sent, so skip the read then.
+        // The lookahead sees through aliases and fragments.
+        let last_error = if ctx.look_ahead().field("last_error").exists() {
+            let latest = self.store.history(&address, 1).await.map_err(internal)?;
+            latest.into_iter().next().and_then(|attempt| attempt.error)
+        } else {
+            None
+        };
         let mut lookup = record.map_or_else(|| never_looked_up(address), Lookup::from);
         lookup.last_error = last_error;
         Ok(Some(lookup))
