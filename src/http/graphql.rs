@@ -2,8 +2,10 @@
 //! request in the query string (queries only). Request errors (syntax, validation) answer 400
 //! with `{"errors": [...]}`, as the original service did.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
+use async_graphql::parser::types::ExecutableDocument;
 use poem::http::StatusCode;
 use poem::web::Data;
 use poem::web::headers::authorization::Bearer;
@@ -14,6 +16,18 @@ use super::{AppState, error_response, json_response, unauthorized};
 use crate::auth;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+/// Parsed documents kept, by query text: clients send the same few queries over and over,
+/// and parsing is the largest single cost of a small query (more than executing it).
+const PARSED_QUERIES: usize = 64;
+/// Longer queries are parsed every time, so the cache holds at most 64 documents of queries
+/// of at most 2 KiB each.
+const PARSED_QUERY_MAX_LEN: usize = 2048;
+
+/// Query text → its parsed document. Parsing depends on the text alone, so one cache serves
+/// every schema in the process.
+static PARSED: LazyLock<Mutex<HashMap<Box<str>, Arc<ExecutableDocument>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::with_capacity(PARSED_QUERIES)));
 
 #[handler]
 pub async fn execute(req: &Request, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
@@ -34,10 +48,13 @@ pub(super) async fn execute_post(
     principal: Option<auth::Principal>,
 ) -> Response {
     let request = match read_request(req, body, state.max_body).await {
-        Ok(request) => match principal {
-            Some(principal) => request.data(principal),
-            None => request,
-        },
+        Ok(request) => {
+            let request = with_parsed_query(request);
+            match principal {
+                Some(principal) => request.data(principal),
+                None => request,
+            }
+        }
         Err(bad) => {
             let (status, message) = match bad {
                 BadRequest::TooLarge(max) => (
@@ -67,7 +84,7 @@ pub async fn execute_get(req: &Request, Data(state): Data<&Arc<AppState>>) -> Re
     };
     let mut request = match async_graphql::http::parse_query_string(req.uri().query().unwrap_or(""))
     {
-        Ok(request) => request.data(principal),
+        Ok(request) => with_parsed_query(request).data(principal),
         Err(e) => return errors_response(StatusCode::BAD_REQUEST, &e.to_string()),
     };
     let operation_name = request.operation_name.clone();
@@ -141,6 +158,43 @@ async fn respond(req: &Request, state: &AppState, request: async_graphql::Reques
         poem::http::HeaderValue::from_static(media_type),
     );
     resp.into_response()
+}
+
+/// Gives `request` its parsed document from the cache, or parses it now and keeps it. A query
+/// that does not parse is left alone: the schema parses it again and reports the error as it
+/// would have. The schema's own checks (depth, complexity, aliases, validation) all still run
+/// on the document, cached or not.
+fn with_parsed_query(mut request: async_graphql::Request) -> async_graphql::Request {
+    if request.query.len() > PARSED_QUERY_MAX_LEN {
+        return request;
+    }
+    let cached = PARSED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(request.query.as_str())
+        .cloned();
+    let document = match cached {
+        Some(document) => document,
+        None => match async_graphql::parser::parse_query(&request.query) {
+            Ok(document) => {
+                let document = Arc::new(document);
+                // A panic while holding the lock cannot leave the map half-changed (each
+                // change is one insert or remove), so a poisoned lock is safe to keep using.
+                let mut parsed = PARSED.lock().unwrap_or_else(PoisonError::into_inner);
+                if parsed.len() >= PARSED_QUERIES {
+                    // Evict an arbitrary entry (the map's order is hash-seeded per process).
+                    if let Some(evicted) = parsed.keys().next().cloned() {
+                        parsed.remove(&evicted);
+                    }
+                }
+                parsed.insert(request.query.as_str().into(), document.clone());
+                document
+            }
+            Err(_) => return request,
+        },
+    };
+    request.set_parsed_query(ExecutableDocument::clone(&document));
+    request
 }
 
 /// Why a request body is not a GraphQL request.
