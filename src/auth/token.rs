@@ -1,6 +1,8 @@
 //! Bearer tokens: PASETO v4.local (encrypted and authenticated with one symmetric key), with
 //! the registered claims `iss`, `sub`, `jti`, `iat`, `nbf` and `exp`.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use pasetors::claims::{Claims, ClaimsValidationRules};
@@ -13,6 +15,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 const ISSUER: &str = "secworks";
+
+/// Tokens whose verification is remembered (about 0.5 KiB each).
+const REMEMBERED_TOKENS: usize = 1024;
 
 /// Why a bearer token was refused. The text is safe to show to the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -59,12 +64,42 @@ pub struct VerifiedToken {
 pub struct Tokens {
     key: SymmetricKey<V4>,
     ttl: Duration,
+    /// Tokens that verified, by their exact text. Decrypting and checking the seal is most of
+    /// a token check's work, and its outcome for a given text under this key never changes:
+    /// only the time claims can turn a good token bad, and they are checked on every use. A
+    /// token that fails is not remembered. Revocation is not decided here (see
+    /// `Auth::authenticate`), so it takes effect at once as before.
+    verified: Mutex<HashMap<Box<str>, Verified>>,
+}
+
+/// A remembered verification: the claims, and the one time claim `VerifiedToken` lacks.
+#[derive(Debug, Clone)]
+struct Verified {
+    token: VerifiedToken,
+    not_before: OffsetDateTime,
+}
+
+impl Verified {
+    /// The time checks of a verification, in the order pasetors makes them.
+    fn check_times(&self, now: OffsetDateTime) -> Result<(), TokenError> {
+        if now < self.not_before || now < self.token.issued_at {
+            return Err(TokenError::NotYetValid);
+        }
+        if now > self.token.expires_at {
+            return Err(TokenError::Expired);
+        }
+        Ok(())
+    }
 }
 
 impl Tokens {
     pub fn new(key: &[u8; 32], ttl: Duration) -> Result<Self, TokenError> {
         let key = SymmetricKey::<V4>::from(key).map_err(|_| TokenError::Issue)?;
-        Ok(Self { key, ttl })
+        Ok(Self {
+            key,
+            ttl,
+            verified: Mutex::new(HashMap::new()),
+        })
     }
 
     /// A fresh random key.
@@ -99,6 +134,39 @@ impl Tokens {
     }
 
     pub fn verify(&self, token: &str) -> Result<VerifiedToken, TokenError> {
+        let remembered = self.remembered().get(token).cloned();
+        if let Some(verified) = remembered {
+            verified.check_times(OffsetDateTime::now_utc())?;
+            return Ok(verified.token);
+        }
+        let verified = self.decrypt(token)?;
+        self.remember(token, verified.clone());
+        Ok(verified.token)
+    }
+
+    // A panic while holding the lock cannot leave the map half-changed (each change is one
+    // insert, remove or retain), so a poisoned lock is safe to keep using.
+    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Verified>> {
+        self.verified.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn remember(&self, token: &str, verified: Verified) {
+        let mut remembered = self.remembered();
+        if remembered.len() >= REMEMBERED_TOKENS {
+            let now = OffsetDateTime::now_utc();
+            remembered.retain(|_, v| v.token.expires_at >= now);
+            if remembered.len() >= REMEMBERED_TOKENS {
+                // Still full of live tokens: forget an arbitrary one.
+                if let Some(evicted) = remembered.keys().next().cloned() {
+                    remembered.remove(&evicted);
+                }
+            }
+        }
+        remembered.insert(token.into(), verified);
+    }
+
+    /// The full check: format, seal (decryption), issuer, and time claims.
+    fn decrypt(&self, token: &str) -> Result<Verified, TokenError> {
         let untrusted =
             UntrustedToken::<Local, V4>::try_from(token).map_err(|_| TokenError::Malformed)?;
         let mut rules = ClaimsValidationRules::new();
@@ -116,11 +184,14 @@ impl Tokens {
                 .and_then(|v| v.as_str())
                 .map(str::to_owned)
         };
-        Ok(VerifiedToken {
-            subject: text("sub").ok_or(TokenError::MissingClaim)?,
-            jti: text("jti").ok_or(TokenError::MissingClaim)?,
-            issued_at: time_claim(claims, "iat").ok_or(TokenError::MissingClaim)?,
-            expires_at: time_claim(claims, "exp").ok_or(TokenError::MissingClaim)?,
+        Ok(Verified {
+            token: VerifiedToken {
+                subject: text("sub").ok_or(TokenError::MissingClaim)?,
+                jti: text("jti").ok_or(TokenError::MissingClaim)?,
+                issued_at: time_claim(claims, "iat").ok_or(TokenError::MissingClaim)?,
+                expires_at: time_claim(claims, "exp").ok_or(TokenError::MissingClaim)?,
+            },
+            not_before: time_claim(claims, "nbf").ok_or(TokenError::MissingClaim)?,
         })
     }
 }
@@ -172,5 +243,60 @@ mod tests {
             TokenError::Malformed
         );
         assert_eq!(tokens().verify("").unwrap_err(), TokenError::Malformed);
+    }
+
+    #[test]
+    fn a_remembered_token_verifies_the_same() {
+        let tokens = tokens();
+        let issued = tokens.issue("alice").unwrap();
+        let first = tokens.verify(&issued.token).unwrap();
+        let again = tokens.verify(&issued.token).unwrap();
+        assert_eq!(tokens.remembered().len(), 1);
+        assert_eq!(again.subject, first.subject);
+        assert_eq!(again.jti, first.jti);
+        assert_eq!(again.issued_at, first.issued_at);
+        assert_eq!(again.expires_at, first.expires_at);
+        // Another key does not share what this one remembers.
+        let other = Tokens::new(&[8; 32], Duration::from_secs(60)).unwrap();
+        assert_eq!(
+            other.verify(&issued.token).unwrap_err(),
+            TokenError::Invalid
+        );
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_waits_for_its_start() {
+        let tokens = tokens();
+        let issued = tokens.issue("alice").unwrap();
+        tokens.verify(&issued.token).unwrap();
+        let remembered = tokens
+            .remembered()
+            .get(issued.token.as_str())
+            .cloned()
+            .unwrap();
+        let exp = remembered.token.expires_at;
+        assert_eq!(remembered.check_times(exp), Ok(()));
+        assert_eq!(
+            remembered.check_times(exp + time::Duration::MICROSECOND),
+            Err(TokenError::Expired)
+        );
+        let start = remembered.not_before.max(remembered.token.issued_at);
+        assert_eq!(remembered.check_times(start), Ok(()));
+        assert_eq!(
+            remembered.check_times(start - time::Duration::MICROSECOND),
+            Err(TokenError::NotYetValid)
+        );
+    }
+
+    #[test]
+    fn failures_are_not_remembered_and_the_memory_is_bounded() {
+        let tokens = tokens();
+        assert!(tokens.verify("v4.local.garbage").is_err());
+        assert!(tokens.remembered().is_empty());
+        for i in 0..REMEMBERED_TOKENS + 10 {
+            let issued = tokens.issue(&format!("user{i}")).unwrap();
+            tokens.verify(&issued.token).unwrap();
+        }
+        assert_eq!(tokens.remembered().len(), REMEMBERED_TOKENS);
     }
 }
