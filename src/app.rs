@@ -18,6 +18,8 @@ use crate::store;
 
 /// How often revocations of tokens that expired anyway are deleted.
 const PURGE_INTERVAL: Duration = Duration::from_secs(600);
+/// How often the metrics recorder drains its histogram samples.
+const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -137,6 +139,7 @@ impl Application {
     /// within the grace period.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let purge = tokio::spawn(purge_revocations(self.state.auth.clone()));
+        let upkeep = tokio::spawn(metrics_upkeep());
         tracing::info!(addr = %self.addr, "secworks listening");
         let stop = tokio_util::sync::CancellationToken::new();
         let server = Server::new_with_acceptor(self.acceptor).run_with_graceful_shutdown(
@@ -163,7 +166,19 @@ impl Application {
         };
         let (result, ()) = tokio::join!(server, lookups);
         purge.abort();
+        upkeep.abort();
         result
+    }
+}
+
+/// Folds the histograms' recent samples into their buckets. Without it the samples pile up
+/// until the next scrape, and a server nobody scrapes grows without bound.
+async fn metrics_upkeep() {
+    let handle = http::metrics::handle();
+    let mut every = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
+    loop {
+        every.tick().await;
+        handle.run_upkeep();
     }
 }
 
