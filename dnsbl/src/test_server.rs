@@ -34,6 +34,11 @@ const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Responses queued per TCP connection.
 const TCP_RESPONSE_BUFFER: usize = 64;
 
+/// The UDP socket's receive buffer. The kernel's default (about 200 KiB) holds fewer than 256
+/// queries, so a client with that many in flight saw the kernel drop some, and waited out its
+/// timeout; the kernel caps this at `net.core.rmem_max`.
+const UDP_RECEIVE_BUFFER: usize = 4 << 20;
+
 /// How the server answers a query name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TestAnswer {
@@ -171,7 +176,7 @@ impl fmt::Debug for TestDnsServer {
 async fn bind_udp_and_tcp() -> io::Result<(UdpSocket, TcpListener, SocketAddr)> {
     const TRIES: usize = 16;
     for _ in 0..TRIES {
-        let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let udp = bind_udp()?;
         let addr = udp.local_addr()?;
         match TcpListener::bind(addr).await {
             Ok(tcp) => return Ok((udp, tcp, addr)),
@@ -184,6 +189,17 @@ async fn bind_udp_and_tcp() -> io::Result<(UdpSocket, TcpListener, SocketAddr)> 
         io::ErrorKind::AddrInUse,
         format!("no port free for both UDP and TCP after {TRIES} tries"),
     ))
+}
+
+/// A UDP socket on an ephemeral loopback port with a large receive buffer.
+fn bind_udp() -> io::Result<UdpSocket> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, None)?;
+    // Best effort: the kernel may grant less, which only brings back the drops under load.
+    let _ = socket.set_recv_buffer_size(UDP_RECEIVE_BUFFER);
+    socket.set_nonblocking(true)?;
+    socket.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())?;
+    UdpSocket::from_std(socket.into())
 }
 
 /// What the handler and the test share.
