@@ -12,6 +12,7 @@ pub mod http;
 pub mod import;
 pub mod ip;
 pub mod lookup;
+pub mod memory;
 pub mod store;
 
 pub use app::Application;

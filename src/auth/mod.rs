@@ -1,6 +1,7 @@
 //! Who may call secworks: passwords, bearer tokens and their revocation.
 
 mod handlers;
+mod hash_memory;
 mod limit;
 mod password;
 mod token;

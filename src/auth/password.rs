@@ -1,15 +1,16 @@
 //! Password hashing with argon2id (OWASP's minimum parameters: m=19 MiB, t=2, p=1).
 //!
 //! Hashing is CPU- and memory-heavy, so it runs on the blocking pool, at most one per core
-//! at a time: an unbounded pool of 19 MiB hashes would be a memory-exhaustion lever.
+//! at a time: an unbounded pool of 19 MiB hashes would be a memory-exhaustion lever. Its
+//! working memory is reused between hashes and freed when logins stop (`hash_memory`).
 
 use std::sync::Arc;
 
-use argon2::Argon2;
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
+use super::hash_memory::{self, HashMemory};
 use super::werkzeug::WerkzeugHash;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,7 @@ pub enum PasswordError {
 #[derive(Clone)]
 pub struct Passwords {
     permits: Arc<Semaphore>,
+    memory: Arc<HashMemory>,
     /// Verified against when the user does not exist, so that an unknown name costs the
     /// same work as a wrong password.
     dummy_hash: Arc<str>,
@@ -33,11 +35,28 @@ pub struct Passwords {
 impl Passwords {
     pub fn new() -> Result<Self, PasswordError> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let dummy_hash = hash_blocking("secworks dummy password")?;
-        Ok(Self {
+        let memory = Arc::new(HashMemory::default());
+        let dummy_hash = hash_blocking(&memory, "secworks dummy password")?;
+        let passwords = Self {
             permits: Arc::new(Semaphore::new(cores)),
+            memory,
             dummy_hash: dummy_hash.into(),
-        })
+        };
+        passwords.free_memory_when_idle();
+        Ok(passwords)
+    }
+
+    /// Frees the hashing memory once no hash has used it for [`hash_memory::IDLE`]; a hash in
+    /// between keeps it, and schedules its own check.
+    fn free_memory_when_idle(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let memory = self.memory.clone();
+        runtime.spawn(async move {
+            tokio::time::sleep(hash_memory::IDLE).await;
+            memory.trim(hash_memory::IDLE);
+        });
     }
 
     pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
@@ -46,7 +65,10 @@ impl Passwords {
             .acquire()
             .await
             .map_err(|_| PasswordError::Closed)?;
-        tokio::task::spawn_blocking(move || hash_blocking(&password)).await?
+        let memory = self.memory.clone();
+        let hashed = tokio::task::spawn_blocking(move || hash_blocking(&memory, &password)).await?;
+        self.free_memory_when_idle();
+        hashed
     }
 
     /// Checks `password` against `stored`, or against a dummy hash when there is no user, so
@@ -63,8 +85,10 @@ impl Passwords {
             .map_err(|_| PasswordError::Closed)?;
         let user_exists = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.to_string());
+        let memory = self.memory.clone();
         let verdict =
-            tokio::task::spawn_blocking(move || verify_blocking(&password, &hash)).await?;
+            tokio::task::spawn_blocking(move || verify_blocking(&memory, &password, &hash)).await?;
+        self.free_memory_when_idle();
         Ok(if user_exists { verdict } else { Verdict::Wrong })
     }
 }
@@ -86,11 +110,61 @@ impl Verdict {
     }
 }
 
-fn hash_blocking(password: &str) -> Result<String, PasswordError> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| PasswordError::Hash(e.to_string()))
+/// argon2id with the default parameters, as a PHC string (what `PasswordHasher` writes, with
+/// memory from `memory`).
+fn hash_blocking(memory: &HashMemory, password: &str) -> Result<String, PasswordError> {
+    let argon2 = Argon2::default();
+    let salt = argon2::password_hash::generate_salt();
+    let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    run_argon2(memory, &argon2, password, &salt, &mut output)
+        .map_err(|e| PasswordError::Hash(e.to_string()))?;
+    let phc = (|| {
+        Ok::<_, argon2::password_hash::Error>(PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(argon2.params())?,
+            salt: Some(Salt::new(&salt)?),
+            hash: Some(Output::new(&output)?),
+        })
+    })()
+    .map_err(|e| PasswordError::Hash(e.to_string()))?;
+    Ok(phc.to_string())
+}
+
+/// Whether `password` gives `stored`'s argon2 output with `stored`'s own algorithm, version
+/// and parameters (what `PasswordVerifier` checks, with memory from `memory`). The outputs
+/// are compared in constant time.
+fn argon2_matches(memory: &HashMemory, password: &str, stored: &PasswordHash) -> bool {
+    let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else {
+        return false;
+    };
+    let algorithm = Algorithm::try_from(stored.algorithm.as_str());
+    let version = stored
+        .version
+        .map_or(Ok(Version::default()), Version::try_from);
+    let params = Params::try_from(stored);
+    let (Ok(algorithm), Ok(version), Ok(params)) = (algorithm, version, params) else {
+        return false;
+    };
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut output = [0u8; Output::MAX_LENGTH];
+    let output = &mut output[..expected.len()];
+    run_argon2(memory, &argon2, password, salt.as_ref(), output).is_ok()
+        && Output::new(output).is_ok_and(|computed| computed == *expected)
+}
+
+fn run_argon2(
+    memory: &HashMemory,
+    argon2: &Argon2<'_>,
+    password: &str,
+    salt: &[u8],
+    output: &mut [u8],
+) -> argon2::Result<()> {
+    let mut blocks = memory.take(argon2.params().block_count());
+    let result =
+        argon2.hash_password_into_with_memory(password.as_bytes(), salt, output, &mut blocks);
+    memory.give_back(blocks);
+    result
 }
 
 /// Whether a hash from another system can be verified at login: werkzeug's pbkdf2, or a PHC
@@ -108,7 +182,7 @@ pub fn check_imported_hash(hash: &str) -> Result<(), String> {
 }
 
 /// A stored hash that does not parse verifies nothing.
-fn verify_blocking(password: &str, hash: &str) -> Verdict {
+fn verify_blocking(memory: &HashMemory, password: &str, hash: &str) -> Verdict {
     if WerkzeugHash::is_werkzeug(hash) {
         let right = WerkzeugHash::parse(hash).is_ok_and(|h| h.verify(password));
         return if right {
@@ -117,11 +191,8 @@ fn verify_blocking(password: &str, hash: &str) -> Verdict {
             Verdict::Wrong
         };
     }
-    let right = PasswordHash::new(hash).is_ok_and(|parsed| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    });
+    let right =
+        PasswordHash::new(hash).is_ok_and(|parsed| argon2_matches(memory, password, &parsed));
     if right {
         Verdict::Right { rehash: false }
     } else {
@@ -167,5 +238,46 @@ mod tests {
             verify("wrong", Some(werkzeug)).await.unwrap(),
             Verdict::Wrong
         );
+    }
+
+    /// The hashes are the argon2 crate's own PHC strings both ways, with the parameters each
+    /// string names (an imported hash may have others than ours).
+    #[tokio::test]
+    async fn agrees_with_the_argon2_crate_both_ways() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let passwords = Passwords::new().unwrap();
+        let ours = passwords.hash("correct horse".into()).await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
+        assert!(
+            Argon2::default()
+                .verify_password(b"wrong", &parsed)
+                .is_err()
+        );
+
+        let others = [
+            Argon2::default(),
+            Argon2::new(
+                Algorithm::Argon2i,
+                Version::V0x10,
+                Params::new(8192, 3, 1, Some(24)).unwrap(),
+            ),
+        ];
+        for other in others {
+            let theirs = other.hash_password(b"correct horse").unwrap().to_string();
+            let verify = |password: &str| passwords.verify(password.into(), Some(theirs.clone()));
+            assert_eq!(
+                verify("correct horse").await.unwrap(),
+                Verdict::Right { rehash: false },
+                "{theirs}"
+            );
+            assert_eq!(verify("wrong").await.unwrap(), Verdict::Wrong, "{theirs}");
+        }
+        // Hashing memory is kept for the next login, one area per size used.
+        assert_eq!(passwords.memory.kept(), 2);
     }
 }
