@@ -22,6 +22,7 @@ install_tools() {
     command -v wrk >/dev/null || missing+=(wrk)
     command -v jq >/dev/null || missing+=(jq)
     command -v curl >/dev/null || missing+=(curl)
+    command -v python3 >/dev/null || missing+=(python3)
     ((${#missing[@]} == 0)) && return
     progress "installing ${missing[*]} from Debian"
     local sudo=()
@@ -226,27 +227,6 @@ enqueue_body() { # FIRST COUNT -> {"query": "mutation ($ip: …) …", "variable
 # enqueue_until_stored BODY_FILE DONE_AFTER: sends the enqueue, polls queueStatus until
 # DONE_AFTER jobs are done; prints lookups stored per second from the send to the last poll.
 enqueue_until_stored() {
-    local count started now status done_jobs failed
-    count=$(jq '.variables.ip | length' "$1")
-    printf '{"query": "{ queueStatus { done failed } }"}' >"$tmp/poll.json"
-    started=$(date +%s%N)
-    curl -sf -o "$tmp/enqueue.out" -H "Authorization: Bearer $token" \
-        -H 'Content-Type: application/json' --data-binary "@$1" "$base/graphql" ||
-        die "enqueue request failed"
-    [[ $(jq .data.enqueue "$tmp/enqueue.out") == "$count" ]] ||
-        die "enqueue answered $(head -c 300 "$tmp/enqueue.out")"
-    # Each poll is one curl and no other process, so the poll interval stays near 10 ms.
-    while :; do
-        status=$(curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-            --data-binary "@$tmp/poll.json" "$base/graphql") || die "queueStatus failed"
-        now=$(date +%s%N)
-        [[ $status =~ \"done\":([0-9]+) ]] || die "queueStatus answered $status"
-        done_jobs=${BASH_REMATCH[1]}
-        [[ $status =~ \"failed\":([0-9]+) ]] && failed=${BASH_REMATCH[1]}
-        ((failed == 0)) || die "$failed lookups failed"
-        ((done_jobs >= $2)) && break
-        (((now - started) < 120000000000)) || die "enqueue: only $done_jobs of $2 jobs done after 120 s"
-        sleep 0.005
-    done
-    awk -v n="$count" -v ns=$((now - started)) 'BEGIN { printf "%.0f", n / (ns / 1e9) }'
+    python3 "$root/bench/enqueue_until_stored.py" "$base" "$token" "$1" "$2" ||
+        die "enqueue until stored failed"
 }
