@@ -52,6 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         login_limits: secworks::config::LoginLimits {
             per_user: "5/1m".parse()?,
             per_address: "30/1m".parse()?,
+            per_name: "100/1h".parse()?,
         },
         trust_forwarded_for: false,
         shutdown_grace: Duration::from_secs(10),

@@ -76,10 +76,7 @@ impl Application {
             store.clone(),
             passwords,
             Tokens::new(&key, config.token_ttl)?,
-            LoginLimiter::new(
-                config.login_limits.per_user,
-                config.login_limits.per_address,
-            ),
+            LoginLimiter::new(config.login_limits),
         ));
         let resolver = secworks_dnsbl::DnsblResolver::new(config.resolver.clone())?;
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use secworks_dnsbl::{ResolverSettings, Zone};
 
 use crate::auth::FailureLimit;
+pub use crate::auth::LoginLimits;
 use crate::graphql::QueryLimits;
 use crate::lookup::EngineSettings;
 
@@ -64,8 +65,9 @@ pub struct ServeArgs {
     #[arg(long, env = "SECWORKS_REQUEST_TIMEOUT", value_name = "SECWORKS_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
 
-    /// Failed logins allowed per user name, as `<failures>/<period>`; beyond them logins of
-    /// that name answer 429 until the period refills.
+    /// Failed logins allowed per user name from one client address (IPv6: per /64), as
+    /// `<failures>/<period>`; beyond them that name answers 429 to that address until the
+    /// period refills.
     #[arg(
         long,
         env = "SECWORKS_LOGIN_FAILURES_PER_USER",
@@ -82,6 +84,16 @@ pub struct ServeArgs {
         default_value = "30/1m"
     )]
     pub login_failures_per_address: FailureLimit,
+
+    /// Failed logins allowed per user name across all addresses; beyond them only addresses
+    /// without a recent failure for the name get their password checked.
+    #[arg(
+        long,
+        env = "SECWORKS_LOGIN_FAILURES_PER_NAME",
+        value_name = "SECWORKS_LOGIN_FAILURES_PER_NAME",
+        default_value = "100/1h"
+    )]
+    pub login_failures_per_name: FailureLimit,
 
     /// Take the client address from the last `X-Forwarded-For` entry (set it only behind a
     /// proxy that appends one), for login limits and logs.
@@ -243,13 +255,6 @@ pub struct Config {
     pub shutdown_grace: Duration,
 }
 
-/// Failed logins allowed before logins answer 429.
-#[derive(Debug, Clone, Copy)]
-pub struct LoginLimits {
-    pub per_user: FailureLimit,
-    pub per_address: FailureLimit,
-}
-
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
@@ -318,6 +323,7 @@ impl Config {
             login_limits: LoginLimits {
                 per_user: args.login_failures_per_user,
                 per_address: args.login_failures_per_address,
+                per_name: args.login_failures_per_name,
             },
             trust_forwarded_for: args.trust_forwarded_for,
             shutdown_grace: args.shutdown_grace,

@@ -1,24 +1,33 @@
-//! Failed-login limits, per user name and per client address, so that passwords cannot be
-//! guessed at the rate argon2 allows.
+//! Failed-login limits, so that passwords cannot be guessed at the rate argon2 allows, and so
+//! that nobody can keep an account locked out by failing on purpose.
 //!
-//! Only failures count: a client that logs in correctly is never slowed down. governor keeps
-//! the counts (GCRA, one cell per failure); since its limiters cannot be queried without
-//! taking a cell, a failure that uses up a key's last cell also marks the key blocked until
-//! the next cell is due, and attempts are checked against those marks before any password
-//! work is done.
+//! Three counts, each of failures only (a client that logs in correctly is never slowed down):
+//!
+//! - per (name, client address): one client guessing one account. Exceeding it refuses that
+//!   pair only; the same name from another address is untouched.
+//! - per client address, whatever names it tries: one client spraying many accounts.
+//! - per name across all addresses: many clients guessing one account. While it is exceeded,
+//!   a client with a recent failure for that name is refused, but a client without one still
+//!   has its password checked: the owner logs in, each attacker address gets one guess per
+//!   period instead of a guess per pair allowance.
+//!
+//! governor keeps the counts (GCRA, one cell per failure). Its limiters cannot be queried
+//! without taking a cell, so a failure that uses up a key's last cell also marks the key
+//! blocked until the next cell is due, and attempts are checked against those marks before any
+//! password work is done. The marks and the recent failures live in bounded caches (moka): an
+//! attacker with many addresses cannot grow them without limit, and an entry pushed out early
+//! costs at most one extra checked guess, since governor still holds the count.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::str::FromStr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock, QuantaInstant};
+use governor::clock::{Clock, DefaultClock, Reference};
 use governor::middleware::{StateInformationMiddleware, StateSnapshot};
-use governor::{DefaultKeyedRateLimiter, NotUntil, Quota};
-
-type Limiter<K> = DefaultKeyedRateLimiter<K, StateInformationMiddleware>;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{NotUntil, Quota, RateLimiter};
+use moka::sync::Cache;
 
 /// "At most `failures` failed logins per `period`", refilled evenly over the period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,98 +66,188 @@ impl FromStr for FailureLimit {
     }
 }
 
+/// The three failed-login limits.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginLimits {
+    /// Per (name, client address): `SECWORKS_LOGIN_FAILURES_PER_USER`.
+    pub per_user: FailureLimit,
+    /// Per client address: `SECWORKS_LOGIN_FAILURES_PER_ADDRESS`.
+    pub per_address: FailureLimit,
+    /// Per name, across all addresses: `SECWORKS_LOGIN_FAILURES_PER_NAME`.
+    pub per_name: FailureLimit,
+}
+
+/// A name as counted, and the network of the client that tried it.
+type Pair = (String, IpAddr);
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
-    User(String),
+    Pair(Pair),
     Address(IpAddr),
+    Name(String),
 }
 
-pub struct LoginLimiter {
-    users: Limiter<String>,
-    addresses: Limiter<IpAddr>,
-    blocked: Mutex<HashMap<Key, Instant>>,
+type Limiter<K, C> = RateLimiter<K, DefaultKeyedStateStore<K>, C, StateInformationMiddleware>;
+
+/// Entries each cache keeps at most (a few MiB at most).
+const TRACKED: u64 = 100_000;
+
+/// Which limit a failure has just used up, for the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exceeded {
+    Pair,
+    Address,
+    Name,
 }
 
-/// Marks kept before old ones are swept out.
-const SWEEP_AT: usize = 4096;
+pub struct LoginLimiter<C: Clock = DefaultClock> {
+    clock: C,
+    pairs: Limiter<Pair, C>,
+    addresses: Limiter<IpAddr, C>,
+    names: Limiter<String, C>,
+    /// Until when each key is refused.
+    blocked: Cache<Key, C::Instant>,
+    /// The last failure of each pair, kept for the per-name period.
+    recent: Cache<Pair, C::Instant>,
+    recent_for: Duration,
+}
 
 impl LoginLimiter {
-    pub fn new(per_user: FailureLimit, per_address: FailureLimit) -> Self {
+    pub fn new(limits: LoginLimits) -> Self {
+        Self::with_clock(limits, DefaultClock::default())
+    }
+}
+
+impl<C> LoginLimiter<C>
+where
+    C: Clock + Clone,
+    C::Instant: 'static,
+{
+    pub fn with_clock(limits: LoginLimits, clock: C) -> Self {
+        let longest = limits
+            .per_user
+            .period
+            .max(limits.per_address.period)
+            .max(limits.per_name.period);
         Self {
-            users: DefaultKeyedRateLimiter::keyed(per_user.quota()).with_middleware(),
-            addresses: DefaultKeyedRateLimiter::keyed(per_address.quota()).with_middleware(),
-            blocked: Mutex::new(HashMap::new()),
+            pairs: keyed(limits.per_user, &clock),
+            addresses: keyed(limits.per_address, &clock),
+            names: keyed(limits.per_name, &clock),
+            // A mark never outlives its period; the cache's own clock only bounds memory.
+            blocked: Cache::builder()
+                .max_capacity(TRACKED)
+                .time_to_live(longest)
+                .build(),
+            recent: Cache::builder()
+                .max_capacity(TRACKED)
+                .time_to_live(limits.per_name.period)
+                .build(),
+            recent_for: limits.per_name.period,
+            clock,
         }
     }
 
-    /// `Err(wait)` while `username` or `client` is blocked: refuse without checking the
-    /// password, and say when to try again.
+    /// `Err(wait)` when `username` from `client` must be refused without checking the
+    /// password, with when to try again.
     pub fn check(&self, username: &str, client: IpAddr) -> Result<(), Duration> {
-        let now = Instant::now();
-        let blocked = self.lock();
-        let wait = [
-            Key::User(truncated(username)),
-            Key::Address(network(client)),
-        ]
-        .iter()
-        .filter_map(|key| blocked.get(key))
-        .filter_map(|until| until.checked_duration_since(now))
-        .max();
-        match wait {
-            Some(wait) if !wait.is_zero() => Err(wait),
+        let now = self.clock.now();
+        let pair = (truncated(username), network(client));
+        let own = [Key::Pair(pair.clone()), Key::Address(pair.1)]
+            .into_iter()
+            .filter_map(|key| self.remaining(&key, now))
+            .max();
+        if let Some(wait) = own {
+            return Err(wait);
+        }
+        let Some(name_wait) = self.remaining(&Key::Name(pair.0.clone()), now) else {
+            return Ok(());
+        };
+        // The name is under attack: only clients that have not failed on it lately get their
+        // password checked.
+        match self.recent.get(&pair) {
+            Some(failed_at) if now.duration_since(failed_at) < self.recent_for.into() => {
+                let ages_out = self
+                    .recent_for
+                    .saturating_sub(now.duration_since(failed_at).into());
+                Err(name_wait.min(ages_out))
+            }
             _ => Ok(()),
         }
     }
 
-    /// Counts a failed login against `username` and `client`.
-    pub fn failed(&self, username: &str, client: IpAddr) {
-        let name = truncated(username);
-        let net = network(client);
-        let user_wait = exhausted(self.users.check_key(&name));
-        let address_wait = exhausted(self.addresses.check_key(&net));
-        let now = Instant::now();
-        let mut blocked = self.lock();
-        for (key, wait) in [
-            (Key::User(name), user_wait),
-            (Key::Address(net), address_wait),
-        ] {
+    /// Counts a failed login of `username` from `client`; returns the limits it used up.
+    pub fn failed(&self, username: &str, client: IpAddr) -> Vec<Exceeded> {
+        let pair = (truncated(username), network(client));
+        let waits = [
+            (
+                Exceeded::Pair,
+                Key::Pair(pair.clone()),
+                self.exhausted(self.pairs.check_key(&pair)),
+            ),
+            (
+                Exceeded::Address,
+                Key::Address(pair.1),
+                self.exhausted(self.addresses.check_key(&pair.1)),
+            ),
+            (
+                Exceeded::Name,
+                Key::Name(pair.0.clone()),
+                self.exhausted(self.names.check_key(&pair.0)),
+            ),
+        ];
+        let now = self.clock.now();
+        self.recent.insert(pair, now);
+        let mut exceeded = Vec::new();
+        for (which, key, wait) in waits {
             if let Some(wait) = wait {
-                blocked.insert(key, now + wait);
+                let newly = self.remaining(&key, now).is_none();
+                self.blocked.insert(key, now + wait.into());
+                if newly {
+                    exceeded.push(which);
+                }
             }
         }
-        if blocked.len() >= SWEEP_AT {
-            blocked.retain(|_, until| *until > now);
-        }
+        exceeded
     }
 
-    /// Forgets keys whose failures have all been refilled; call now and then.
+    /// Forgets counts whose failures have all been refilled; call now and then.
     pub fn sweep(&self) {
-        let now = Instant::now();
-        self.lock().retain(|_, until| *until > now);
-        self.users.retain_recent();
+        self.pairs.retain_recent();
         self.addresses.retain_recent();
-        self.users.shrink_to_fit();
+        self.names.retain_recent();
+        self.pairs.shrink_to_fit();
         self.addresses.shrink_to_fit();
+        self.names.shrink_to_fit();
+        self.blocked.run_pending_tasks();
+        self.recent.run_pending_tasks();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Instant>> {
-        // The map holds no invariant a panicking holder could break halfway.
-        self.blocked
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// How long `key` stays refused from `now`, if it is.
+    fn remaining(&self, key: &Key, now: C::Instant) -> Option<Duration> {
+        let until = self.blocked.get(key)?;
+        (until > now).then(|| until.duration_since(now).into())
+    }
+
+    /// How long a key stays blocked after this failure: until its next cell is due if the
+    /// failure took the last one (or found none), else not at all.
+    fn exhausted(&self, outcome: Result<StateSnapshot, NotUntil<C::Instant>>) -> Option<Duration> {
+        match outcome {
+            Ok(snapshot) if snapshot.remaining_burst_capacity() == 0 => {
+                Some(snapshot.quota().replenish_interval())
+            }
+            Ok(_) => None,
+            Err(not_until) => Some(not_until.wait_time_from(self.clock.now())),
+        }
     }
 }
 
-/// How long a key stays blocked after this failure: until its next cell is due if the
-/// failure took the last one (or found none), else not at all.
-fn exhausted(outcome: Result<StateSnapshot, NotUntil<QuantaInstant>>) -> Option<Duration> {
-    match outcome {
-        Ok(snapshot) if snapshot.remaining_burst_capacity() == 0 => {
-            Some(snapshot.quota().replenish_interval())
-        }
-        Ok(_) => None,
-        Err(not_until) => Some(not_until.wait_time_from(DefaultClock::default().now())),
-    }
+fn keyed<K, C>(limit: FailureLimit, clock: &C) -> Limiter<K, C>
+where
+    K: std::hash::Hash + Eq + Clone,
+    C: Clock + Clone,
+{
+    RateLimiter::dashmap_with_clock(limit.quota(), clock.clone())
+        .with_middleware::<StateInformationMiddleware>()
 }
 
 /// Long names are cut: the key need not hold more than a real user name.
@@ -176,9 +275,29 @@ fn network(client: IpAddr) -> IpAddr {
 
 #[cfg(test)]
 mod tests {
+    use governor::clock::FakeRelativeClock;
+
     use super::*;
 
     fn limit(text: &str) -> FailureLimit {
+        text.parse().unwrap()
+    }
+
+    fn limiter(
+        per_user: &str,
+        per_address: &str,
+        per_name: &str,
+    ) -> (LoginLimiter<FakeRelativeClock>, FakeRelativeClock) {
+        let clock = FakeRelativeClock::default();
+        let limits = LoginLimits {
+            per_user: limit(per_user),
+            per_address: limit(per_address),
+            per_name: limit(per_name),
+        };
+        (LoginLimiter::with_clock(limits, clock.clone()), clock)
+    }
+
+    fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
     }
 
@@ -204,47 +323,76 @@ mod tests {
     }
 
     #[test]
-    fn blocks_a_user_after_its_failures_and_only_that_user() {
-        let limiter = LoginLimiter::new(limit("3/1h"), limit("100/1h"));
-        let client: IpAddr = "192.0.2.1".parse().unwrap();
-        for _ in 0..3 {
-            assert_eq!(limiter.check("alice", client), Ok(()));
-            limiter.failed("alice", client);
+    fn blocks_a_name_from_one_address_and_nothing_else() {
+        let (limiter, _) = limiter("3/1h", "100/1h", "100/1h");
+        let attacker = ip("192.0.2.1");
+        for n in 0..3 {
+            assert_eq!(limiter.check("alice", attacker), Ok(()));
+            let exceeded = limiter.failed("alice", attacker);
+            assert_eq!(exceeded, if n == 2 { vec![Exceeded::Pair] } else { vec![] });
         }
-        let wait = limiter.check("alice", client).unwrap_err();
+        let wait = limiter.check("alice", attacker).unwrap_err();
         assert!(wait > Duration::from_secs(1000) && wait <= Duration::from_secs(1200));
-        assert_eq!(limiter.check("bob", client), Ok(()));
+        // The owner, elsewhere, is not locked out; the attacker may still try other names.
+        assert_eq!(limiter.check("alice", ip("198.51.100.7")), Ok(()));
+        assert_eq!(limiter.check("bob", attacker), Ok(()));
     }
 
     #[test]
     fn blocks_an_address_whatever_names_it_tries() {
-        let limiter = LoginLimiter::new(limit("100/1h"), limit("4/1m"));
-        let client: IpAddr = "2001:db8::1".parse().unwrap();
+        let (limiter, _) = limiter("100/1h", "4/1m", "100/1h");
+        let client = ip("2001:db8::1");
         for n in 0..4 {
             limiter.failed(&format!("user{n}"), client);
         }
         assert!(limiter.check("someone-else", client).is_err());
         // The same /64 is the same client; another /64 is not.
-        assert!(
-            limiter
-                .check("x", "2001:db8::ffff".parse().unwrap())
-                .is_err()
-        );
-        assert_eq!(
-            limiter.check("x", "2001:db8:0:1::1".parse().unwrap()),
-            Ok(())
-        );
-        assert_eq!(limiter.check("x", "192.0.2.9".parse().unwrap()), Ok(()));
+        assert!(limiter.check("x", ip("2001:db8::ffff")).is_err());
+        assert_eq!(limiter.check("x", ip("2001:db8:0:1::1")), Ok(()));
+        assert_eq!(limiter.check("x", ip("192.0.2.9")), Ok(()));
+    }
+
+    #[test]
+    fn a_name_over_its_limit_refuses_the_guessers_and_checks_everyone_else() {
+        let (limiter, clock) = limiter("5/1m", "30/1m", "10/1h");
+        // Ten addresses guess once each: no pair or address is over its limit, the name is.
+        let guessers: Vec<IpAddr> = (1..=10).map(|n| ip(&format!("192.0.2.{n}"))).collect();
+        let mut exceeded = Vec::new();
+        for &guesser in &guessers {
+            assert_eq!(limiter.check("alice", guesser), Ok(()));
+            exceeded.extend(limiter.failed("alice", guesser));
+        }
+        assert_eq!(exceeded, vec![Exceeded::Name]);
+        for &guesser in &guessers {
+            let wait = limiter.check("alice", guesser).unwrap_err();
+            assert!(wait <= Duration::from_secs(3600), "{wait:?}");
+        }
+        // The owner's address has no recent failure: its password gets checked.
+        let owner = ip("198.51.100.7");
+        assert_eq!(limiter.check("alice", owner), Ok(()));
+        // A new guesser gets its one guess, then is refused like the others.
+        let newcomer = ip("203.0.113.9");
+        assert_eq!(limiter.check("alice", newcomer), Ok(()));
+        limiter.failed("alice", newcomer);
+        assert!(limiter.check("alice", newcomer).is_err());
+        // Other names are not affected.
+        assert_eq!(limiter.check("bob", guessers[0]), Ok(()));
+        // Once the name's period has refilled a cell, the guessers may try again.
+        clock.advance(Duration::from_secs(3600));
+        assert_eq!(limiter.check("alice", guessers[0]), Ok(()));
     }
 
     #[test]
     fn a_block_ends_when_the_next_failure_is_allowed() {
-        let limiter = LoginLimiter::new(limit("2/100ms"), limit("100/1h"));
-        let client: IpAddr = "192.0.2.1".parse().unwrap();
+        let (limiter, clock) = limiter("2/100ms", "100/1h", "100/1h");
+        let client = ip("192.0.2.1");
         limiter.failed("alice", client);
         limiter.failed("alice", client);
+        let wait = limiter.check("alice", client).unwrap_err();
+        assert_eq!(wait, Duration::from_millis(50));
+        clock.advance(Duration::from_millis(49));
         assert!(limiter.check("alice", client).is_err());
-        std::thread::sleep(Duration::from_millis(80));
+        clock.advance(Duration::from_millis(1));
         assert_eq!(limiter.check("alice", client), Ok(()));
         limiter.sweep();
     }

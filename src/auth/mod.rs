@@ -15,7 +15,7 @@ pub use handlers::{
     ErrorBody, TokenApi, allowed_methods, api_service, basic_challenge, bearer_missing,
     bearer_refusal, internal_error,
 };
-pub use limit::{FailureLimit, LoginLimiter};
+pub use limit::{Exceeded, FailureLimit, LoginLimiter, LoginLimits};
 pub use password::{PasswordError, Passwords, Verdict, check_imported_hash};
 pub use token::{IssuedToken, TokenError, Tokens, VerifiedToken};
 pub use users::{UserAdmin, UserAdminError, check_name};
@@ -90,7 +90,14 @@ impl Auth {
             .verify(password.to_owned(), stored.clone())
             .await?;
         let Verdict::Right { rehash } = verdict else {
-            self.limiter.failed(username, client);
+            for exceeded in self.limiter.failed(username, client) {
+                let limit = match exceeded {
+                    limit::Exceeded::Pair => "SECWORKS_LOGIN_FAILURES_PER_USER",
+                    limit::Exceeded::Address => "SECWORKS_LOGIN_FAILURES_PER_ADDRESS",
+                    limit::Exceeded::Name => "SECWORKS_LOGIN_FAILURES_PER_NAME",
+                };
+                tracing::warn!(user = username, %client, limit, "failed logins over the limit");
+            }
             metrics::counter!("secworks_login_failures_total", "reason" => "bad_credentials")
                 .increment(1);
             tracing::info!(user = username, %client, "login failed");

@@ -206,6 +206,7 @@ pub fn test_config(db: &TestDb, dns: &TestDnsServer) -> Config {
         login_limits: secworks::config::LoginLimits {
             per_user: "5/1m".parse().unwrap(),
             per_address: "30/1m".parse().unwrap(),
+            per_name: "100/1h".parse().unwrap(),
         },
         trust_forwarded_for: false,
         shutdown_grace: Duration::from_secs(10),

@@ -46,8 +46,31 @@ async fn assert_throttled(resp: reqwest::Response, range: std::ops::RangeInclusi
     body["message"].as_str().unwrap().to_owned()
 }
 
+/// A client whose connections come from `local`, a loopback address of its own (Linux answers
+/// on all of 127.0.0.0/8), so that the server sees another client address.
+fn client_from(local: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(local.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+async fn login_with(
+    client: &reqwest::Client,
+    app: &TestApp,
+    user: &str,
+    password: &str,
+) -> reqwest::Response {
+    client
+        .post(app.url("/graphql/tokens"))
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
-async fn failed_logins_are_limited_per_user_then_per_address() {
+async fn failed_logins_are_limited_per_user_and_address_then_per_address() {
     let (app, _dir) = app_with(|config| {
         config.login_limits.per_user = "3/1h".parse().unwrap();
         config.login_limits.per_address = "5/1h".parse().unwrap();
@@ -56,8 +79,8 @@ async fn failed_logins_are_limited_per_user_then_per_address() {
     for _ in 0..3 {
         assert_eq!(login_from(&app, USER, "wrong", None).await.status(), 401);
     }
-    // The right password no longer helps: the name is blocked before it is checked, for
-    // about one refill interval (1 h / 3).
+    // From this address the right password no longer helps: the name is refused here before
+    // the password is checked, for about one refill interval (1 h / 3).
     let message = assert_throttled(login_from(&app, USER, PASSWORD, None).await, 1100..=1200).await;
     assert!(message.contains("too many failed logins"), "{message}");
     // The generated client sees the declared 429 and its Error body.
@@ -72,11 +95,80 @@ async fn failed_logins_are_limited_per_user_then_per_address() {
         }
         other => panic!("not throttled: {other:?}"),
     }
+    // From another address the owner logs in.
+    let owner = client_from("127.0.0.2");
+    assert_eq!(login_with(&owner, &app, USER, PASSWORD).await.status(), 200);
 
     // Other names still get an answer, until the address has used up its own allowance.
     assert_eq!(login_from(&app, "mallory", "x", None).await.status(), 401);
     assert_eq!(login_from(&app, "trent", "x", None).await.status(), 401);
     assert_throttled(login_from(&app, "victor", "x", None).await, 700..=720).await;
+}
+
+#[tokio::test]
+async fn an_attacker_failing_on_purpose_cannot_lock_the_owner_out() {
+    let (app, _dir) = app_with(|_| {}).await;
+    let attacker = client_from("127.0.0.3");
+    let mut refused = 0;
+    for _ in 0..50 {
+        match login_with(&attacker, &app, USER, "guess")
+            .await
+            .status()
+            .as_u16()
+        {
+            401 => {}
+            429 => refused += 1,
+            other => panic!("attacker answered {other}"),
+        }
+    }
+    // The defaults (5/1m per name and address) stopped the guessing early on...
+    assert_eq!(refused, 45);
+    assert_eq!(
+        login_with(&attacker, &app, USER, PASSWORD).await.status(),
+        429
+    );
+    // ...and the owner, from another address, logs in at once.
+    let owner = client_from("127.0.0.4");
+    let resp = login_with(&owner, &app, USER, PASSWORD).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["token"].as_str().unwrap().starts_with("v4.local."));
+}
+
+#[tokio::test]
+async fn a_name_guessed_from_many_addresses_still_lets_its_owner_in() {
+    let (app, _dir) = app_with(|config| {
+        config.login_limits.per_name = "6/1h".parse().unwrap();
+    })
+    .await;
+    // Six addresses guess once each: each pair and address is far from its limit, the name
+    // reaches its own.
+    let guessers: Vec<reqwest::Client> = (10..16)
+        .map(|n| client_from(&format!("127.0.0.{n}")))
+        .collect();
+    for guesser in &guessers {
+        assert_eq!(login_with(guesser, &app, USER, "guess").await.status(), 401);
+    }
+    // Each guesser is refused now, even with the right password: its guesses are over.
+    for guesser in &guessers {
+        assert_throttled(login_with(guesser, &app, USER, PASSWORD).await, 1..=3600).await;
+    }
+    // A newcomer gets its password checked once: a wrong one is refused as wrong, and the next
+    // attempt from there is not checked at all.
+    let newcomer = client_from("127.0.0.20");
+    assert_eq!(
+        login_with(&newcomer, &app, USER, "guess").await.status(),
+        401
+    );
+    assert_throttled(login_with(&newcomer, &app, USER, PASSWORD).await, 1..=3600).await;
+    // The owner, who has not failed lately, gets a token.
+    let owner = client_from("127.0.0.21");
+    assert_eq!(login_with(&owner, &app, USER, PASSWORD).await.status(), 200);
+    // Other names are untouched.
+    assert_eq!(
+        login_with(&guessers[0], &app, "alice", "x").await.status(),
+        401
+    );
 }
 
 #[tokio::test]
