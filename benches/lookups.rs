@@ -3,7 +3,7 @@
 //! ratio is the figure that means something).
 //!
 //! `cargo bench --bench lookups` — see docs/benchmarks.md. On PostgreSQL instead of SQLite:
-//! `SECWORKS_BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432 cargo bench --bench lookups`
+//! `SECWORKS_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432 cargo bench --bench lookups`
 //! (a database of its own is created there and dropped at the end).
 
 use std::net::IpAddr;
@@ -119,7 +119,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// A SQLite file in `dir`, or a fresh database on the PostgreSQL server that
-/// `SECWORKS_BENCH_POSTGRES` names.
+/// `SECWORKS_TEST_POSTGRES` names.
 struct BenchDatabase {
     url: String,
     postgres: Option<(String, String)>,
@@ -128,7 +128,7 @@ struct BenchDatabase {
 impl BenchDatabase {
     async fn create(dir: &std::path::Path) -> Result<Self, Box<dyn std::error::Error>> {
         use sqlx::Connection;
-        let Ok(server) = std::env::var("SECWORKS_BENCH_POSTGRES") else {
+        let Ok(server) = std::env::var("SECWORKS_TEST_POSTGRES") else {
             return Ok(Self {
                 url: format!("sqlite://{}", dir.join("bench.db").display()),
                 postgres: None,
