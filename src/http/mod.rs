@@ -2,11 +2,11 @@
 
 #[cfg(feature = "bench-routes")]
 mod bench;
-mod graphiql;
 mod graphql;
 mod health;
 pub mod metrics;
 pub mod observe;
+mod pages;
 
 use std::sync::Arc;
 
@@ -39,8 +39,8 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
             poem::post(graphql::execute).get(graphql::execute_get),
         )
         .at("/graphql/schema.graphql", poem::get(published_schema))
-        .nest("/docs", tokens.swagger_ui())
-        .nest("/graphiql", graphiql::routes())
+        .nest("/docs", pages::DOCS.routes())
+        .nest("/graphiql", pages::GRAPHIQL.routes())
         .at("/healthz", poem::get(health::alive))
         .at("/readyz", poem::get(health::ready))
         .at("/metrics", poem::get(metrics::render))

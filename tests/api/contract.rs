@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use async_graphql_parser::types::{ServiceDocument, TypeKind, TypeSystemDefinition};
 use serde_json::{Map, Value, json};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, spawn_app};
 
 #[tokio::test]
 async fn the_running_schema_prints_schema_graphql() {
@@ -262,7 +262,60 @@ fn schema_shape(doc: &Value, schema: &Value) -> Value {
 #[tokio::test]
 async fn graphiql_is_served_whole_from_the_binary() {
     let app = spawn_app().await;
-    let page = app.client.get(app.url("/graphiql")).send().await.unwrap();
+    let html = assert_page_served_whole(&app, "/graphiql", 5).await;
+    assert!(html.contains("/graphiql/graphiql.js"));
+}
+
+#[tokio::test]
+async fn docs_are_served_whole_from_the_binary_and_call_no_other_host() {
+    let app = spawn_app().await;
+    let html = assert_page_served_whole(&app, "/docs", 3).await;
+    // Swagger UI's settings are data in the page; every URL among them must be this origin's.
+    // Its default validatorUrl sends the document's address to validator.swagger.io.
+    let config = html
+        .split_once(r#"<script type="application/json" id="swagger-ui-config">"#)
+        .and_then(|(_, rest)| rest.split_once("</script>"))
+        .map(|(json, _)| json)
+        .expect("the page holds its Swagger UI settings");
+    let config: Value = serde_json::from_str(config).unwrap();
+    assert_eq!(config["validatorUrl"], "none", "{config}");
+    let mut strings = Vec::new();
+    collect_strings(&config, &mut strings);
+    for text in strings {
+        let other_origin =
+            text.contains("://") || text.starts_with("//") || text.starts_with("data:");
+        assert!(!other_origin, "{text} is not a same-origin URL: {config}");
+    }
+    // What the settings point at is served, and is the token API's document.
+    let url = config["url"].as_str().unwrap();
+    assert!(url.starts_with('/'), "{url}");
+    let document: Value = app
+        .client
+        .get(app.url(url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = document.to_string();
+    assert!(text.contains("createToken") && text.contains("revokeToken"));
+}
+
+fn collect_strings<'a>(value: &'a Value, into: &mut Vec<&'a str>) {
+    match value {
+        Value::String(text) => into.push(text),
+        Value::Array(items) => items.iter().for_each(|v| collect_strings(v, into)),
+        Value::Object(map) => map.values().for_each(|v| collect_strings(v, into)),
+        _ => {}
+    }
+}
+
+/// Asserts that the page at `path` runs no inline script under a same-origin policy, and that
+/// each of the `files` files it loads is served under `path` byte for byte as `web/` holds
+/// it; returns the page.
+async fn assert_page_served_whole(app: &TestApp, path: &str, files: usize) -> String {
+    let page = app.client.get(app.url(path)).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let header = |resp: &reqwest::Response, name: &str| {
         resp.headers()
@@ -286,12 +339,13 @@ async fn graphiql_is_served_whole_from_the_binary() {
         .split(['"', '\''])
         .filter(|s| s.ends_with(".js") || s.ends_with(".css"))
         .collect();
-    assert_eq!(references.len(), 5, "{references:?}");
+    assert_eq!(references.len(), files, "{references:?}");
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    let prefix = format!("{path}/");
     for reference in references {
         let name = reference
-            .strip_prefix("/graphiql/")
-            .unwrap_or_else(|| panic!("{reference} is not served by /graphiql"));
+            .strip_prefix(&prefix)
+            .unwrap_or_else(|| panic!("{reference} is not served by {path}"));
         let resp = app.client.get(app.url(reference)).send().await.unwrap();
         assert_eq!(resp.status(), 200, "{reference}");
         let expected_type = if name.ends_with(".css") {
@@ -315,9 +369,10 @@ async fn graphiql_is_served_whole_from_the_binary() {
     }
     let missing = app
         .client
-        .get(app.url("/graphiql/unknown.js"))
+        .get(app.url(&format!("{path}/unknown.js")))
         .send()
         .await
         .unwrap();
     assert_eq!(missing.status(), 404);
+    html
 }
