@@ -56,6 +56,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         trust_forwarded_for: false,
         shutdown_grace: Duration::from_secs(10),
+        max_connections: None,
+        header_timeout: Duration::from_secs(10),
+        idle_timeout: Duration::from_secs(60),
         resolver: resolver_settings,
         engine: EngineSettings {
             concurrency: CONCURRENCY,

@@ -6,8 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use poem::Server;
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use tokio::net::TcpListener;
 
 use crate::auth::{self, Auth, LoginLimiter, Passwords, Tokens};
 use crate::config::Config;
@@ -42,8 +41,9 @@ pub enum StartError {
 
 /// A server that is bound and ready to run.
 pub struct Application {
-    acceptor: TcpAcceptor,
+    listener: TcpListener,
     addr: SocketAddr,
+    connections: http::server::ConnectionLimits,
     state: Arc<AppState>,
     engine: LookupEngine,
     grace: Duration,
@@ -85,15 +85,9 @@ impl Application {
             addr: requested,
             source,
         };
-        let acceptor = TcpListener::bind(requested)
-            .into_acceptor()
-            .await
-            .map_err(bind_error)?;
-        let addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .unwrap_or(requested);
+        let listener = TcpListener::bind(requested).await.map_err(bind_error)?;
+        let addr = listener.local_addr().unwrap_or(requested);
+        let connections = connection_limits(&config);
         // Last, so that a failed start leaves no workers behind.
         let engine = LookupEngine::start(store.clone(), resolver, config.engine.clone());
         let schema = graphql::build(
@@ -114,8 +108,9 @@ impl Application {
         // Installed before serving, so that the first scrape already lists every metric.
         http::metrics::handle();
         Ok(Self {
-            acceptor,
+            listener,
             addr,
+            connections,
             state,
             engine,
             grace: config.shutdown_grace,
@@ -137,10 +132,16 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let purge = tokio::spawn(purge_revocations(self.state.auth.clone()));
         let upkeep = tokio::spawn(metrics_upkeep());
-        tracing::info!(addr = %self.addr, "secworks listening");
+        tracing::info!(
+            addr = %self.addr,
+            max_connections = self.connections.max_connections,
+            "secworks listening"
+        );
         let stop = tokio_util::sync::CancellationToken::new();
-        let server = Server::new_with_acceptor(self.acceptor).run_with_graceful_shutdown(
+        let server = http::server::serve(
+            self.listener,
             http::routes(self.state),
+            self.connections,
             {
                 let stop = stop.clone();
                 async move {
@@ -148,23 +149,46 @@ impl Application {
                     stop.cancel();
                 }
             },
-            Some(self.grace),
+            self.grace,
         );
         let server = async {
-            let result = server.await;
-            // Also when the server failed: the lookups must not outlive it unnoticed.
+            server.await;
+            // Also when the server stopped on its own: the lookups must not outlive it.
             stop.cancel();
-            result
         };
         let (engine, grace) = (self.engine, self.grace);
         let lookups = async {
             stop.cancelled().await;
             engine.shutdown(grace).await;
         };
-        let (result, ()) = tokio::join!(server, lookups);
+        tokio::join!(server, lookups);
         purge.abort();
         upkeep.abort();
-        result
+        Ok(())
+    }
+}
+
+/// The connection limits, the cap derived from the open-file limit unless it is set.
+fn connection_limits(config: &Config) -> http::server::ConnectionLimits {
+    let descriptors = http::server::descriptor_limit();
+    let room = http::server::default_max_connections(descriptors, config.engine.concurrency);
+    let max_connections = match config.max_connections {
+        Some(set) if set > room => {
+            tracing::warn!(
+                max_connections = set,
+                open_file_limit = descriptors,
+                "SECWORKS_MAX_CONNECTIONS leaves too few descriptors for the database and DNS \
+                 under the open-file limit; accepting may fail before the cap is reached"
+            );
+            set
+        }
+        Some(set) => set,
+        None => room,
+    };
+    http::server::ConnectionLimits {
+        max_connections,
+        header_timeout: config.header_timeout,
+        idle_timeout: config.idle_timeout,
     }
 }
 

@@ -100,6 +100,20 @@ pub struct ServeArgs {
     #[arg(long, env = "SECWORKS_TRUST_FORWARDED_FOR", value_name = "SECWORKS_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_forwarded_for: bool,
 
+    /// Most HTTP connections open at once; further ones wait until one closes. Default: the
+    /// open-file limit less room for the database and DNS queries.
+    #[arg(long, env = "SECWORKS_MAX_CONNECTIONS", value_name = "SECWORKS_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+
+    /// Longest time a request head may take to arrive complete, counted from the connection's
+    /// opening or the previous response (so it also ends idle HTTP/1.1 keep-alive).
+    #[arg(long, env = "SECWORKS_HEADER_TIMEOUT", value_name = "SECWORKS_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+
+    /// Longest time a connection may stay open with no request in flight (HTTP/2 included).
+    #[arg(long, env = "SECWORKS_IDLE_TIMEOUT", value_name = "SECWORKS_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+
     /// On SIGTERM or SIGINT, how long requests and lookups in flight may take to finish.
     #[arg(long, env = "SECWORKS_SHUTDOWN_GRACE", value_name = "SECWORKS_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
@@ -253,6 +267,10 @@ pub struct Config {
     pub login_limits: LoginLimits,
     pub trust_forwarded_for: bool,
     pub shutdown_grace: Duration,
+    /// `None`: derived from the open-file limit at start.
+    pub max_connections: Option<usize>,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -327,6 +345,9 @@ impl Config {
             },
             trust_forwarded_for: args.trust_forwarded_for,
             shutdown_grace: args.shutdown_grace,
+            max_connections: args.max_connections.map(|n| n as usize),
+            header_timeout: args.header_timeout,
+            idle_timeout: args.idle_timeout,
             resolver,
             engine: args.engine.settings(),
             host: args.host,

@@ -94,6 +94,7 @@ fn init_logging(format: LogFormat) {
 fn main() -> anyhow::Result<ExitCode> {
     // Before the runtime starts any thread.
     secworks::memory::return_large_blocks();
+    secworks::http::server::raise_descriptor_limit();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

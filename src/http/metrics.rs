@@ -45,6 +45,20 @@ fn describe() {
         Unit::Seconds,
         "Time to answer an HTTP request, by route."
     );
+    describe_gauge!("secworks_http_connections", "HTTP connections open now.");
+    describe_counter!(
+        "secworks_http_connections_closed_total",
+        "HTTP connections closed by the server for holding a slot without using it, by reason: \
+         header_timeout, no_request or idle."
+    );
+    describe_counter!(
+        "secworks_http_connection_waits_total",
+        "Times a new connection had to wait because SECWORKS_MAX_CONNECTIONS were open."
+    );
+    describe_counter!(
+        "secworks_http_accept_errors_total",
+        "Connections that could not be accepted (usually: out of file descriptors)."
+    );
     describe_counter!(
         "secworks_lookups_total",
         "Blocklist lookups, by outcome: listed, not_listed or error."

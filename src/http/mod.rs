@@ -7,6 +7,7 @@ mod health;
 pub mod metrics;
 pub mod observe;
 mod pages;
+pub mod server;
 
 use std::sync::Arc;
 

@@ -210,6 +210,9 @@ pub fn test_config(db: &TestDb, dns: &TestDnsServer) -> Config {
         },
         trust_forwarded_for: false,
         shutdown_grace: Duration::from_secs(10),
+        max_connections: None,
+        header_timeout: Duration::from_secs(10),
+        idle_timeout: Duration::from_secs(60),
     }
 }
 
@@ -419,8 +422,31 @@ pub struct ChildServer {
 impl ChildServer {
     /// Starts `secworks` on `db` with blocklist server `dns`, and waits until it listens.
     pub async fn start(db: &TestDb, dns: std::net::SocketAddr, env: &[(&str, &str)]) -> Self {
+        let cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_secworks"));
+        Self::start_command(cmd, db, dns, env).await
+    }
+
+    /// The same, with the process's open-file limit (soft and hard) set to `open_files`.
+    pub async fn start_with_open_files(
+        db: &TestDb,
+        dns: std::net::SocketAddr,
+        env: &[(&str, &str)],
+        open_files: u32,
+    ) -> Self {
+        let mut cmd = tokio::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("ulimit -n {open_files} && exec \"$0\""))
+            .arg(env!("CARGO_BIN_EXE_secworks"));
+        Self::start_command(cmd, db, dns, env).await
+    }
+
+    async fn start_command(
+        mut cmd: tokio::process::Command,
+        db: &TestDb,
+        dns: std::net::SocketAddr,
+        env: &[(&str, &str)],
+    ) -> Self {
         use tokio::io::AsyncBufReadExt;
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_secworks"));
         cmd.env("PORT", "0")
             .env("HOST", "127.0.0.1")
             .env("DATABASE_URL", db.url())

@@ -4,6 +4,7 @@
 mod admin;
 mod clients;
 mod config;
+mod connections;
 mod contract;
 mod docker;
 mod generated_clients;
