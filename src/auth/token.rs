@@ -1,9 +1,10 @@
 //! Bearer tokens: PASETO v4.local (encrypted and authenticated with one symmetric key), with
 //! the registered claims `iss`, `sub`, `jti`, `iat`, `nbf` and `exp`.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use moka::Expiry;
+use moka::sync::Cache;
 
 use pasetors::claims::{Claims, ClaimsValidationRules};
 use pasetors::errors::{ClaimValidationError, Error as PasetoError};
@@ -17,7 +18,7 @@ use time::format_description::well_known::Rfc3339;
 const ISSUER: &str = "secworks";
 
 /// Tokens whose verification is remembered (about 0.5 KiB each).
-const REMEMBERED_TOKENS: usize = 1024;
+const REMEMBERED_TOKENS: u64 = 1024;
 
 /// Why a bearer token was refused. The text is safe to show to the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -68,8 +69,24 @@ pub struct Tokens {
     /// a token check's work, and its outcome for a given text under this key never changes:
     /// only the time claims can turn a good token bad, and they are checked on every use. A
     /// token that fails is not remembered. Revocation is not decided here (see
-    /// `Auth::authenticate`), so it takes effect at once as before.
-    verified: Mutex<HashMap<Box<str>, Verified>>,
+    /// `Auth::authenticate`), so it takes effect at once as before. Bounded; each entry goes
+    /// when its token expires.
+    verified: Cache<Box<str>, Verified>,
+}
+
+/// Forget a remembered token when it expires: it can never verify again.
+struct UntilExpiry;
+
+impl Expiry<Box<str>, Verified> for UntilExpiry {
+    fn expire_after_create(
+        &self,
+        _token: &Box<str>,
+        verified: &Verified,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        let left = verified.token.expires_at - OffsetDateTime::now_utc();
+        Some(Duration::try_from(left).unwrap_or(Duration::ZERO))
+    }
 }
 
 /// A remembered verification: the claims, and the one time claim `VerifiedToken` lacks.
@@ -98,7 +115,10 @@ impl Tokens {
         Ok(Self {
             key,
             ttl,
-            verified: Mutex::new(HashMap::new()),
+            verified: Cache::builder()
+                .max_capacity(REMEMBERED_TOKENS)
+                .expire_after(UntilExpiry)
+                .build(),
         })
     }
 
@@ -134,35 +154,13 @@ impl Tokens {
     }
 
     pub fn verify(&self, token: &str) -> Result<VerifiedToken, TokenError> {
-        let remembered = self.remembered().get(token).cloned();
-        if let Some(verified) = remembered {
+        if let Some(verified) = self.verified.get(token) {
             verified.check_times(OffsetDateTime::now_utc())?;
             return Ok(verified.token);
         }
         let verified = self.decrypt(token)?;
-        self.remember(token, verified.clone());
+        self.verified.insert(token.into(), verified.clone());
         Ok(verified.token)
-    }
-
-    // A panic while holding the lock cannot leave the map half-changed (each change is one
-    // insert, remove or retain), so a poisoned lock is safe to keep using.
-    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Verified>> {
-        self.verified.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn remember(&self, token: &str, verified: Verified) {
-        let mut remembered = self.remembered();
-        if remembered.len() >= REMEMBERED_TOKENS {
-            let now = OffsetDateTime::now_utc();
-            remembered.retain(|_, v| v.token.expires_at >= now);
-            if remembered.len() >= REMEMBERED_TOKENS {
-                // Still full of live tokens: forget an arbitrary one.
-                if let Some(evicted) = remembered.keys().next().cloned() {
-                    remembered.remove(&evicted);
-                }
-            }
-        }
-        remembered.insert(token.into(), verified);
     }
 
     /// The full check: format, seal (decryption), issuer, and time claims.
@@ -251,7 +249,8 @@ mod tests {
         let issued = tokens.issue("alice").unwrap();
         let first = tokens.verify(&issued.token).unwrap();
         let again = tokens.verify(&issued.token).unwrap();
-        assert_eq!(tokens.remembered().len(), 1);
+        tokens.verified.run_pending_tasks();
+        assert_eq!(tokens.verified.entry_count(), 1);
         assert_eq!(again.subject, first.subject);
         assert_eq!(again.jti, first.jti);
         assert_eq!(again.issued_at, first.issued_at);
@@ -269,11 +268,7 @@ mod tests {
         let tokens = tokens();
         let issued = tokens.issue("alice").unwrap();
         tokens.verify(&issued.token).unwrap();
-        let remembered = tokens
-            .remembered()
-            .get(issued.token.as_str())
-            .cloned()
-            .unwrap();
+        let remembered = tokens.verified.get(issued.token.as_str()).unwrap();
         let exp = remembered.token.expires_at;
         assert_eq!(remembered.check_times(exp), Ok(()));
         assert_eq!(
@@ -292,11 +287,13 @@ mod tests {
     fn failures_are_not_remembered_and_the_memory_is_bounded() {
         let tokens = tokens();
         assert!(tokens.verify("v4.local.garbage").is_err());
-        assert!(tokens.remembered().is_empty());
+        tokens.verified.run_pending_tasks();
+        assert_eq!(tokens.verified.entry_count(), 0);
         for i in 0..REMEMBERED_TOKENS + 10 {
             let issued = tokens.issue(&format!("user{i}")).unwrap();
             tokens.verify(&issued.token).unwrap();
         }
-        assert_eq!(tokens.remembered().len(), REMEMBERED_TOKENS);
+        tokens.verified.run_pending_tasks();
+        assert!(tokens.verified.entry_count() <= REMEMBERED_TOKENS);
     }
 }

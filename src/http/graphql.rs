@@ -2,8 +2,7 @@
 //! request in the query string (queries only). Request errors (syntax, validation) answer 400
 //! with `{"errors": [...]}`, as the original service did.
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock};
 
 use async_graphql::parser::types::ExecutableDocument;
 use poem::http::StatusCode;
@@ -19,15 +18,15 @@ const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
 /// Parsed documents kept, by query text: clients send the same few queries over and over,
 /// and parsing is the largest single cost of a small query (more than executing it).
-const PARSED_QUERIES: usize = 64;
+const PARSED_QUERIES: u64 = 64;
 /// Longer queries are parsed every time, so the cache holds at most 64 documents of queries
 /// of at most 2 KiB each.
 const PARSED_QUERY_MAX_LEN: usize = 2048;
 
 /// Query text → its parsed document. Parsing depends on the text alone, so one cache serves
 /// every schema in the process.
-static PARSED: LazyLock<Mutex<HashMap<Box<str>, Arc<ExecutableDocument>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::with_capacity(PARSED_QUERIES)));
+static PARSED: LazyLock<moka::sync::Cache<Box<str>, Arc<ExecutableDocument>>> =
+    LazyLock::new(|| moka::sync::Cache::new(PARSED_QUERIES));
 
 #[handler]
 pub async fn execute(req: &Request, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
@@ -168,26 +167,12 @@ fn with_parsed_query(mut request: async_graphql::Request) -> async_graphql::Requ
     if request.query.len() > PARSED_QUERY_MAX_LEN {
         return request;
     }
-    let cached = PARSED
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(request.query.as_str())
-        .cloned();
-    let document = match cached {
+    let document = match PARSED.get(request.query.as_str()) {
         Some(document) => document,
         None => match async_graphql::parser::parse_query(&request.query) {
             Ok(document) => {
                 let document = Arc::new(document);
-                // A panic while holding the lock cannot leave the map half-changed (each
-                // change is one insert or remove), so a poisoned lock is safe to keep using.
-                let mut parsed = PARSED.lock().unwrap_or_else(PoisonError::into_inner);
-                if parsed.len() >= PARSED_QUERIES {
-                    // Evict an arbitrary entry (the map's order is hash-seeded per process).
-                    if let Some(evicted) = parsed.keys().next().cloned() {
-                        parsed.remove(&evicted);
-                    }
-                }
-                parsed.insert(request.query.as_str().into(), document.clone());
+                PARSED.insert(request.query.as_str().into(), document.clone());
                 document
             }
             Err(_) => return request,
