@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""One `enqueue` until every job it made is done, for bench/run.
+"""One `enqueue` until every job it made is done, for benches/run.
 
     enqueue_until_stored.py BASE_URL TOKEN BODY_FILE DONE_TARGET
 

@@ -1,4 +1,4 @@
-# Shared by bench/run and bench/profile: tools, build, the servers, and measuring with wrk.
+# Shared by benches/run and benches/profile: tools, build, the servers, and measuring with wrk.
 # Sourced, not run; expects `root` (the workspace) to be set.
 
 # The bench user, created on the fresh database at first start.
@@ -174,12 +174,12 @@ measure() {
     reset_peak_rss
     if ((WARMUP > 0)); then
         env "${wrk_env[@]}" wrk -t"$threads" -c"$conc" -d"${WARMUP}s" --timeout 10s \
-            -s "$root/bench/wrk.lua" "$url" >"$tmp/wrk-warmup.out" || die "wrk failed (warm-up)"
+            -s "$root/benches/wrk.lua" "$url" >"$tmp/wrk-warmup.out" || die "wrk failed (warm-up)"
     fi
     local ticks_before ticks_after
     ticks_before=$(cpu_ticks)
     env "${wrk_env[@]}" wrk -t"$threads" -c"$conc" -d"${DURATION}s" --timeout 10s \
-        -s "$root/bench/wrk.lua" "$url" >"$tmp/wrk.out" || die "wrk failed"
+        -s "$root/benches/wrk.lua" "$url" >"$tmp/wrk.out" || die "wrk failed"
     ticks_after=$(cpu_ticks)
     line=$(grep '^RESULT ' "$tmp/wrk.out") || die "no result from wrk: $(cat "$tmp/wrk.out")"
     local requests seconds errors
@@ -227,6 +227,6 @@ enqueue_body() { # FIRST COUNT -> {"query": "mutation ($ip: …) …", "variable
 # enqueue_until_stored BODY_FILE DONE_AFTER: sends the enqueue, polls queueStatus until
 # DONE_AFTER jobs are done; prints lookups stored per second from the send to the last poll.
 enqueue_until_stored() {
-    python3 "$root/bench/enqueue_until_stored.py" "$base" "$token" "$1" "$2" ||
+    python3 "$root/benches/enqueue_until_stored.py" "$base" "$token" "$1" "$2" ||
         die "enqueue until stored failed"
 }

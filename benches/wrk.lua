@@ -1,4 +1,4 @@
--- wrk script for bench/run: the request comes from the environment, and the summary is one
+-- wrk script for benches/run: the request comes from the environment, and the summary is one
 -- machine-readable line.
 --
 --   WRK_METHOD          GET (default) or POST

@@ -1,4 +1,4 @@
-//! The DNS side of `bench/run`: the test DNS server in a process of its own, and the raw
+//! The DNS side of `benches/run`: the test DNS server in a process of its own, and the raw
 //! resolver rate measured against it from another process.
 //!
 //! ```text

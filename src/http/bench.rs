@@ -1,4 +1,4 @@
-//! Routes for `bench/run` only, compiled with the `bench-routes` feature and never in a
+//! Routes for `benches/run` only, compiled with the `bench-routes` feature and never in a
 //! production build: `POST /bench/graphql-unauthenticated` runs exactly what `POST /graphql`
 //! runs after its bearer check, without the check, so that the check's cost shows as the
 //! difference between the two.
