@@ -129,6 +129,30 @@ fn json_body_and_extra_statuses() {
     );
 }
 
+/// A response's body is its variant's field `body`, each header a field named after it in
+/// snake_case (`body_header` for a header called `Body`); a variant with neither is a unit.
+#[test]
+fn response_variants_have_named_fields() {
+    assert_generates(
+        "response_fields",
+        &doc("paths:
+  /x:
+    get:
+      operationId: getX
+      responses:
+        '200':
+          description: Both.
+          headers:
+            Body: {required: true, schema: {type: string}}
+            WWW-Authenticate: {description: How to log in., schema: {type: string}}
+          content: {application/json: {schema: {type: array, items: {type: string}}}}
+        '202':
+          description: Headers only.
+          headers: {Retry-After: {required: true, schema: {type: integer}}}
+        '204': {description: Nothing.}"),
+    );
+}
+
 const SCHEMES: &str = "components:
   securitySchemes:
     basicAuth: {type: http, scheme: basic}
@@ -475,6 +499,12 @@ fn inconsistent_documents_are_refused() {
                 "paths:\n  /a: {get: {operationId: x, responses: {'204': {description: x}}}}\ncomponents:\n  schemas:\n    XResponse: {type: object}",
             ),
             "the Rust type name XResponse is generated twice (from components.schemas and operation responses); rename one",
+        ),
+        (
+            doc(
+                "paths:\n  /x: {get: {operationId: x, responses: {'204': {description: x, headers: {X-Note: {schema: {type: string}}, x-note: {schema: {type: string}}}}}}}",
+            ),
+            "response headers at GET /x 204 clash as the Rust field x_note",
         ),
         (
             doc("tags: [{name: a-b}, {name: a_b}]"),
