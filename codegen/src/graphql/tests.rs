@@ -2,12 +2,12 @@
 //! generated file is compared with `snapshots/<name>.snap`, `<name>` given beside the input;
 //! refresh them with `INSTA_UPDATE=always cargo test -p secworks-codegen` and review the diff.
 
-use super::generate;
+use super::{Config, generate};
 
 /// Generates Rust for `sdl`, failing the test with the generator's message, and checks that
 /// the result is valid Rust.
-fn rust(sdl: &str) -> String {
-    let code = generate("test.graphql", sdl).unwrap_or_else(|e| panic!("{e}"));
+fn rust(sdl: &str, config: &Config) -> String {
+    let code = generate("test.graphql", sdl, config).unwrap_or_else(|e| panic!("{e}"));
     if let Err(e) = syn::parse_file(&code) {
         panic!("generated code does not parse: {e}\n{code}");
     }
@@ -15,7 +15,11 @@ fn rust(sdl: &str) -> String {
 }
 
 fn error(sdl: &str) -> String {
-    match generate("schema.graphql", sdl) {
+    error_with(sdl, &Config::default())
+}
+
+fn error_with(sdl: &str, config: &Config) -> String {
+    match generate("schema.graphql", sdl, config) {
         Ok(code) => panic!("expected an error, got:\n{code}"),
         Err(e) => e.to_string(),
     }
@@ -24,7 +28,12 @@ fn error(sdl: &str) -> String {
 /// Compares the code generated for `sdl` with `snapshots/<name>.snap`.
 #[track_caller]
 fn assert_generates(name: &str, sdl: &str) {
-    let code = rust(sdl);
+    assert_generates_with(name, sdl, &Config::default());
+}
+
+#[track_caller]
+fn assert_generates_with(name: &str, sdl: &str, config: &Config) {
+    let code = rust(sdl, config);
     insta::with_settings!({
         omit_expression => true,
         prepend_module_to_snapshot => false,
@@ -42,7 +51,7 @@ const ORIGINAL_CONTRACT: &str = include_str!("fixtures/original_contract.graphql
 #[test]
 fn the_original_contract_has_the_api_the_service_implements() {
     assert_generates("original_contract", ORIGINAL_CONTRACT);
-    let code = rust(ORIGINAL_CONTRACT);
+    let code = rust(ORIGINAL_CONTRACT, &Config::default());
     for panicky in [
         "unwrap",
         "expect(",
@@ -193,6 +202,29 @@ fn fields_with_arguments_are_resolved_through_a_trait() {
         }
         type HistoryEntry { at: String! }
         "#,
+    );
+}
+
+/// `Lookup.last_error` takes no arguments but is listed in `resolved_by_hand`: it leaves the
+/// struct for `LookupResolvers`, beside `history`, and is resolved in SDL order like the others.
+/// A type that contains itself through such a field needs no `Box`.
+#[test]
+fn fields_resolved_by_hand_are_resolver_methods() {
+    assert_generates_with(
+        "resolved_by_hand",
+        r#"
+        type Query { getIpDetails(ip: String!): Lookup }
+        type Lookup {
+          ip_address: String!
+          "Why the latest attempt failed."
+          last_error: String
+          history(limit: Int = 10): [String!]!
+          previous: Lookup
+        }
+        "#,
+        &Config {
+            resolved_by_hand: &["Lookup.last_error", "Lookup.previous"],
+        },
     );
 }
 
@@ -534,6 +566,51 @@ fn rejects_defaults_that_do_not_fit_their_type() {
             "for {sdl}"
         );
     }
+}
+
+#[test]
+fn rejects_resolved_by_hand_entries_that_name_no_plain_object_field() {
+    let sdl = "type Query { a: Lookup } enum E { A } input I { f: Int }
+               type Lookup { ip: String!, last_error: String, history(limit: Int): [String!]! }";
+    let cases = [
+        ("Lookp.last_error", "names the unknown type `Lookp`"),
+        (
+            "Lookup.lastError",
+            "names a field that type `Lookup` does not have",
+        ),
+        ("last_error", "is not of the form `Type.field`"),
+        (
+            "Query.a",
+            "names a field of the root type `Query`, whose fields are all resolved by hand",
+        ),
+        ("E.A", "names `E`, which is not an object type"),
+        ("I.f", "names `I`, which is not an object type"),
+        (
+            "String.length",
+            "names `String`, which is not an object type",
+        ),
+        (
+            "Lookup.history",
+            "names a field with arguments, which is resolved by hand already",
+        ),
+    ];
+    for (entry, message) in cases {
+        let config = Config {
+            resolved_by_hand: &[entry],
+        };
+        assert_eq!(
+            error_with(sdl, &config),
+            format!("schema.graphql: resolved_by_hand: `{entry}` {message}"),
+            "for {entry}"
+        );
+    }
+    let twice = Config {
+        resolved_by_hand: &["Lookup.last_error", "Lookup.last_error"],
+    };
+    assert_eq!(
+        error_with(sdl, &twice),
+        "schema.graphql: resolved_by_hand: `Lookup.last_error` is listed twice"
+    );
 }
 
 #[test]
