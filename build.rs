@@ -1,33 +1,23 @@
-//! Generates the GraphQL and OpenAPI glue from the contract files; see `codegen/`.
+//! Generates the GraphQL and OpenAPI glue from the contract files into `OUT_DIR`; see `codegen/`
+//! (and `codegen/generated/` for committed copies of what it writes).
 use std::{env, path::PathBuf, process::ExitCode};
 
-use secworks_codegen::{generate_file, graphql, openapi};
+use secworks_codegen::CONTRACTS;
 
 fn main() -> ExitCode {
-    println!("cargo:rerun-if-changed=schema.graphql");
-    println!("cargo:rerun-if-changed=openapi.yaml");
+    for contract in &CONTRACTS {
+        println!("cargo:rerun-if-changed={}", contract.source);
+    }
     println!("cargo:rerun-if-changed=migrations");
     let Some(out) = env::var_os("OUT_DIR").map(PathBuf::from) else {
         eprintln!("OUT_DIR is not set: build.rs must run under cargo");
         return ExitCode::FAILURE;
     };
-    let generated = generate_file(
-        "schema.graphql".as_ref(),
-        &out.join("schema_graphql.rs"),
-        graphql::generate,
-    )
-    .and_then(|()| {
-        generate_file(
-            "openapi.yaml".as_ref(),
-            &out.join("openapi.rs"),
-            openapi::generate,
-        )
-    });
-    match generated {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    for contract in &CONTRACTS {
+        if let Err(e) = contract.write(".".as_ref(), &out) {
             eprintln!("error: {e}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
     }
+    ExitCode::SUCCESS
 }

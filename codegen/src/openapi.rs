@@ -6,6 +6,21 @@
 //! statuses, a [`Handlers`]-style trait with one method per `operationId`, the `#[OpenApi]` impl
 //! that delegates to it, and `service()` carrying the document's `info`. Whatever poem-openapi
 //! could not serve as written is refused with an error rather than dropped.
+//!
+//! Response enums (`<OperationId>Response`) have one variant per status, named after it (`Ok`,
+//! `Unauthorized`, `TooManyRequests`, `Status418` for one without a common name), and one rule
+//! for their fields, so that a handler never depends on the order of values:
+//!
+//! - a variant with neither body nor headers is a unit variant (`NoContent`);
+//! - otherwise it has named fields: `body` for the JSON body (its type, without `Json`), then
+//!   one field per response header, named after the header in snake_case
+//!   (`www_authenticate: String`, `retry_after: i64`; `body_header` for a header called `Body`),
+//!   `Option<…>` when the header is not required.
+//!
+//! poem-openapi's `#[derive(ApiResponse)]` takes tuple variants only, so the generated code
+//! also holds a private twin of each enum in that form (module `poem_responses`, carrying the
+//! document's descriptions and header names) and converts into it; the served document is the
+//! same as if handlers returned the twins.
 
 mod emit;
 mod ir;

@@ -4,7 +4,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use poem::Request;
-use poem_openapi::payload::Json;
 
 use super::{Auth, AuthError};
 use crate::http::observe::ClientAddr;
@@ -40,15 +39,20 @@ impl api::Handlers for TokenApi {
             .login(&auth.0.username, &auth.0.password, client)
             .await
         {
-            Ok(issued) => CreateTokenResponse::Ok(Json(Token {
-                token: issued.token,
-                token_type: "Bearer".to_owned(),
-                expires_in: issued.expires_in,
-                expires_at: issued.expires_at,
-            })),
+            Ok(issued) => CreateTokenResponse::Ok {
+                body: Token {
+                    token: issued.token,
+                    token_type: "Bearer".to_owned(),
+                    expires_in: issued.expires_in,
+                    expires_at: issued.expires_at,
+                },
+            },
             Err(AuthError::BadCredentials) => {
-                let (body, challenge) = basic_challenge();
-                CreateTokenResponse::Unauthorized(Json(body), challenge)
+                let (body, www_authenticate) = basic_challenge();
+                CreateTokenResponse::Unauthorized {
+                    body,
+                    www_authenticate,
+                }
             }
             Err(AuthError::Throttled { retry_after }) => {
                 // Whole seconds, rounded up: a client that waits as told is let in.
@@ -60,9 +64,14 @@ impl api::Handlers for TokenApi {
                         "too many failed logins; try again in {seconds} seconds"
                     )),
                 };
-                CreateTokenResponse::TooManyRequests(Json(body), seconds)
+                CreateTokenResponse::TooManyRequests {
+                    body,
+                    retry_after: seconds,
+                }
             }
-            Err(e) => CreateTokenResponse::InternalServerError(Json(internal_error(&e))),
+            Err(e) => CreateTokenResponse::InternalServerError {
+                body: internal_error(&e),
+            },
         }
     }
 
@@ -71,16 +80,21 @@ impl api::Handlers for TokenApi {
             Ok(principal) => principal,
             Err(e) => {
                 return match bearer_refusal(&e) {
-                    Some((body, challenge)) => {
-                        RevokeTokenResponse::Unauthorized(Json(body), challenge)
-                    }
-                    None => RevokeTokenResponse::InternalServerError(Json(internal_error(&e))),
+                    Some((body, www_authenticate)) => RevokeTokenResponse::Unauthorized {
+                        body,
+                        www_authenticate,
+                    },
+                    None => RevokeTokenResponse::InternalServerError {
+                        body: internal_error(&e),
+                    },
                 };
             }
         };
         match self.auth.revoke(&principal).await {
             Ok(()) => RevokeTokenResponse::NoContent,
-            Err(e) => RevokeTokenResponse::InternalServerError(Json(internal_error(&e))),
+            Err(e) => RevokeTokenResponse::InternalServerError {
+                body: internal_error(&e),
+            },
         }
     }
 }

@@ -39,25 +39,16 @@ impl Resolvers {
 impl QueryResolvers for Resolvers {
     async fn get_ip_details(
         &self,
-        ctx: &Context<'_>,
+        _ctx: &Context<'_>,
         ip: String,
     ) -> async_graphql::Result<Option<Lookup>> {
         let Some(address) = ip::canonical(&ip) else {
             return Err(invalid_address(&ip));
         };
         let record = self.store.lookup(&address).await.map_err(internal)?;
-        // `last_error` needs a second read; most queries (the original service's among them)
-        // do not select it, and a field not selected is never sent, so skip the read then.
-        // The lookahead sees through aliases and fragments.
-        let last_error = if ctx.look_ahead().field("last_error").exists() {
-            let latest = self.store.history(&address, 1).await.map_err(internal)?;
-            latest.into_iter().next().and_then(|attempt| attempt.error)
-        } else {
-            None
-        };
-        let mut lookup = record.map_or_else(|| never_looked_up(address), Lookup::from);
-        lookup.last_error = last_error;
-        Ok(Some(lookup))
+        Ok(Some(
+            record.map_or_else(|| never_looked_up(address), Lookup::from),
+        ))
     }
 
     async fn queue_status(&self, _ctx: &Context<'_>) -> async_graphql::Result<QueueStatus> {
@@ -104,6 +95,21 @@ impl MutationResolvers for Resolvers {
 }
 
 impl LookupResolvers for Resolvers {
+    /// The error of the latest attempt, if it failed. A read of its own, made only for queries
+    /// that select the field (the original service's do not).
+    async fn last_error(
+        &self,
+        _ctx: &Context<'_>,
+        parent: &Lookup,
+    ) -> async_graphql::Result<Option<String>> {
+        let latest = self
+            .store
+            .history(&parent.ip_address, 1)
+            .await
+            .map_err(internal)?;
+        Ok(latest.into_iter().next().and_then(|attempt| attempt.error))
+    }
+
     async fn history(
         &self,
         _ctx: &Context<'_>,
@@ -138,7 +144,6 @@ impl From<LookupRecord> for Lookup {
             listings: outcome.as_ref().map(listings).unwrap_or_default(),
             response_code: r.response_code,
             ip_address: r.ip_address,
-            last_error: None,
         }
     }
 }
@@ -168,7 +173,6 @@ fn never_looked_up(address: String) -> Lookup {
         ip_address: address,
         listed: None,
         listings: Vec::new(),
-        last_error: None,
     }
 }
 

@@ -54,10 +54,11 @@ fn root(def: &TypeDef, fields: &[Field]) -> TokenStream {
     }
 }
 
-/// An object type: a struct of the fields without arguments. If some fields take arguments,
-/// a trait resolves those, whose implementation the schema data holds.
+/// An object type: a struct of the fields it holds. If some fields are resolved (they take
+/// arguments or are resolved by hand), a trait resolves those, whose implementation the schema
+/// data holds.
 fn object(def: &TypeDef, fields: &[Field]) -> TokenStream {
-    let resolved: Vec<&Field> = fields.iter().filter(|f| !f.args.is_empty()).collect();
+    let resolved: Vec<&Field> = fields.iter().filter(|f| f.resolved).collect();
     if resolved.is_empty() {
         return simple_object(def, fields);
     }
@@ -65,20 +66,22 @@ fn object(def: &TypeDef, fields: &[Field]) -> TokenStream {
     let ty = type_ident(name);
     let type_docs = docs(def.description.as_deref());
     let allow = allow_naming(name);
-    let struct_fields = fields.iter().filter(|f| f.args.is_empty()).map(|field| {
+    let struct_fields = fields.iter().filter(|f| !f.resolved).map(|field| {
         let docs = docs(field.description.as_deref());
         let (id, field_ty) = (field_ident(&field.name), rust_type(&field.ty, field.boxed));
         quote! { #docs pub #id: #field_ty }
     });
-    let trait_doc = format!(" Resolvers for the fields of `{name}` that take arguments.");
+    let trait_doc = format!(
+        " Resolvers for the fields of `{name}` that take arguments or are resolved by hand."
+    );
     let resolvers_trait = resolvers_trait(name, &resolved, Some(&ty), &trait_doc);
     let erased_trait = erased_trait(name, &resolved);
     // One `#[Object]` impl for all fields rather than SimpleObject + ComplexObject: that keeps
     // the SDL's field order (ComplexObject fields would come last) and allows a type whose
     // fields all take arguments (SimpleObject rejects a struct with no fields).
-    let methods = fields.iter().map(|field| match field.args.is_empty() {
-        true => getter(field),
-        false => erased_call(name, field),
+    let methods = fields.iter().map(|field| match field.resolved {
+        false => getter(field),
+        true => erased_call(name, field),
     });
     quote! {
         #type_docs
@@ -95,7 +98,7 @@ fn object(def: &TypeDef, fields: &[Field]) -> TokenStream {
     }
 }
 
-/// An object type without arguments: a struct deriving SimpleObject.
+/// An object type whose fields are all struct fields: a struct deriving SimpleObject.
 fn simple_object(def: &TypeDef, fields: &[Field]) -> TokenStream {
     let name = &def.name;
     let ty = type_ident(name);
@@ -183,7 +186,7 @@ fn erased_trait(owner: &str, fields: &[&Field]) -> TokenStream {
     }
 }
 
-/// An object's field with arguments: finds the resolvers in the schema data.
+/// An object's resolved field: finds the resolvers in the schema data.
 fn erased_call(owner: &str, field: &Field) -> TokenStream {
     let erased = ident(&names::erased_trait(owner));
     let (method, call) = (field_ident(&field.name), call_args(&field.args));
@@ -237,7 +240,7 @@ fn resolver_glue(field: &Field, body: TokenStream) -> TokenStream {
     }
 }
 
-/// An object's field without arguments: the struct field.
+/// An object's struct field.
 fn getter(field: &Field) -> TokenStream {
     let docs = docs(field.description.as_deref());
     let attr = graphql_attr(&field.name, &field.deprecation, Vec::new());
@@ -344,7 +347,7 @@ fn schema_glue(schema: &Schema) -> TokenStream {
         let trait_name = ident(&names::resolvers_trait(&def.name));
         match &def.kind {
             Kind::Root(_) => bounds.push(quote!(#trait_name)),
-            Kind::Object(fields) if fields.iter().any(|f| !f.args.is_empty()) => {
+            Kind::Object(fields) if fields.iter().any(|f| f.resolved) => {
                 let erased = ident(&names::erased_trait(&def.name));
                 bounds.push(quote!(#trait_name));
                 data.push(quote!(.data(#resolvers as ::std::sync::Arc<dyn #erased>)));

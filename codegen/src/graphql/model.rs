@@ -9,6 +9,7 @@ use async_graphql_parser::types::{
     SchemaDefinition, ServiceDocument, Type, TypeDefinition, TypeKind, TypeSystemDefinition,
 };
 
+use super::Config;
 use super::defaults;
 use super::names;
 
@@ -28,7 +29,7 @@ pub(super) struct TypeDef {
 pub(super) enum Kind {
     /// A root type: every field is resolved by the root's resolver trait.
     Root(Vec<Field>),
-    /// An object type: a struct, plus a resolver trait for the fields that take arguments.
+    /// An object type: a struct of the fields it holds, plus a resolver trait for the others.
     Object(Vec<Field>),
     Enum(Vec<EnumValue>),
     Input(Vec<InputValue>),
@@ -43,6 +44,10 @@ pub(super) struct Field {
     pub args: Vec<InputValue>,
     pub ty: Type,
     pub deprecation: Deprecation,
+    /// A resolver method computes the field: every field of a root type, and of an object type
+    /// those that take arguments or that [`Config::resolved_by_hand`] lists. The others are
+    /// struct fields.
+    pub resolved: bool,
     /// The struct holds this field's value in a `Box` because the types contain each other.
     pub boxed: bool,
 }
@@ -86,11 +91,13 @@ pub(super) struct Catalog<'d> {
     by_name: HashMap<&'d str, &'d TypeDefinition>,
     query: &'d str,
     mutation: Option<&'d str>,
+    /// Object fields without arguments that a resolver method computes.
+    by_hand: HashSet<(&'d str, &'d str)>,
     boxed: HashSet<(&'d str, &'d str)>,
 }
 
-pub(super) fn build(doc: &ServiceDocument) -> Result<Schema, String> {
-    let catalog = Catalog::new(doc)?;
+pub(super) fn build(doc: &ServiceDocument, config: &Config) -> Result<Schema, String> {
+    let catalog = Catalog::new(doc, config)?;
     let types = catalog
         .defs
         .iter()
@@ -108,7 +115,7 @@ pub(super) fn unsupported(construct: impl std::fmt::Display) -> String {
 }
 
 impl<'d> Catalog<'d> {
-    fn new(doc: &'d ServiceDocument) -> Result<Self, String> {
+    fn new(doc: &'d ServiceDocument, config: &Config) -> Result<Self, String> {
         let mut schema_def: Option<&SchemaDefinition> = None;
         let mut defs = Vec::new();
         for definition in &doc.definitions {
@@ -134,8 +141,10 @@ impl<'d> Catalog<'d> {
             by_name,
             query,
             mutation,
+            by_hand: HashSet::new(),
             boxed: HashSet::new(),
         };
+        catalog.by_hand = catalog.resolved_by_hand(config.resolved_by_hand)?;
         catalog.boxed = catalog.recursive_fields();
         Ok(catalog)
     }
@@ -158,6 +167,59 @@ impl<'d> Catalog<'d> {
 
     pub(super) fn is_boxed(&self, owner: &str, field: &str) -> bool {
         self.boxed.contains(&(owner, field))
+    }
+
+    fn is_by_hand(&self, owner: &str, field: &str) -> bool {
+        self.by_hand.contains(&(owner, field))
+    }
+
+    /// Checks each `Type.field` entry of [`Config::resolved_by_hand`]: an object type's field
+    /// without arguments, named once.
+    fn resolved_by_hand(&self, entries: &[&str]) -> Result<HashSet<(&'d str, &'d str)>, String> {
+        let mut by_hand = HashSet::new();
+        for entry in entries {
+            let invalid = |why: String| format!("resolved_by_hand: `{entry}` {why}");
+            let Some((type_name, field_name)) = entry.split_once('.') else {
+                return Err(invalid("is not of the form `Type.field`".to_owned()));
+            };
+            let root = matches!(self.named(type_name), Named::Root);
+            let def = self.by_name.get(type_name).copied();
+            let (type_name, fields) = match def.map(|def| (&def.name.node, &def.kind)) {
+                Some(_) if root => {
+                    return Err(invalid(format!(
+                        "names a field of the root type `{type_name}`, whose fields are all \
+                         resolved by hand"
+                    )));
+                }
+                Some((name, TypeKind::Object(object))) => (name.as_str(), &object.fields),
+                Some(_) => {
+                    return Err(invalid(format!(
+                        "names `{type_name}`, which is not an object type"
+                    )));
+                }
+                None if BUILTIN_SCALARS.contains(&type_name) => {
+                    return Err(invalid(format!(
+                        "names `{type_name}`, which is not an object type"
+                    )));
+                }
+                None => return Err(invalid(format!("names the unknown type `{type_name}`"))),
+            };
+            let Some(field) = fields.iter().find(|f| f.node.name.node == field_name) else {
+                return Err(invalid(format!(
+                    "names a field that type `{type_name}` does not have"
+                )));
+            };
+            if !field.node.arguments.is_empty() {
+                return Err(invalid(
+                    "names a field with arguments, which is resolved by hand already".to_owned(),
+                ));
+            }
+            let key = (type_name, field.node.name.node.as_str());
+            if !by_hand.insert(key) {
+                return Err(invalid("is listed twice".to_owned()));
+            }
+        }
+        Ok(by_hand)
     }
 
     fn type_def(&self, def: &'d TypeDefinition) -> Result<TypeDef, String> {
@@ -236,13 +298,15 @@ impl<'d> Catalog<'d> {
                 self.input_value(&arg.node, false, &arg_site)
             })
             .collect::<Result<_, _>>()?;
+        let resolved = root || !field.arguments.is_empty() || self.is_by_hand(owner, name);
         Ok(Field {
             name: name.to_owned(),
             description: description(&field.description),
             args,
             ty: field.ty.node.clone(),
             deprecation: deprecation(&field.directives, &site)?,
-            boxed: field.arguments.is_empty() && self.is_boxed(owner, name),
+            resolved,
+            boxed: !resolved && self.is_boxed(owner, name),
         })
     }
 
@@ -345,7 +409,7 @@ impl<'d> Catalog<'d> {
     }
 
     /// The (field, type) pairs a struct holds by value: fields of object or input type that
-    /// are not lists (and, for objects, take no arguments, since those are resolved instead).
+    /// are not lists (and, for objects, are struct fields rather than resolved).
     fn struct_edges(&self, def: &'d TypeDefinition) -> Vec<(&'d str, &'d str)> {
         let by_value = |ty: &'d Type| match &ty.base {
             BaseType::Named(name) => match self.named(name) {
@@ -356,10 +420,12 @@ impl<'d> Catalog<'d> {
         };
         match &def.kind {
             TypeKind::Object(object) if !matches!(self.named(&def.name.node), Named::Root) => {
+                let owner = def.name.node.as_str();
                 object
                     .fields
                     .iter()
                     .filter(|f| f.node.arguments.is_empty())
+                    .filter(|f| !self.is_by_hand(owner, &f.node.name.node))
                     .filter_map(|f| Some((f.node.name.node.as_str(), by_value(&f.node.ty.node)?)))
                     .collect()
             }

@@ -15,6 +15,7 @@ pub fn emit(api: &ir::Api) -> TokenStream {
     let schemes = api.schemes.iter().map(scheme);
     let alternatives = api.alternatives.iter().map(alternatives);
     let responses = api.operations.iter().map(|op| response(&op.response));
+    let poem_responses = poem_responses(&api.operations);
     let tags = tags(&api.tags);
     let trait_methods = api.operations.iter().map(trait_method);
     let api_methods = api.operations.iter().map(api_method);
@@ -24,6 +25,7 @@ pub fn emit(api: &ir::Api) -> TokenStream {
         #(#schemes)*
         #(#alternatives)*
         #(#responses)*
+        #poem_responses
         #tags
 
         /// The operations of the API, one method per `operationId`. The generated [`Api`]
@@ -54,6 +56,15 @@ fn doc_attr(text: Option<&str>) -> TokenStream {
         }
         _ => TokenStream::new(),
     }
+}
+
+/// Doc attributes for rustdoc alone (poem-openapi never reads them): one per line.
+fn rust_docs(text: &str) -> TokenStream {
+    let lines = text.trim_end().lines().map(|line| match line {
+        "" => String::new(),
+        line => format!(" {line}"),
+    });
+    quote!(#(#[doc = #lines])*)
 }
 
 /// `#[oai(...)]` with the given arguments, or nothing.
@@ -152,7 +163,47 @@ fn alternatives(a: &ir::Alternatives) -> TokenStream {
     }
 }
 
+/// The public response enum that handlers return: a variant per declared status, with named
+/// fields `body` (the JSON body) and one per header (the header's name in snake_case).
 fn response(r: &ir::Response) -> TokenStream {
+    let ident = &r.ident;
+    let variants = r.variants.iter().map(|v| {
+        let doc = rust_docs(&format!("HTTP {}: {}", v.status, v.doc.trim()));
+        let variant = &v.ident;
+        let body = v.body.as_ref().map(|ty| quote!(body: #ty));
+        let headers = v.headers.iter().map(|h| {
+            let doc = match h.doc.as_deref().map(str::trim) {
+                Some(doc) if !doc.is_empty() => format!("The `{}` header: {doc}", h.name),
+                _ => format!("The `{}` header.", h.name),
+            };
+            let doc = match h.deprecated {
+                true => format!("{doc} Deprecated."),
+                false => doc,
+            };
+            let doc = rust_docs(&doc);
+            let (field, ty) = (&h.ident, h.ty.optional(h.required));
+            quote! { #doc #field: #ty }
+        });
+        let fields: Vec<_> = body.into_iter().chain(headers).collect();
+        let fields = (!fields.is_empty()).then(|| quote!({ #(#fields),* }));
+        quote! { #doc #variant #fields }
+    });
+    let doc = format!(
+        " The responses of `{}`: exactly the statuses the document declares.",
+        r.operation_id
+    );
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug)]
+        pub enum #ident {
+            #(#variants,)*
+        }
+    }
+}
+
+/// poem-openapi's twin of a response enum, with tuple variants (all its `ApiResponse` derive
+/// takes) carrying the document's descriptions, and the conversion from the public enum.
+fn poem_response(r: &ir::Response) -> TokenStream {
     let ident = &r.ident;
     let variants = r.variants.iter().map(|v| {
         let doc = doc_attr(Some(v.doc.as_str()));
@@ -177,10 +228,57 @@ fn response(r: &ir::Response) -> TokenStream {
             #variant #fields
         }
     });
+    let arms = r.variants.iter().map(|v| {
+        let variant = &v.ident;
+        let body = v.body.as_ref().map(|_| quote!(body));
+        let headers: Vec<&Ident> = v.headers.iter().map(|h| &h.ident).collect();
+        let fields: Vec<TokenStream> = body
+            .iter()
+            .cloned()
+            .chain(headers.iter().map(|h| quote!(#h)))
+            .collect();
+        let wrapped = body
+            .iter()
+            .map(|_| quote!(::poem_openapi::payload::Json(body)))
+            .chain(headers.iter().map(|h| quote!(#h)));
+        match fields.is_empty() {
+            true => quote! { super::#ident::#variant => Self::#variant },
+            false => quote! {
+                super::#ident::#variant { #(#fields),* } => Self::#variant(#(#wrapped),*)
+            },
+        }
+    });
     quote! {
-        #[derive(Debug, ::poem_openapi::ApiResponse)]
-        pub enum #ident {
+        #[derive(::poem_openapi::ApiResponse)]
+        pub(super) enum #ident {
             #(#variants,)*
+        }
+
+        impl ::std::convert::From<super::#ident> for #ident {
+            fn from(response: super::#ident) -> Self {
+                match response {
+                    #(#arms,)*
+                }
+            }
+        }
+    }
+}
+
+/// The poem-openapi twins of all response enums, in a module of their own so that they can
+/// keep the public enums' names (which poem-openapi never serves).
+fn poem_responses(operations: &[ir::Operation]) -> TokenStream {
+    if operations.is_empty() {
+        return TokenStream::new();
+    }
+    let responses = operations.iter().map(|op| poem_response(&op.response));
+    quote! {
+        /// poem-openapi's form of the response enums: `#[derive(ApiResponse)]` takes tuple
+        /// variants only, so [`Api`] converts each handler's answer into its twin here.
+        mod poem_responses {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #(#responses)*
         }
     }
 }
@@ -248,8 +346,8 @@ fn api_method(op: &ir::Operation) -> TokenStream {
     quote! {
         #doc
         #[oai(path = #path, method = #method, operation_id = #operation_id #(#tags)* #deprecated)]
-        async fn #ident(&self, req: &::poem::Request, #auth #(#params)* #body) -> #response {
-            self.0.#ident(req, #auth_arg #(#param_args)* #body_arg).await
+        async fn #ident(&self, req: &::poem::Request, #auth #(#params)* #body) -> poem_responses::#response {
+            self.0.#ident(req, #auth_arg #(#param_args)* #body_arg).await.into()
         }
     }
 }

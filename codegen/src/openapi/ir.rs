@@ -144,6 +144,7 @@ pub struct Body {
 
 pub struct Response {
     pub ident: Ident,
+    pub operation_id: String,
     pub variants: Vec<Variant>,
 }
 
@@ -157,6 +158,8 @@ pub struct Variant {
 
 pub struct Header {
     pub name: String,
+    /// The field of the response enum's variant that carries the header's value.
+    pub ident: Ident,
     pub ty: Ty,
     pub required: bool,
     pub doc: Option<String>,

@@ -391,6 +391,7 @@ fn responses(
     }
     Ok(ir::Response {
         ident: format_ident!("{}Response", type_ident(operation_id)),
+        operation_id: operation_id.to_owned(),
         variants,
     })
 }
@@ -399,16 +400,26 @@ fn variant(cx: &Ctx<'_>, status: u16, response: &Response, at: &str) -> Result<i
     if !response.links.is_empty() {
         return Err(cx.unsupported("links", at));
     }
+    let headers: Vec<ir::Header> = response
+        .headers
+        .iter()
+        .map(|(name, header)| response_header(cx, name, header, at))
+        .collect::<Result<_, _>>()?;
+    let mut fields = HashSet::new();
+    for header in &headers {
+        if !fields.insert(header.ident.to_string()) {
+            return Err(cx.invalid(format!(
+                "response headers {at} clash as the Rust field {}",
+                header.ident
+            )));
+        }
+    }
     Ok(ir::Variant {
         status,
         ident: status_variant(status),
         doc: response.description.clone(),
         body: json_content(cx, &response.content, "response", at)?,
-        headers: response
-            .headers
-            .iter()
-            .map(|(name, header)| response_header(cx, name, header, at))
-            .collect::<Result<_, _>>()?,
+        headers,
     })
 }
 
@@ -429,8 +440,14 @@ fn response_header(
     };
     let ty = cx.ty(schema.into(), &at)?;
     check_simple(cx, &ty, false, &at)?;
+    // `body` is the variant's field for the response body.
+    let mut ident = value_ident(name);
+    if ident == "body" {
+        ident = format_ident!("body_header");
+    }
     Ok(ir::Header {
         name: name.to_owned(),
+        ident,
         ty,
         required: header.required,
         doc: header.description.clone(),
