@@ -1,8 +1,11 @@
 //! secworks: an authenticated GraphQL API that looks IP addresses up against DNS blocklists,
 //! keeps the results, and issues and revokes PASETO tokens through REST endpoints.
 //!
-//! Data flows one way: [`http`] → [`auth`] → [`graphql`] resolvers / token handlers →
-//! [`store`].
+//! Data flows one way, one module per stage: [`http`] (connections, routes, the token
+//! endpoints, GraphQL over HTTP, every error response) → [`auth`] (who may call) →
+//! [`graphql`] (resolvers) → [`store`] and [`lookup`] (the queue, and the engine that works it)
+//! → `secworks_dnsbl` (DNS) → [`store`]. A module never reaches back up the flow; the test
+//! `layers::each_layer_imports_only_what_lies_downstream` keeps it so.
 
 pub mod app;
 pub mod auth;
@@ -18,3 +21,107 @@ pub mod store;
 pub use app::Application;
 pub use config::Config;
 pub use secworks_store::timestamp;
+
+#[cfg(test)]
+mod layers {
+    use std::path::Path;
+
+    /// For each layer, what its sources must not name: the layers upstream of it.
+    const FORBIDDEN: &[(&str, &[&str])] = &[
+        (
+            "auth",
+            &[
+                "poem",
+                "poem_openapi",
+                "async_graphql",
+                "crate::http",
+                "crate::graphql",
+            ],
+        ),
+        ("graphql", &["poem", "poem_openapi", "crate::http"]),
+        (
+            "lookup",
+            &[
+                "poem",
+                "poem_openapi",
+                "async_graphql",
+                "crate::http",
+                "crate::graphql",
+                "crate::auth",
+            ],
+        ),
+        (
+            "store",
+            &[
+                "poem",
+                "poem_openapi",
+                "async_graphql",
+                "crate::http",
+                "crate::graphql",
+                "crate::auth",
+                "crate::lookup",
+            ],
+        ),
+    ];
+
+    #[test]
+    fn each_layer_imports_only_what_lies_downstream() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut found = Vec::new();
+        for (layer, forbidden) in FORBIDDEN {
+            for file in rust_files(&src.join(layer)) {
+                let text = std::fs::read_to_string(&file).unwrap();
+                for (n, line) in text.lines().enumerate() {
+                    let code = line.split("//").next().unwrap_or("");
+                    for name in *forbidden {
+                        if names(code, name) {
+                            found.push(format!("{}:{}: {name}", file.display(), n + 1));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(found.is_empty(), "upstream names:\n{}", found.join("\n"));
+    }
+
+    /// Whether `code` names the path `name` (as `name::` or `use name`), not merely a longer
+    /// identifier that starts with it.
+    fn names(code: &str, name: &str) -> bool {
+        code.match_indices(name).any(|(at, _)| {
+            let before = code[..at].chars().next_back();
+            let after = code[at + name.len()..].chars().next();
+            let starts = !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':');
+            let ends = matches!(after, Some(':' | ';' | ',' | '}' | ' ') | None);
+            starts && ends
+        })
+    }
+
+    fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut files = Vec::new();
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return files;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files.extend(rust_files(&path));
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+        files
+    }
+
+    #[test]
+    fn the_check_sees_what_it_looks_for() {
+        assert!(names("use poem::Request;", "poem"));
+        assert!(names("    let x = poem::http::StatusCode::OK;", "poem"));
+        assert!(names(
+            "use crate::http::observe::ClientAddr;",
+            "crate::http"
+        ));
+        assert!(!names("use poem_openapi::Object;", "poem"));
+        assert!(!names("let poems = 1;", "poem"));
+        assert!(!names("use crate::httpx;", "crate::http"));
+    }
+}

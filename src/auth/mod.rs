@@ -1,6 +1,5 @@
 //! Who may call secworks: passwords, bearer tokens and their revocation.
 
-mod handlers;
 mod hash_memory;
 mod limit;
 mod password;
@@ -11,10 +10,6 @@ mod werkzeug;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-pub use handlers::{
-    ErrorBody, TokenApi, allowed_methods, api_service, basic_challenge, bearer_missing,
-    bearer_refusal, internal_error,
-};
 pub use limit::{Exceeded, FailureLimit, LoginLimiter, LoginLimits};
 pub use password::{PasswordError, Passwords, Verdict, check_imported_hash};
 pub use token::{IssuedToken, TokenError, Tokens, VerifiedToken};

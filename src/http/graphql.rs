@@ -11,7 +11,8 @@ use poem::web::headers::authorization::Bearer;
 use poem::web::headers::{Authorization, HeaderMapExt};
 use poem::{Body, IntoResponse, Request, Response, handler};
 
-use super::{AppState, error_response, json_response, unauthorized};
+use super::AppState;
+use super::error::{HttpError, json_response};
 use crate::auth;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -54,20 +55,7 @@ pub(super) async fn execute_post(
                 None => request,
             }
         }
-        Err(bad) => {
-            let (status, message) = match bad {
-                BadRequest::TooLarge(max) => (
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("request body larger than {max} bytes (SECWORKS_MAX_BODY_BYTES)"),
-                ),
-                BadRequest::UnsupportedMediaType(media) => (
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    format!("content type {media} is not supported: send application/json"),
-                ),
-                BadRequest::Invalid(message) => (StatusCode::BAD_REQUEST, message),
-            };
-            return errors_response(status, &message);
-        }
+        Err(bad) => return bad.graphql_response(),
     };
 
     respond(req, state, request).await
@@ -84,7 +72,7 @@ pub async fn execute_get(req: &Request, Data(state): Data<&Arc<AppState>>) -> Re
     let mut request = match async_graphql::http::parse_query_string(req.uri().query().unwrap_or(""))
     {
         Ok(request) => with_parsed_query(request).data(principal),
-        Err(e) => return errors_response(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e) => return HttpError::BadRequest(e.to_string()).graphql_response(),
     };
     let operation_name = request.operation_name.clone();
     let operation_name = operation_name.as_deref();
@@ -95,15 +83,7 @@ pub async fn execute_get(req: &Request, Data(state): Data<&Arc<AppState>>) -> Re
         })
     });
     if is_mutation {
-        let mut resp = errors_response(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "mutations are not allowed over GET: send them with POST",
-        );
-        resp.headers_mut().insert(
-            poem::http::header::ALLOW,
-            poem::http::HeaderValue::from_static("POST"),
-        );
-        return resp;
+        return HttpError::MutationOverGet.graphql_response();
     }
     respond(req, state, request).await
 }
@@ -111,24 +91,13 @@ pub async fn execute_get(req: &Request, Data(state): Data<&Arc<AppState>>) -> Re
 /// The caller a valid bearer token speaks for, or the 401 (500) to answer with.
 async fn authenticate(req: &Request, state: &AppState) -> Result<auth::Principal, Response> {
     let Some(Authorization(bearer)) = req.headers().typed_get::<Authorization<Bearer>>() else {
-        let (body, challenge) = auth::bearer_missing();
-        return Err(unauthorized(body, challenge));
+        return Err(HttpError::BearerMissing.into_response());
     };
     state
         .auth
         .authenticate(bearer.token())
         .await
-        .map_err(|e| match auth::bearer_refusal(&e) {
-            Some((body, challenge)) => unauthorized(body, challenge),
-            None => error_response(StatusCode::INTERNAL_SERVER_ERROR, &auth::internal_error(&e)),
-        })
-}
-
-fn errors_response(status: StatusCode, message: &str) -> Response {
-    json_response(
-        status,
-        &serde_json::json!({ "errors": [{ "message": message }] }),
-    )
+        .map_err(|e| HttpError::from(e).into_response())
 }
 
 /// Executes `request` and answers in the media type the client asked for.
@@ -182,33 +151,26 @@ fn with_parsed_query(mut request: async_graphql::Request) -> async_graphql::Requ
     request
 }
 
-/// Why a request body is not a GraphQL request.
-enum BadRequest {
-    TooLarge(usize),
-    UnsupportedMediaType(String),
-    Invalid(String),
-}
-
 /// Reads a JSON GraphQL request (`{"query", "variables", "operationName"}`) of at most
 /// `max_body` bytes; a bigger one is refused before it is parsed.
 async fn read_request(
     req: &Request,
     body: Body,
     max_body: usize,
-) -> Result<async_graphql::Request, BadRequest> {
+) -> Result<async_graphql::Request, HttpError> {
     if let Some(media) = req.content_type() {
         let essence = media.split(';').next().unwrap_or(media).trim();
         if !essence.eq_ignore_ascii_case("application/json") {
-            return Err(BadRequest::UnsupportedMediaType(essence.to_owned()));
+            return Err(HttpError::UnsupportedMediaType(essence.to_owned()));
         }
     }
     let bytes = body.into_bytes_limit(max_body).await.map_err(|e| match e {
-        poem::error::ReadBodyError::PayloadTooLarge => BadRequest::TooLarge(max_body),
-        other => BadRequest::Invalid(format!("cannot read the request body: {other}")),
+        poem::error::ReadBodyError::PayloadTooLarge => HttpError::BodyTooLarge { max: max_body },
+        other => HttpError::BadRequest(format!("cannot read the request body: {other}")),
     })?;
     async_graphql::http::receive_json(&bytes[..])
         .await
-        .map_err(|e| BadRequest::Invalid(e.to_string()))
+        .map_err(|e| HttpError::BadRequest(e.to_string()))
 }
 
 fn accepts_graphql_response(req: &Request) -> bool {

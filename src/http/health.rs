@@ -7,7 +7,8 @@ use poem::web::Data;
 use poem::{Response, handler};
 use serde_json::json;
 
-use super::{AppState, json_response};
+use super::AppState;
+use super::error::json_response;
 use crate::lookup::Health;
 
 /// `GET /healthz`: the process is alive and serving HTTP.

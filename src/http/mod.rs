@@ -1,23 +1,27 @@
-//! The HTTP surface: routes, authentication of `/graphql`, and error mapping.
+//! The HTTP surface: the connection loop, routes, the bearer check of `/graphql`, the token
+//! endpoints, the pages, and how every refusal is answered (`error`).
 
 #[cfg(feature = "bench-routes")]
 mod bench;
+pub mod error;
 mod graphql;
 mod health;
 pub mod metrics;
 pub mod observe;
 mod pages;
 pub mod server;
+pub mod tokens;
 
 use std::sync::Arc;
 
-use poem::http::{Method, StatusCode, header};
+use poem::http::Method;
 use poem::{Endpoint, EndpointExt, IntoResponse, Response, Route};
 
-use crate::auth::{self, Auth};
+use crate::auth::Auth;
 use crate::graphql::AppSchema;
 use crate::lookup::EngineHandle;
 use crate::store::Store;
+use error::HttpError;
 
 /// What every handler may reach.
 pub struct AppState {
@@ -31,7 +35,7 @@ pub struct AppState {
 }
 
 pub fn routes(state: Arc<AppState>) -> impl Endpoint {
-    let tokens = auth::api_service(state.auth.clone());
+    let tokens = tokens::api_service(state.auth.clone());
     let spec_json = tokens.spec_endpoint();
     let spec_yaml = tokens.spec_endpoint_yaml();
     let route = Route::new()
@@ -73,50 +77,19 @@ async fn json_auth_errors<E: Endpoint>(ep: Arc<E>, req: poem::Request) -> poem::
     match ep.call(req).await {
         Ok(resp) => Ok(resp.into_response()),
         Err(err) if err.is::<poem_openapi::error::AuthorizationError>() => {
-            let (body, challenge) = if method == Method::POST {
-                auth::basic_challenge()
+            let refusal = if method == Method::POST {
+                HttpError::BadCredentials
             } else {
-                auth::bearer_missing()
+                HttpError::BearerMissing
             };
-            Ok(unauthorized(body, challenge))
+            Ok(refusal.into_response())
         }
         Err(err) if err.is::<poem::error::MethodNotAllowedError>() => {
-            let Some(allow) = auth::allowed_methods(&path) else {
+            let Some(allow) = tokens::allowed_methods(&path) else {
                 return Err(err);
             };
-            let body = auth::ErrorBody {
-                error: "Method Not Allowed".to_owned(),
-                message: Some(format!("{method} is not allowed here; allowed: {allow}")),
-            };
-            Ok(error_response(StatusCode::METHOD_NOT_ALLOWED, &body)
-                .with_header(header::ALLOW, allow)
-                .into_response())
+            Ok(HttpError::MethodNotAllowed { method, allow }.into_response())
         }
         Err(err) => Err(err),
-    }
-}
-
-pub fn unauthorized(body: auth::ErrorBody, challenge: String) -> Response {
-    error_response(StatusCode::UNAUTHORIZED, &body)
-        .with_header(header::WWW_AUTHENTICATE, challenge)
-        .into_response()
-}
-
-/// An error body of openapi.yaml's `Error` schema, outside the generated handlers.
-pub fn error_response(status: StatusCode, body: &auth::ErrorBody) -> Response {
-    use poem_openapi::types::ToJSON;
-    json_response(status, &body.to_json())
-}
-
-pub fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => Response::builder()
-            .status(status)
-            .content_type("application/json")
-            .body(bytes),
-        Err(e) => {
-            tracing::error!(error = %e, "response did not serialise");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
     }
 }

@@ -5,12 +5,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use poem::http::{HeaderValue, StatusCode};
+use poem::http::HeaderValue;
 use poem::{Endpoint, IntoResponse, Request, Response};
 use tracing::Instrument;
 
-use super::error_response;
-use crate::auth::ErrorBody;
+use super::error::HttpError;
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -48,16 +47,7 @@ pub async fn observe<E: Endpoint>(
             span.in_scope(
                 || tracing::warn!(limit = ?settings.request_timeout, "request timed out"),
             );
-            error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &ErrorBody {
-                    error: "Service Unavailable".into(),
-                    message: Some(format!(
-                        "the request took longer than {} (SECWORKS_REQUEST_TIMEOUT)",
-                        humantime::format_duration(settings.request_timeout)
-                    )),
-                },
-            )
+            HttpError::Timeout(settings.request_timeout).token_api_response()
         }
     };
     if let Ok(value) = HeaderValue::from_str(&id) {
