@@ -10,7 +10,7 @@ use super::generated::{
     Listing, Lookup, LookupAttempt, LookupResolvers, MutationResolvers, QueryResolvers, QueueStatus,
 };
 use crate::ip;
-use crate::lookup::{EngineHandle, Health};
+use crate::lookup::EngineHandle;
 use crate::store::{HistoryRecord, LookupRecord, Store, StoreError};
 
 /// `response_code` of an address that was never looked up, as the original service said it.
@@ -53,14 +53,7 @@ impl QueryResolvers for Resolvers {
 
     async fn queue_status(&self, _ctx: &Context<'_>) -> async_graphql::Result<QueueStatus> {
         let counts = self.store.queue_counts().await.map_err(internal)?;
-        let paused_reason = match self.engine.health() {
-            Health::Healthy if self.engine.is_throttled() => {
-                Some("the blocklist asked for fewer queries".to_owned())
-            }
-            Health::Healthy => None,
-            Health::Starting => Some("checking the blocklist's test points".to_owned()),
-            Health::Degraded(reason) => Some(reason),
-        };
+        let paused_reason = self.engine.status().pause.map(|pause| pause.to_string());
         Ok(QueueStatus {
             pending: clamp(counts.pending),
             running: clamp(counts.running),

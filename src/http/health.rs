@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::error::json_response;
-use crate::lookup::Health;
+use crate::lookup::Pause;
 
 /// `GET /healthz`: the process is alive and serving HTTP.
 #[handler]
@@ -30,14 +30,12 @@ pub async fn ready(Data(state): Data<&Arc<AppState>>) -> Response {
             Some("unreachable")
         }
     };
-    let workers = state.engine.is_running();
-    let lookups = match state.engine.health() {
-        Health::Healthy if state.engine.is_throttled() => {
-            "paused: the blocklist asked for fewer queries".to_owned()
-        }
-        Health::Healthy => "running".to_owned(),
-        Health::Starting => "starting: checking the blocklist's test points".to_owned(),
-        Health::Degraded(reason) => format!("paused: {reason}"),
+    let status = state.engine.status();
+    let workers = status.workers_running;
+    let lookups = match status.pause {
+        None => "running".to_owned(),
+        Some(pause @ Pause::Starting) => format!("starting: {pause}"),
+        Some(pause) => format!("paused: {pause}"),
     };
     let ready = database.is_none() && workers;
     let status = if ready {

@@ -97,8 +97,7 @@ pub async fn render(Data(state): Data<&Arc<AppState>>) -> Response {
         }
         Err(e) => tracing::warn!(error = %e, "metrics: cannot count lookup jobs"),
     }
-    let paused =
-        state.engine.is_throttled() || state.engine.health() != crate::lookup::Health::Healthy;
+    let paused = state.engine.status().pause.is_some();
     metrics::gauge!("secworks_lookups_paused").set(f64::from(u8::from(paused)));
     Response::builder()
         .status(StatusCode::OK)

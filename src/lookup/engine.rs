@@ -57,18 +57,49 @@ impl EngineHandle {
         self.wake.notify_one();
     }
 
-    pub fn health(&self) -> Health {
-        self.health.borrow().clone()
+    /// Whether the workers run and whether lookups are paused, and why: the one answer the
+    /// GraphQL `queueStatus`, `/readyz` and `/metrics` all give.
+    pub fn status(&self) -> LookupStatus {
+        let pause = match &*self.health.borrow() {
+            Health::Starting => Some(Pause::Starting),
+            Health::Degraded(reason) => Some(Pause::TestPointsFail(reason.clone())),
+            Health::Healthy if self.throttle.is_paused() => Some(Pause::RateLimited),
+            Health::Healthy => None,
+        };
+        LookupStatus {
+            workers_running: self.dispatching.load(Ordering::Relaxed),
+            pause,
+        }
     }
+}
 
+/// What the engine is doing, as [`EngineHandle::status`] tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupStatus {
     /// Whether the workers take jobs: false once shutdown began or the dispatcher ended.
-    pub fn is_running(&self) -> bool {
-        self.dispatching.load(Ordering::Relaxed)
-    }
+    pub workers_running: bool,
+    /// Why lookups wait, if they do.
+    pub pause: Option<Pause>,
+}
 
-    /// Whether an excessive-queries answer holds every lookup back right now.
-    pub fn is_throttled(&self) -> bool {
-        self.throttle.is_paused()
+/// Why lookups wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pause {
+    /// The blocklist's test points have not been checked yet.
+    Starting,
+    /// The test points fail, so the blocklist's answers cannot be trusted; says how.
+    TestPointsFail(String),
+    /// The blocklist answered "excessive queries"; every lookup waits a while.
+    RateLimited,
+}
+
+impl std::fmt::Display for Pause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pause::Starting => f.write_str("checking the blocklist's test points"),
+            Pause::TestPointsFail(reason) => f.write_str(reason),
+            Pause::RateLimited => f.write_str("the blocklist asked for fewer queries"),
+        }
     }
 }
 

@@ -8,5 +8,5 @@ mod engine;
 mod health;
 mod throttle;
 
-pub use engine::{EngineHandle, EngineSettings, LookupEngine};
+pub use engine::{EngineHandle, EngineSettings, LookupEngine, LookupStatus, Pause};
 pub use health::Health;
