@@ -4,17 +4,17 @@
 //! every such row and writes nothing. The rows that pass go in in one transaction, and rows
 //! already present are left alone, so running the import twice changes nothing.
 
-use std::net::Ipv4Addr;
 use std::path::Path;
 use std::str::FromStr;
 
+use secworks_dnsbl::{Address, Outcome};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use time::PrimitiveDateTime;
 use time::macros::format_description;
 
 use crate::auth::UserAdminError;
 use crate::store::{ImportCounts, ImportedUser, LookupRecord, Store, StoreError};
-use crate::{ip, timestamp};
+use crate::timestamp;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -124,8 +124,10 @@ fn user(username: Option<&str>, hash: Option<&str>) -> Result<ImportedUser, Stri
 fn lookup((id, created, updated, code, address): &SourceLookup) -> Result<LookupRecord, String> {
     let uuid = uuid::Uuid::from_str(id).map_err(|_| format!("id {id:?} is not a UUID"))?;
     let address = address.as_deref().ok_or("no ip_address")?;
-    let ip_address = ip::canonical(address)
-        .ok_or_else(|| format!("ip_address {address:?} is not an IP address"))?;
+    let ip_address = address
+        .parse::<Address>()
+        .map_err(|_| format!("ip_address {address:?} is not an IP address"))?
+        .to_string();
     let created = created.as_deref().map(naive_utc).transpose()?;
     let updated = updated.as_deref().map(naive_utc).transpose()?;
     let (created_at, updated_at) = match (created, updated) {
@@ -158,21 +160,9 @@ fn naive_utc(text: &str) -> Result<String, String> {
 /// `No Response`, or A records joined by `, `, which are put in numeric order as secworks
 /// stores them.
 fn response_code(code: &str) -> Result<String, String> {
-    if code == "No Response" {
-        return Ok(code.to_owned());
-    }
-    let mut records = code
-        .split(", ")
-        .map(Ipv4Addr::from_str)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| format!("response_code {code:?} is neither `No Response` nor A records"))?;
-    records.sort_unstable();
-    records.dedup();
-    Ok(records
-        .iter()
-        .map(Ipv4Addr::to_string)
-        .collect::<Vec<_>>()
-        .join(", "))
+    Outcome::parse_response_code(code)
+        .map(|outcome| outcome.response_code())
+        .ok_or_else(|| format!("response_code {code:?} is neither `No Response` nor A records"))
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@ pub mod config;
 pub mod graphql;
 pub mod http;
 pub mod import;
-pub mod ip;
 pub mod lookup;
 pub mod memory;
 pub mod store;

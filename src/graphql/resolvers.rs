@@ -1,15 +1,13 @@
 //! Resolvers for schema.graphql.
 
-use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use async_graphql::{Context, ErrorExtensions, ID};
-use secworks_dnsbl::Outcome;
+use secworks_dnsbl::{Address, InvalidEntry, Outcome};
 
 use super::generated::{
     Listing, Lookup, LookupAttempt, LookupResolvers, MutationResolvers, QueryResolvers, QueueStatus,
 };
-use crate::ip;
 use crate::lookup::{EngineHandle, Health};
 use crate::store::{HistoryRecord, LookupRecord, Store, StoreError};
 
@@ -42,9 +40,10 @@ impl QueryResolvers for Resolvers {
         ctx: &Context<'_>,
         ip: String,
     ) -> async_graphql::Result<Option<Lookup>> {
-        let Some(address) = ip::canonical(&ip) else {
+        let Ok(address) = ip.parse::<Address>() else {
             return Err(invalid_address(&ip));
         };
+        let address = address.to_string();
         let record = self.store.lookup(&address).await.map_err(internal)?;
         // `last_error` needs a second read; most queries (the original service's among them)
         // do not select it, and a field not selected is never sent, so skip the read then.
@@ -95,7 +94,11 @@ impl MutationResolvers for Resolvers {
             ))
             .extend_with(|_, ext| ext.set("code", "TOO_MANY_ADDRESSES")));
         }
-        let addresses = ip::canonical_all(&ip).map_err(|bad| invalid_addresses(&bad))?;
+        let addresses: Vec<String> = Address::parse_all(&ip)
+            .map_err(|bad| invalid_addresses(&bad))?
+            .iter()
+            .map(Address::to_string)
+            .collect();
         let taken = i32::try_from(addresses.len()).unwrap_or(i32::MAX);
         self.store.enqueue(&addresses).await.map_err(internal)?;
         self.engine.wake();
@@ -129,7 +132,7 @@ impl LookupResolvers for Resolvers {
 
 impl From<LookupRecord> for Lookup {
     fn from(r: LookupRecord) -> Self {
-        let outcome = parse_response_code(&r.response_code);
+        let outcome = Outcome::parse_response_code(&r.response_code);
         Lookup {
             uuid: Some(ID(r.uuid)),
             created_at: Some(r.created_at),
@@ -148,7 +151,7 @@ impl From<HistoryRecord> for LookupAttempt {
         let listed = r
             .response_code
             .as_deref()
-            .and_then(parse_response_code)
+            .and_then(Outcome::parse_response_code)
             .map(|o| o.is_listed());
         LookupAttempt {
             looked_up_at: r.looked_up_at,
@@ -170,16 +173,6 @@ fn never_looked_up(address: String) -> Lookup {
         listings: Vec::new(),
         last_error: None,
     }
-}
-
-/// Reads a stored `response_code` back as a blocklist answer; `None` for anything else (such
-/// as results imported from elsewhere).
-fn parse_response_code(code: &str) -> Option<Outcome> {
-    if code == Outcome::NotListed.response_code() {
-        return Some(Outcome::NotListed);
-    }
-    let records: Result<Vec<Ipv4Addr>, _> = code.split(", ").map(str::parse).collect();
-    records.ok().filter(|r| !r.is_empty()).map(Outcome::Listed)
 }
 
 fn listings(outcome: &Outcome) -> Vec<Listing> {
@@ -206,7 +199,7 @@ fn invalid_address(value: &str) -> async_graphql::Error {
 }
 
 /// One error naming every bad entry and where it was, so a client can fix them all at once.
-fn invalid_addresses(bad: &[ip::InvalidEntry]) -> async_graphql::Error {
+fn invalid_addresses(bad: &[InvalidEntry]) -> async_graphql::Error {
     let listed: Vec<String> = bad
         .iter()
         .map(|e| format!("{:?} at index {}", e.value, e.index))
