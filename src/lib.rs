@@ -16,4 +16,4 @@ pub mod store;
 
 pub use app::Application;
 pub use config::Config;
-pub use secworks_store::timestamp;
+pub use secworks_store_api::timestamp;

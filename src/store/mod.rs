@@ -1,11 +1,11 @@
-//! Persistence behind one narrow interface, [`Store`] (in `secworks-store`). Which database
+//! Persistence behind one narrow interface, [`Store`] (in `secworks-store-api`). Which database
 //! answers is decided once, from `DATABASE_URL`, in [`connect`].
 
 mod sqlite;
 
 use std::sync::Arc;
 
-pub use secworks_store::*;
+pub use secworks_store_api::*;
 
 /// Opens the database that `url` names (`sqlite://…` or `postgres://…`), creating and
 /// migrating it as needed.

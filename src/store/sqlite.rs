@@ -11,7 +11,7 @@ use super::{
     ClaimedJob, HistoryRecord, ImportCounts, ImportedUser, JobOutcome, JobResult, LookupRecord,
     QueueCounts, Store, StoreError, TokenStanding, User, UserSummary,
 };
-use secworks_store::timestamp;
+use secworks_store_api::timestamp;
 
 pub struct SqliteStore {
     /// Readers; in WAL mode they never wait for a writer.

@@ -1,7 +1,7 @@
-//! [`Store::import`](secworks_store::Store::import): users and stored results from another
+//! [`Store::import`](secworks_store_api::Store::import): users and stored results from another
 //! system, set-wise in one transaction.
 
-use secworks_store::{ImportCounts, ImportedUser, LookupRecord, StoreError};
+use secworks_store_api::{ImportCounts, ImportedUser, LookupRecord, StoreError};
 use sqlx::PgPool;
 use time::OffsetDateTime;
 

@@ -5,14 +5,14 @@
 //! its single write lock, this backend uses transactions and row locks, so that two replicas
 //! never claim one job, never store one claim's result twice, and never both create the first
 //! user. Instants are `timestamptz` columns, converted to and from the RFC 3339 text of
-//! [`secworks_store::timestamp`] at this boundary.
+//! [`secworks_store_api::timestamp`] at this boundary.
 
 mod import;
 mod queue;
 mod retry;
 
 use async_trait::async_trait;
-use secworks_store::{
+use secworks_store_api::{
     ClaimedJob, HistoryRecord, ImportCounts, ImportedUser, JobOutcome, LookupRecord, QueueCounts,
     Store, StoreError, TokenStanding, User, UserSummary, timestamp,
 };

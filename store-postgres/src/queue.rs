@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use secworks_store::{ClaimedJob, JobOutcome, JobResult, StoreError};
+use secworks_store_api::{ClaimedJob, JobOutcome, JobResult, StoreError};
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 

@@ -13,7 +13,7 @@ use std::net::ToSocketAddrs as _;
 use std::str::FromStr as _;
 use std::sync::{Arc, OnceLock};
 
-use secworks_store::{
+use secworks_store_api::{
     ClaimedJob, ImportedUser, JobOutcome, JobResult, LookupRecord, Store, timestamp,
 };
 use secworks_store_postgres::PgStore;
@@ -188,13 +188,13 @@ async fn two_replicas_look_every_address_up_exactly_once() {
             for chunk in first.chunks(100) {
                 a.enqueue(chunk).await?;
             }
-            Ok::<_, secworks_store::StoreError>(())
+            Ok::<_, secworks_store_api::StoreError>(())
         },
         async {
             for chunk in second.chunks(100).rev() {
                 b.enqueue(chunk).await?;
             }
-            Ok::<_, secworks_store::StoreError>(())
+            Ok::<_, secworks_store_api::StoreError>(())
         }
     );
     x.unwrap();
