@@ -70,7 +70,11 @@ impl Application {
         }
         let key = match config.token_key {
             Some(key) => key,
-            None => store.token_key_or_insert(Tokens::generate_key()?).await?,
+            None => {
+                store
+                    .token_key_or_insert(Tokens::generate_key()?, crate::timestamp::now())
+                    .await?
+            }
         };
         let auth = Arc::new(Auth::new(
             store.clone(),

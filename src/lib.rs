@@ -13,7 +13,7 @@ pub mod import;
 pub mod lookup;
 pub mod memory;
 pub mod store;
+pub mod timestamp;
 
 pub use app::Application;
 pub use config::Config;
-pub use secworks_store_api::timestamp;

@@ -115,7 +115,7 @@ impl Auth {
         let upgraded = match self.passwords.hash(password.to_owned()).await {
             Ok(new_hash) => self
                 .store
-                .rehash_password(username, old_hash, &new_hash)
+                .rehash_password(username, old_hash, &new_hash, timestamp::now())
                 .await
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
@@ -149,8 +149,6 @@ impl Auth {
         }
         let revoked_with_user = standing
             .not_before
-            .as_deref()
-            .and_then(timestamp::parse)
             .is_some_and(|not_before| token.issued_at < not_before);
         if standing.revoked || revoked_with_user {
             return Err(TokenError::Revoked.into());
@@ -163,9 +161,12 @@ impl Auth {
 
     /// Revokes the token `principal` presented; it is refused from now on.
     pub async fn revoke(&self, principal: &Principal) -> Result<(), AuthError> {
-        let expires_at = timestamp::format(principal.token.expires_at);
         self.store
-            .revoke_token(&principal.token.jti, &expires_at)
+            .revoke_token(
+                &principal.token.jti,
+                principal.token.expires_at,
+                timestamp::now(),
+            )
             .await?;
         Ok(())
     }
@@ -174,7 +175,7 @@ impl Auth {
     pub async fn purge_expired_revocations(&self) -> Result<u64, AuthError> {
         Ok(self
             .store
-            .purge_expired_revocations(&timestamp::now())
+            .purge_expired_revocations(timestamp::now())
             .await?)
     }
 }
@@ -191,5 +192,7 @@ pub async fn ensure_first_user(
     let hash = passwords
         .hash(password.unwrap_or(DEFAULT_PASSWORD).to_owned())
         .await?;
-    Ok(store.create_first_user(DEFAULT_USERNAME, &hash).await?)
+    Ok(store
+        .create_first_user(DEFAULT_USERNAME, &hash, timestamp::now())
+        .await?)
 }

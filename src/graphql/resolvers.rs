@@ -9,7 +9,8 @@ use super::generated::{
     Listing, Lookup, LookupAttempt, LookupResolvers, MutationResolvers, QueryResolvers, QueueStatus,
 };
 use crate::lookup::{EngineHandle, Health};
-use crate::store::{HistoryRecord, LookupRecord, Store, StoreError};
+use crate::store::{Attempt, HistoryRecord, LookupRecord, Store, StoreError};
+use crate::timestamp;
 
 /// `response_code` of an address that was never looked up, as the original service said it.
 pub const NOT_LOOKED_UP: &str = "No records found.";
@@ -43,14 +44,16 @@ impl QueryResolvers for Resolvers {
         let Ok(address) = ip.parse::<Address>() else {
             return Err(invalid_address(&ip));
         };
-        let address = address.to_string();
         let record = self.store.lookup(&address).await.map_err(internal)?;
         // `last_error` needs a second read; most queries (the original service's among them)
         // do not select it, and a field not selected is never sent, so skip the read then.
         // The lookahead sees through aliases and fragments.
         let last_error = if ctx.look_ahead().field("last_error").exists() {
             let latest = self.store.history(&address, 1).await.map_err(internal)?;
-            latest.into_iter().next().and_then(|attempt| attempt.error)
+            latest
+                .into_iter()
+                .next()
+                .and_then(|attempt| attempt.into_error())
         } else {
             None
         };
@@ -94,13 +97,12 @@ impl MutationResolvers for Resolvers {
             ))
             .extend_with(|_, ext| ext.set("code", "TOO_MANY_ADDRESSES")));
         }
-        let addresses: Vec<String> = Address::parse_all(&ip)
-            .map_err(|bad| invalid_addresses(&bad))?
-            .iter()
-            .map(Address::to_string)
-            .collect();
+        let addresses = Address::parse_all(&ip).map_err(|bad| invalid_addresses(&bad))?;
         let taken = i32::try_from(addresses.len()).unwrap_or(i32::MAX);
-        self.store.enqueue(&addresses).await.map_err(internal)?;
+        self.store
+            .enqueue(&addresses, timestamp::now())
+            .await
+            .map_err(internal)?;
         self.engine.wake();
         Ok(Some(taken))
     }
@@ -121,9 +123,17 @@ impl LookupResolvers for Resolvers {
             .extend_with(|_, ext| ext.set("code", "BAD_USER_INPUT")));
         }
         let limit = u32::try_from(limit).unwrap_or(0);
+        // The parent is the generated type, which holds the address as the text this module
+        // wrote from an `Address`; reading it back cannot fail but is not unchecked.
+        let address = parent.ip_address.parse::<Address>().map_err(|_| {
+            internal(StoreError::Unreadable(format!(
+                "address {:?} of a Lookup",
+                parent.ip_address
+            )))
+        })?;
         let records = self
             .store
-            .history(&parent.ip_address, limit)
+            .history(&address, limit)
             .await
             .map_err(internal)?;
         Ok(records.into_iter().map(LookupAttempt::from).collect())
@@ -132,15 +142,15 @@ impl LookupResolvers for Resolvers {
 
 impl From<LookupRecord> for Lookup {
     fn from(r: LookupRecord) -> Self {
-        let outcome = Outcome::parse_response_code(&r.response_code);
+        let outcome = r.answer.outcome();
         Lookup {
             uuid: Some(ID(r.uuid)),
-            created_at: Some(r.created_at),
-            updated_at: Some(r.updated_at),
-            listed: outcome.as_ref().map(Outcome::is_listed),
-            listings: outcome.as_ref().map(listings).unwrap_or_default(),
-            response_code: r.response_code,
-            ip_address: r.ip_address,
+            created_at: Some(timestamp::format(r.created_at)),
+            updated_at: Some(timestamp::format(r.updated_at)),
+            listed: outcome.map(Outcome::is_listed),
+            listings: outcome.map(listings).unwrap_or_default(),
+            response_code: r.answer.text(),
+            ip_address: r.address.to_string(),
             last_error: None,
         }
     }
@@ -148,27 +158,31 @@ impl From<LookupRecord> for Lookup {
 
 impl From<HistoryRecord> for LookupAttempt {
     fn from(r: HistoryRecord) -> Self {
-        let listed = r
-            .response_code
-            .as_deref()
-            .and_then(Outcome::parse_response_code)
-            .map(|o| o.is_listed());
-        LookupAttempt {
-            looked_up_at: r.looked_up_at,
-            response_code: r.response_code,
-            listed,
-            error: r.error,
+        let looked_up_at = timestamp::format(r.looked_up_at);
+        match r.attempt {
+            Attempt::Answer(answer) => LookupAttempt {
+                looked_up_at,
+                listed: answer.outcome().map(Outcome::is_listed),
+                response_code: Some(answer.text()),
+                error: None,
+            },
+            Attempt::Error(error) => LookupAttempt {
+                looked_up_at,
+                response_code: None,
+                listed: None,
+                error: Some(error),
+            },
         }
     }
 }
 
-fn never_looked_up(address: String) -> Lookup {
+fn never_looked_up(address: Address) -> Lookup {
     Lookup {
         uuid: None,
         created_at: None,
         updated_at: None,
         response_code: NOT_LOOKED_UP.to_owned(),
-        ip_address: address,
+        ip_address: address.to_string(),
         listed: None,
         listings: Vec::new(),
         last_error: None,

@@ -1,6 +1,5 @@
 //! Claiming, looking up, and writing results back in batches.
 
-use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -324,7 +323,7 @@ async fn release(job: ClaimedJob, results: &mpsc::Sender<JobOutcome>) {
     let outcome = JobOutcome {
         job_id: job.id,
         lease_token: job.lease_token,
-        ip_address: job.ip_address,
+        address: job.address,
         at: timestamp::now(),
         result: JobResult::Release,
     };
@@ -333,12 +332,11 @@ async fn release(job: ClaimedJob, results: &mpsc::Sender<JobOutcome>) {
 }
 
 async fn claim(shared: &Shared, limit: usize) -> Result<Vec<ClaimedJob>, crate::store::StoreError> {
-    let now = time::OffsetDateTime::now_utc();
-    let lease_until = timestamp::format(now + shared.settings.lease);
+    let now = timestamp::now();
     let limit = u32::try_from(limit).unwrap_or(u32::MAX);
     shared
         .store
-        .claim_jobs(limit, &timestamp::format(now), &lease_until)
+        .claim_jobs(limit, now, now + shared.settings.lease)
         .await
 }
 
@@ -359,7 +357,7 @@ async fn run_job(
     let outcome = JobOutcome {
         job_id: job.id,
         lease_token: job.lease_token,
-        ip_address: job.ip_address,
+        address: job.address,
         at: timestamp::now(),
         result,
     };
@@ -370,13 +368,8 @@ async fn run_job(
 /// Asks the blocklist. Once the query is sent it finishes (bounded by the DNS timeout), even
 /// during shutdown. Every error is retried with backoff until the attempts run out.
 async fn look_up(shared: &Shared, job: &ClaimedJob) -> JobResult {
-    let Ok(address) = job.ip_address.parse::<IpAddr>() else {
-        return JobResult::Fail {
-            error: format!("stored address {:?} is not an IP address", job.ip_address),
-        };
-    };
     let started = std::time::Instant::now();
-    let answer = shared.resolver.lookup(address).await;
+    let answer = shared.resolver.lookup(job.address.ip()).await;
     metrics::histogram!("secworks_dns_lookup_duration_seconds").record(started.elapsed());
     let error = match answer {
         Ok(outcome) => {
@@ -386,9 +379,7 @@ async fn look_up(shared: &Shared, job: &ClaimedJob) -> JobResult {
                 "not_listed"
             };
             metrics::counter!("secworks_lookups_total", "outcome" => label).increment(1);
-            return JobResult::Answer {
-                response_code: outcome.response_code(),
-            };
+            return JobResult::Answer(outcome);
         }
         Err(e) => e,
     };
@@ -407,7 +398,7 @@ async fn look_up(shared: &Shared, job: &ClaimedJob) -> JobResult {
         return JobResult::Fail { error };
     }
     let delay = retry_delay(&shared.settings, attempts);
-    let run_after = timestamp::format(time::OffsetDateTime::now_utc() + delay);
+    let run_after = timestamp::now() + delay;
     JobResult::Retry { error, run_after }
 }
 
@@ -427,7 +418,7 @@ async fn write_outcomes(store: Arc<dyn Store>, mut received: mpsc::Receiver<JobO
     while received.recv_many(&mut batch, BATCH).await > 0 {
         let mut delay = Duration::from_millis(100);
         loop {
-            match store.record_outcomes(&batch).await {
+            match store.record_outcomes(&batch, timestamp::now()).await {
                 Ok(()) => break,
                 Err(e) => {
                     // Keep the batch: its jobs are still leased to us, and losing it would
@@ -446,7 +437,7 @@ async fn write_outcomes(store: Arc<dyn Store>, mut received: mpsc::Receiver<JobO
 async fn reclaim_leases(shared: Arc<Shared>) {
     let every = (shared.settings.lease / 2).max(Duration::from_millis(100));
     loop {
-        match shared.store.reclaim_expired(&timestamp::now()).await {
+        match shared.store.reclaim_expired(timestamp::now()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(jobs = n, "returned jobs with expired leases to the queue"),
             Err(e) => tracing::warn!(error = %e, "cannot reclaim expired leases"),

@@ -13,12 +13,16 @@ use std::net::ToSocketAddrs as _;
 use std::str::FromStr as _;
 use std::sync::{Arc, OnceLock};
 
+use std::net::Ipv4Addr;
+
 use secworks_store_api::{
-    ClaimedJob, ImportedUser, JobOutcome, JobResult, LookupRecord, Store, timestamp,
+    Address, Attempt, ClaimedJob, ImportedUser, JobOutcome, JobResult, LookupRecord, Outcome,
+    Store, StoredAnswer,
 };
 use secworks_store_postgres::PgStore;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 /// The variable that names the test server, for every PostgreSQL test in the workspace.
@@ -144,34 +148,48 @@ impl Drop for TestDb {
     }
 }
 
-fn at(offset: Duration) -> String {
-    timestamp::format(OffsetDateTime::now_utc() + offset)
+fn at(offset: Duration) -> OffsetDateTime {
+    OffsetDateTime::now_utc() + offset
 }
 
-fn answer(job: &ClaimedJob, code: &str, when: &str) -> JobOutcome {
+fn now() -> OffsetDateTime {
+    at(Duration::ZERO)
+}
+
+/// A listing with these return codes (127.0.0.x), or not listed for none.
+fn listed(codes: &[u8]) -> Outcome {
+    if codes.is_empty() {
+        return Outcome::NotListed;
+    }
+    Outcome::Listed(codes.iter().map(|&c| Ipv4Addr::new(127, 0, 0, c)).collect())
+}
+
+fn answer(job: &ClaimedJob, outcome: Outcome, when: OffsetDateTime) -> JobOutcome {
     JobOutcome {
         job_id: job.id,
         lease_token: job.lease_token.clone(),
-        ip_address: job.ip_address.clone(),
-        at: when.to_owned(),
-        result: JobResult::Answer {
-            response_code: code.to_owned(),
-        },
+        address: job.address,
+        at: when,
+        result: JobResult::Answer(outcome),
     }
 }
 
 /// Claims due jobs for `lease`, as a worker would.
 async fn claim(store: &PgStore, limit: u32, lease: Duration) -> Vec<ClaimedJob> {
     store
-        .claim_jobs(limit, &at(Duration::ZERO), &at(lease))
+        .claim_jobs(limit, now(), at(lease))
         .await
         .expect("claim jobs")
 }
 
-fn addresses(range: std::ops::Range<u32>) -> Vec<String> {
+fn addresses(range: std::ops::Range<u32>) -> Vec<Address> {
     range
-        .map(|i| std::net::Ipv4Addr::from(0x0a00_0000 + i).to_string())
+        .map(|i| Address::from(std::net::IpAddr::from(Ipv4Addr::from(0x0a00_0000 + i))))
         .collect()
+}
+
+fn address(text: &str) -> Address {
+    text.parse().expect("an address")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -186,13 +204,13 @@ async fn two_replicas_look_every_address_up_exactly_once() {
     let (x, y) = tokio::join!(
         async {
             for chunk in first.chunks(100) {
-                a.enqueue(chunk).await?;
+                a.enqueue(chunk, now()).await?;
             }
             Ok::<_, secworks_store_api::StoreError>(())
         },
         async {
             for chunk in second.chunks(100).rev() {
-                b.enqueue(chunk).await?;
+                b.enqueue(chunk, now()).await?;
             }
             Ok::<_, secworks_store_api::StoreError>(())
         }
@@ -213,17 +231,17 @@ async fn two_replicas_look_every_address_up_exactly_once() {
                 }
                 let outcomes: Vec<_> = jobs
                     .iter()
-                    .map(|job| answer(job, "127.0.0.2", &at(Duration::ZERO)))
+                    .map(|job| answer(job, listed(&[2]), now()))
                     .collect();
-                store.record_outcomes(&outcomes).await.unwrap();
-                claimed.extend(jobs.into_iter().map(|job| job.ip_address));
+                store.record_outcomes(&outcomes, now()).await.unwrap();
+                claimed.extend(jobs.into_iter().map(|job| job.address));
             }
         }));
     }
     let mut seen = HashSet::new();
     for worker in workers {
         for ip in worker.await.unwrap() {
-            assert!(seen.insert(ip.clone()), "{ip} was claimed twice");
+            assert!(seen.insert(ip), "{ip} was claimed twice");
         }
     }
     assert_eq!(seen.len(), 2000);
@@ -232,8 +250,8 @@ async fn two_replicas_look_every_address_up_exactly_once() {
     for ip in [&all[0], &all[999], &all[1999]] {
         assert_eq!(a.history(ip, 10).await.unwrap().len(), 1, "history of {ip}");
         assert_eq!(
-            b.lookup(ip).await.unwrap().unwrap().response_code,
-            "127.0.0.2"
+            b.lookup(ip).await.unwrap().unwrap().answer,
+            StoredAnswer::Blocklist(listed(&[2]))
         );
     }
 }
@@ -244,33 +262,33 @@ async fn a_late_outcome_of_a_reclaimed_job_is_dropped() {
         return;
     };
     let (a, b) = (db.store().await, db.store().await);
-    let ip = "192.0.2.1".to_owned();
-    a.enqueue(&[ip.clone(), ip.clone()]).await.unwrap();
-    b.enqueue(std::slice::from_ref(&ip)).await.unwrap();
+    let ip = address("192.0.2.1");
+    a.enqueue(&[ip, ip], now()).await.unwrap();
+    b.enqueue(&[ip], now()).await.unwrap();
     assert_eq!(b.queue_counts().await.unwrap().pending, 1);
     // Replica a claims with a lease that has already run out: it "died".
     let stale = claim(&a, 10, Duration::milliseconds(-1)).await;
     assert_eq!(stale.len(), 1);
-    assert_eq!(b.reclaim_expired(&at(Duration::ZERO)).await.unwrap(), 1);
+    assert_eq!(b.reclaim_expired(now()).await.unwrap(), 1);
     let fresh = claim(&b, 10, Duration::minutes(5)).await;
     assert_eq!(fresh.len(), 1);
     assert_eq!((fresh[0].id, fresh[0].attempts), (stale[0].id, 2));
     assert_ne!(fresh[0].lease_token, stale[0].lease_token);
 
     // The stale claim's answer is dropped; the live one is stored, once.
-    a.record_outcomes(&[answer(&stale[0], "127.0.0.4", &at(Duration::ZERO))])
+    a.record_outcomes(&[answer(&stale[0], listed(&[4]), now())], now())
         .await
         .unwrap();
     assert_eq!(a.lookup(&ip).await.unwrap(), None);
-    b.record_outcomes(&[answer(&fresh[0], "127.0.0.2", &at(Duration::ZERO))])
+    b.record_outcomes(&[answer(&fresh[0], listed(&[2]), now())], now())
         .await
         .unwrap();
-    a.record_outcomes(&[answer(&stale[0], "127.0.0.4", &at(Duration::ZERO))])
+    a.record_outcomes(&[answer(&stale[0], listed(&[4]), now())], now())
         .await
         .unwrap();
     assert_eq!(
-        a.lookup(&ip).await.unwrap().unwrap().response_code,
-        "127.0.0.2"
+        a.lookup(&ip).await.unwrap().unwrap().answer,
+        StoredAnswer::Blocklist(listed(&[2]))
     );
     assert_eq!(a.history(&ip, 10).await.unwrap().len(), 1);
     assert_eq!(a.queue_counts().await.unwrap().done, 1);
@@ -282,43 +300,49 @@ async fn answers_of_one_address_keep_uuid_and_never_go_back_in_time() {
         return;
     };
     let store = db.store().await;
-    let ip = "2001:db8::1".to_owned();
+    let ip = address("2001:db8::1");
     // Two jobs of one address: one running, then one queued again and claimed.
-    store.enqueue(std::slice::from_ref(&ip)).await.unwrap();
+    store.enqueue(&[ip], now()).await.unwrap();
     let first = claim(&store, 10, Duration::minutes(5)).await;
-    store.enqueue(std::slice::from_ref(&ip)).await.unwrap();
+    store.enqueue(&[ip], now()).await.unwrap();
     let second = claim(&store, 10, Duration::minutes(5)).await;
     assert_ne!(first[0].id, second[0].id);
 
     // Both answers in one batch, the later one first.
-    let (early, late) = ("2024-01-01T00:00:00.000001Z", "2024-01-01T00:00:00.000002Z");
+    let (early, late) = (
+        datetime!(2024-01-01 00:00:00.000001 UTC),
+        datetime!(2024-01-01 00:00:00.000002 UTC),
+    );
     store
-        .record_outcomes(&[
-            answer(&second[0], "127.0.0.10", late),
-            answer(&first[0], "127.0.0.2", early),
-        ])
+        .record_outcomes(
+            &[
+                answer(&second[0], listed(&[10]), late),
+                answer(&first[0], listed(&[2]), early),
+            ],
+            now(),
+        )
         .await
         .unwrap();
     let stored = store.lookup(&ip).await.unwrap().unwrap();
     assert_eq!(
-        (stored.response_code.as_str(), stored.created_at.as_str()),
-        ("127.0.0.10", late)
+        (&stored.answer, stored.created_at),
+        (&StoredAnswer::Blocklist(listed(&[10])), late)
     );
     assert_eq!(stored.updated_at, late);
 
     // An older answer changes nothing but the history; a newer one keeps uuid and created_at.
-    store.enqueue(std::slice::from_ref(&ip)).await.unwrap();
+    store.enqueue(&[ip], now()).await.unwrap();
     let third = claim(&store, 10, Duration::minutes(5)).await;
     store
-        .record_outcomes(&[answer(&third[0], "No Response", early)])
+        .record_outcomes(&[answer(&third[0], Outcome::NotListed, early)], now())
         .await
         .unwrap();
     assert_eq!(store.lookup(&ip).await.unwrap().unwrap(), stored);
-    store.enqueue(std::slice::from_ref(&ip)).await.unwrap();
+    store.enqueue(&[ip], now()).await.unwrap();
     let fourth = claim(&store, 10, Duration::minutes(5)).await;
-    let later = "2024-01-02T00:00:00.000000Z";
+    let later = datetime!(2024-01-02 00:00 UTC);
     store
-        .record_outcomes(&[answer(&fourth[0], "No Response", later)])
+        .record_outcomes(&[answer(&fourth[0], Outcome::NotListed, later)], now())
         .await
         .unwrap();
     let moved = store.lookup(&ip).await.unwrap().unwrap();
@@ -327,11 +351,11 @@ async fn answers_of_one_address_keep_uuid_and_never_go_back_in_time() {
         (stored.uuid, stored.created_at)
     );
     assert_eq!(
-        (moved.response_code.as_str(), moved.updated_at.as_str()),
-        ("No Response", later)
+        (moved.answer, moved.updated_at),
+        (StoredAnswer::Blocklist(Outcome::NotListed), later)
     );
     let history = store.history(&ip, 10).await.unwrap();
-    let times: Vec<_> = history.iter().map(|h| h.looked_up_at.as_str()).collect();
+    let times: Vec<_> = history.iter().map(|h| h.looked_up_at).collect();
     assert_eq!(times, [later, early, early, late]);
 }
 
@@ -341,32 +365,32 @@ async fn a_retried_job_gives_way_to_a_pending_one() {
         return;
     };
     let store = db.store().await;
-    let ip = "198.51.100.7".to_owned();
-    store.enqueue(std::slice::from_ref(&ip)).await.unwrap();
+    let ip = address("198.51.100.7");
+    store.enqueue(&[ip], now()).await.unwrap();
     let running = claim(&store, 10, Duration::minutes(5)).await;
-    store.enqueue(std::slice::from_ref(&ip)).await.unwrap();
+    store.enqueue(&[ip], now()).await.unwrap();
     let retry = JobOutcome {
         result: JobResult::Retry {
             error: "timed out".to_owned(),
             run_after: at(Duration::minutes(1)),
         },
-        ..answer(&running[0], "", &at(Duration::ZERO))
+        ..answer(&running[0], Outcome::NotListed, now())
     };
-    store.record_outcomes(&[retry]).await.unwrap();
+    store.record_outcomes(&[retry], now()).await.unwrap();
     let counts = store.queue_counts().await.unwrap();
     assert_eq!((counts.pending, counts.running), (1, 0));
     let history = store.history(&ip, 10).await.unwrap();
     assert_eq!(history.len(), 1);
-    assert_eq!(history[0].error.as_deref(), Some("timed out"));
+    assert_eq!(history[0].attempt, Attempt::Error("timed out".to_owned()));
 
     // A released job gives its attempt back.
     let pending = claim(&store, 10, Duration::minutes(5)).await;
     assert_eq!(pending[0].attempts, 1);
     let release = JobOutcome {
         result: JobResult::Release,
-        ..answer(&pending[0], "", &at(Duration::ZERO))
+        ..answer(&pending[0], Outcome::NotListed, now())
     };
-    store.record_outcomes(&[release]).await.unwrap();
+    store.record_outcomes(&[release], now()).await.unwrap();
     let again = claim(&store, 10, Duration::minutes(5)).await;
     assert_eq!((again[0].id, again[0].attempts), (pending[0].id, 1));
 }
@@ -383,10 +407,10 @@ async fn replicas_starting_together_agree_on_first_user_and_token_key() {
         let store = stores[usize::from(i % 2)].clone();
         tasks.push(tokio::spawn(async move {
             let created = store
-                .create_first_user(&format!("admin{i}"), "hash")
+                .create_first_user(&format!("admin{i}"), "hash", now())
                 .await
                 .unwrap();
-            let key = store.token_key_or_insert([i; 32]).await.unwrap();
+            let key = store.token_key_or_insert([i; 32], now()).await.unwrap();
             (created, key)
         }));
     }
@@ -400,7 +424,12 @@ async fn replicas_starting_together_agree_on_first_user_and_token_key() {
     assert_eq!(created, 1);
     assert_eq!(keys.len(), 1);
     assert_eq!(stores[0].list_users().await.unwrap().len(), 1);
-    assert!(!stores[1].create_first_user("late", "hash").await.unwrap());
+    assert!(
+        !stores[1]
+            .create_first_user("late", "hash", now())
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]
@@ -409,20 +438,20 @@ async fn timestamps_come_back_as_they_went_in() {
         return;
     };
     let (a, b) = (db.store().await, db.store().await);
-    let created = "2022-02-08T06:10:00.591595Z";
-    let updated = "2023-12-31T23:59:59.999999Z";
+    let created = datetime!(2022-02-08 06:10:00.591595 UTC);
+    let updated = datetime!(2023-12-31 23:59:59.999999 UTC);
     let record = LookupRecord {
         uuid: "8e7e8fb1-4b1b-4519-8203-23004ceffc93".to_owned(),
-        ip_address: "203.0.113.9".to_owned(),
-        response_code: "127.0.0.2".to_owned(),
-        created_at: created.to_owned(),
-        updated_at: updated.to_owned(),
+        address: address("203.0.113.9"),
+        answer: StoredAnswer::Blocklist(listed(&[2])),
+        created_at: created,
+        updated_at: updated,
     };
     let user = ImportedUser {
         username: "imported".to_owned(),
         password_hash: "hash".to_owned(),
     };
-    let now = "2024-06-01T12:00:00.000001Z";
+    let now = datetime!(2024-06-01 12:00:00.000001 UTC);
     let counts = a
         .import(
             std::slice::from_ref(&user),
@@ -438,33 +467,30 @@ async fn timestamps_come_back_as_they_went_in() {
         .unwrap();
     assert_eq!((again.users, again.lookups), (0, 0));
     assert_eq!(
-        b.lookup(&record.ip_address).await.unwrap(),
+        b.lookup(&record.address).await.unwrap(),
         Some(record.clone())
     );
     assert_eq!(
-        b.history(&record.ip_address, 5).await.unwrap()[0].looked_up_at,
+        b.history(&record.address, 5).await.unwrap()[0].looked_up_at,
         updated
     );
 
-    let listed = b.list_users().await.unwrap();
+    let users = b.list_users().await.unwrap();
     assert_eq!(
-        (
-            listed[0].created_at.as_str(),
-            listed[0].tokens_not_before.as_deref()
-        ),
+        (users[0].created_at, users[0].tokens_not_before),
         (now, Some(now))
     );
     // Another replica sees a revocation at once.
-    let not_before = timestamp::after_now();
-    assert!(a.revoke_all_tokens("imported", &not_before).await.unwrap());
-    a.revoke_token("jti-1", &at(Duration::hours(1)))
+    let not_before = datetime!(2024-06-01 12:00:01.000002 UTC);
+    assert!(a.revoke_all_tokens("imported", not_before).await.unwrap());
+    a.revoke_token("jti-1", at(Duration::hours(1)), now)
         .await
         .unwrap();
     let standing = b.token_standing("jti-1", "imported").await.unwrap();
     assert!(standing.revoked && standing.user_exists);
     assert_eq!(standing.not_before, Some(not_before));
     assert_eq!(
-        b.purge_expired_revocations(&at(Duration::hours(2)))
+        b.purge_expired_revocations(at(Duration::hours(2)))
             .await
             .unwrap(),
         1
@@ -478,7 +504,7 @@ async fn returning_jobs_to_the_queue_races_enqueue_safely() {
     };
     let (a, b) = tokio::join!(db.store(), db.store());
     let all = addresses(0..100);
-    a.enqueue(&all).await.unwrap();
+    a.enqueue(&all, now()).await.unwrap();
     // Replica a keeps returning its jobs (retry now) while replica b queues the same
     // addresses again: both make pending jobs of the same addresses at once.
     let writer = tokio::spawn({
@@ -491,19 +517,19 @@ async fn returning_jobs_to_the_queue_races_enqueue_safely() {
                     .map(|job| JobOutcome {
                         result: JobResult::Retry {
                             error: "timed out".to_owned(),
-                            run_after: at(Duration::ZERO),
+                            run_after: now(),
                         },
-                        ..answer(job, "", &at(Duration::ZERO))
+                        ..answer(job, Outcome::NotListed, now())
                     })
                     .collect();
-                a.record_outcomes(&outcomes).await.unwrap();
+                a.record_outcomes(&outcomes, now()).await.unwrap();
             }
         }
     });
     for _ in 0..10 {
         let mut shuffled = all.clone();
         shuffled.reverse();
-        b.enqueue(&shuffled).await.unwrap();
+        b.enqueue(&shuffled, now()).await.unwrap();
     }
     writer.await.unwrap();
     let counts = b.queue_counts().await.unwrap();
