@@ -13,7 +13,7 @@ use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::auth::UserAdminError;
-use crate::store::{ImportCounts, ImportedUser, LookupRecord, Store, StoreError, StoredAnswer};
+use crate::store::{Import, ImportCounts, ImportedUser, LookupRecord, StoreError, StoredAnswer};
 use crate::timestamp;
 
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +38,7 @@ pub struct ImportReport {
 
 pub async fn import_pysecworks(
     source: &Path,
-    store: &dyn Store,
+    store: &dyn Import,
 ) -> Result<ImportReport, ImportError> {
     let path = source.display().to_string();
     // Read-only and never created: a mistyped path must not leave an empty database behind.

@@ -20,7 +20,7 @@ pub use password::{PasswordError, Passwords, Verdict, check_imported_hash};
 pub use token::{IssuedToken, TokenError, Tokens, VerifiedToken};
 pub use users::{UserAdmin, UserAdminError, check_name};
 
-use crate::store::{Store, StoreError};
+use crate::store::{Accounts, StoreError};
 use crate::timestamp;
 
 /// The user name and password of the compatibility user created on an empty database.
@@ -50,7 +50,7 @@ pub struct Principal {
 }
 
 pub struct Auth {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Accounts>,
     passwords: Passwords,
     tokens: Tokens,
     limiter: LoginLimiter,
@@ -58,7 +58,7 @@ pub struct Auth {
 
 impl Auth {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn Accounts>,
         passwords: Passwords,
         tokens: Tokens,
         limiter: LoginLimiter,
@@ -182,7 +182,7 @@ impl Auth {
 
 /// Creates the compatibility user when there are no users at all; returns whether it did.
 pub async fn ensure_first_user(
-    store: &dyn Store,
+    store: &dyn Accounts,
     passwords: &Passwords,
     password: Option<&str>,
 ) -> Result<bool, AuthError> {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::{PasswordError, Passwords};
-use crate::store::{Store, StoreError, UserSummary};
+use crate::store::{Accounts, StoreError, UserSummary};
 use crate::timestamp;
 
 /// Longest user name accepted, in characters (pysecworks allowed 64).
@@ -34,12 +34,12 @@ pub enum UserAdminError {
 }
 
 pub struct UserAdmin {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Accounts>,
     passwords: Passwords,
 }
 
 impl UserAdmin {
-    pub fn new(store: Arc<dyn Store>, passwords: Passwords) -> Self {
+    pub fn new(store: Arc<dyn Accounts>, passwords: Passwords) -> Self {
         Self { store, passwords }
     }
 

@@ -9,7 +9,7 @@ use super::generated::{
     Listing, Lookup, LookupAttempt, LookupResolvers, MutationResolvers, QueryResolvers, QueueStatus,
 };
 use crate::lookup::{EngineHandle, Health};
-use crate::store::{Attempt, HistoryRecord, LookupRecord, Store, StoreError};
+use crate::store::{Attempt, HistoryRecord, LookupRecord, Queue, Results, StoreError};
 use crate::timestamp;
 
 /// `response_code` of an address that was never looked up, as the original service said it.
@@ -19,16 +19,23 @@ const MAX_HISTORY: i32 = 100;
 const DEFAULT_HISTORY: i32 = 10;
 
 pub struct Resolvers {
-    store: Arc<dyn Store>,
+    results: Arc<dyn Results>,
+    queue: Arc<dyn Queue>,
     engine: EngineHandle,
     /// The most addresses one `enqueue` takes.
     max_enqueue: usize,
 }
 
 impl Resolvers {
-    pub fn new(store: Arc<dyn Store>, engine: EngineHandle, max_enqueue: usize) -> Self {
+    pub fn new(
+        results: Arc<dyn Results>,
+        queue: Arc<dyn Queue>,
+        engine: EngineHandle,
+        max_enqueue: usize,
+    ) -> Self {
         Self {
-            store,
+            results,
+            queue,
             engine,
             max_enqueue,
         }
@@ -44,12 +51,12 @@ impl QueryResolvers for Resolvers {
         let Ok(address) = ip.parse::<Address>() else {
             return Err(invalid_address(&ip));
         };
-        let record = self.store.lookup(&address).await.map_err(internal)?;
+        let record = self.results.lookup(&address).await.map_err(internal)?;
         // `last_error` needs a second read; most queries (the original service's among them)
         // do not select it, and a field not selected is never sent, so skip the read then.
         // The lookahead sees through aliases and fragments.
         let last_error = if ctx.look_ahead().field("last_error").exists() {
-            let latest = self.store.history(&address, 1).await.map_err(internal)?;
+            let latest = self.results.history(&address, 1).await.map_err(internal)?;
             latest
                 .into_iter()
                 .next()
@@ -63,7 +70,7 @@ impl QueryResolvers for Resolvers {
     }
 
     async fn queue_status(&self, _ctx: &Context<'_>) -> async_graphql::Result<QueueStatus> {
-        let counts = self.store.queue_counts().await.map_err(internal)?;
+        let counts = self.queue.queue_counts().await.map_err(internal)?;
         let paused_reason = match self.engine.health() {
             Health::Healthy if self.engine.is_throttled() => {
                 Some("the blocklist asked for fewer queries".to_owned())
@@ -99,7 +106,7 @@ impl MutationResolvers for Resolvers {
         }
         let addresses = Address::parse_all(&ip).map_err(|bad| invalid_addresses(&bad))?;
         let taken = i32::try_from(addresses.len()).unwrap_or(i32::MAX);
-        self.store
+        self.queue
             .enqueue(&addresses, timestamp::now())
             .await
             .map_err(internal)?;
@@ -132,7 +139,7 @@ impl LookupResolvers for Resolvers {
             )))
         })?;
         let records = self
-            .store
+            .results
             .history(&address, limit)
             .await
             .map_err(internal)?;

@@ -17,13 +17,16 @@ use poem::{Endpoint, EndpointExt, IntoResponse, Response, Route};
 use crate::auth::{self, Auth};
 use crate::graphql::AppSchema;
 use crate::lookup::EngineHandle;
-use crate::store::Store;
+use crate::store::{Ping, Queue};
 
 /// What every handler may reach.
 pub struct AppState {
     pub auth: Arc<Auth>,
     pub schema: AppSchema,
-    pub store: Arc<dyn Store>,
+    /// The database, for readiness.
+    pub database: Arc<dyn Ping>,
+    /// The job queue, for its counts in `/metrics`.
+    pub queue: Arc<dyn Queue>,
     pub engine: EngineHandle,
     /// Largest `/graphql` request body read, in bytes.
     pub max_body: usize,

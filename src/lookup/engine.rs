@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use super::health::{self, Health};
 use super::throttle::Throttle;
-use crate::store::{ClaimedJob, JobOutcome, JobResult, Store};
+use crate::store::{ClaimedJob, JobOutcome, JobResult, Queue};
 use crate::timestamp;
 
 /// How the engine runs; see the README's configuration table.
@@ -78,7 +78,7 @@ pub struct LookupEngine {
 }
 
 struct Shared {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Queue>,
     resolver: Arc<DnsblResolver>,
     settings: EngineSettings,
     throttle: Arc<Throttle>,
@@ -97,7 +97,7 @@ impl Shared {
 
 impl LookupEngine {
     /// Starts the workers; they run until [`LookupEngine::shutdown`].
-    pub fn start(store: Arc<dyn Store>, resolver: DnsblResolver, settings: EngineSettings) -> Self {
+    pub fn start(store: Arc<dyn Queue>, resolver: DnsblResolver, settings: EngineSettings) -> Self {
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
         let wake = Arc::new(Notify::new());
@@ -413,7 +413,7 @@ fn retry_delay(settings: &EngineSettings, attempts: u32) -> Duration {
 
 /// Writes outcomes in batches: one transaction for as many as have arrived, which is what
 /// makes the rate on a single-writer database.
-async fn write_outcomes(store: Arc<dyn Store>, mut received: mpsc::Receiver<JobOutcome>) {
+async fn write_outcomes(store: Arc<dyn Queue>, mut received: mpsc::Receiver<JobOutcome>) {
     let mut batch = Vec::with_capacity(BATCH);
     while received.recv_many(&mut batch, BATCH).await > 0 {
         let mut delay = Duration::from_millis(100);

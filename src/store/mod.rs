@@ -1,5 +1,6 @@
-//! Persistence behind one narrow interface, [`Store`] (in `secworks-store-api`). Which database
-//! answers is decided once, from `DATABASE_URL`, in [`connect`].
+//! Persistence behind narrow interfaces, one per concern (in `secworks-store-api`); [`Store`]
+//! is all of them, for wiring. Which database answers is decided once, from `DATABASE_URL`, in
+//! [`connect`].
 
 mod sqlite;
 

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use secworks_store_api::{
-    Address, Attempt, ClaimedJob, HistoryRecord, ImportCounts, ImportedUser, JobOutcome, JobResult,
-    LookupRecord, QueueCounts, Store, StoreError, StoredAnswer, TokenStanding, User, UserSummary,
-    timestamp,
+    Accounts, Address, Attempt, ClaimedJob, HistoryRecord, Import, ImportCounts, ImportedUser,
+    JobOutcome, JobResult, LookupRecord, Ping, Queue, QueueCounts, Results, StoreError,
+    StoredAnswer, TokenStanding, User, UserSummary, timestamp,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -65,14 +65,17 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Ping for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query_scalar!("SELECT 1 AS one")
             .fetch_one(&self.pool)
             .await?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl Accounts for SqliteStore {
     async fn has_users(&self) -> Result<bool, StoreError> {
         let found = sqlx::query_scalar!("SELECT EXISTS (SELECT 1 FROM users) AS \"found: bool\"")
             .fetch_one(&self.pool)
@@ -272,62 +275,6 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn import(
-        &self,
-        users: &[ImportedUser],
-        lookups: &[LookupRecord],
-        now: OffsetDateTime,
-    ) -> Result<ImportCounts, StoreError> {
-        let now = timestamp::format(now);
-        let mut counts = ImportCounts::default();
-        let mut tx = self.durable.begin().await?;
-        for user in users {
-            let done = sqlx::query!(
-                "INSERT INTO users (username, password_hash, created_at, updated_at, tokens_not_before)
-                 VALUES (?1, ?2, ?3, ?3, ?3)
-                 ON CONFLICT (username) DO NOTHING",
-                user.username,
-                user.password_hash,
-                now
-            )
-            .execute(&mut *tx)
-            .await?;
-            counts.users += done.rows_affected();
-        }
-        for record in lookups {
-            let ip_address = record.address.to_string();
-            let response_code = record.answer.text();
-            let created_at = timestamp::format(record.created_at);
-            let updated_at = timestamp::format(record.updated_at);
-            let done = sqlx::query!(
-                "INSERT INTO lookups (ip_address, uuid, response_code, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (ip_address) DO NOTHING",
-                ip_address,
-                record.uuid,
-                response_code,
-                created_at,
-                updated_at
-            )
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 1 {
-                counts.lookups += 1;
-                sqlx::query!(
-                    "INSERT INTO lookup_history (ip_address, looked_up_at, response_code)
-                     VALUES (?1, ?2, ?3)",
-                    ip_address,
-                    updated_at,
-                    response_code
-                )
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(counts)
-    }
-
     async fn purge_expired_revocations(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         let now = timestamp::format(now);
         let done = sqlx::query!("DELETE FROM revoked_tokens WHERE expires_at < ?1", now)
@@ -335,28 +282,10 @@ impl Store for SqliteStore {
             .await?;
         Ok(done.rows_affected())
     }
+}
 
-    async fn lookup(&self, address: &Address) -> Result<Option<LookupRecord>, StoreError> {
-        let ip_address = address.to_string();
-        let row = sqlx::query!(
-            "SELECT uuid, response_code, created_at, updated_at
-             FROM lookups WHERE ip_address = ?1",
-            ip_address
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| {
-            Ok(LookupRecord {
-                uuid: row.uuid,
-                address: *address,
-                answer: StoredAnswer::from_text(row.response_code),
-                created_at: instant(&row.created_at)?,
-                updated_at: instant(&row.updated_at)?,
-            })
-        })
-        .transpose()
-    }
-
+#[async_trait]
+impl Queue for SqliteStore {
     async fn enqueue(&self, addresses: &[Address], now: OffsetDateTime) -> Result<(), StoreError> {
         // One statement over a JSON array: atomic, and one round trip for any batch size.
         let addresses: Vec<String> = addresses.iter().map(Address::to_string).collect();
@@ -530,6 +459,30 @@ impl Store for SqliteStore {
             rows.into_iter().map(|row| (row.state, row.count)),
         ))
     }
+}
+
+#[async_trait]
+impl Results for SqliteStore {
+    async fn lookup(&self, address: &Address) -> Result<Option<LookupRecord>, StoreError> {
+        let ip_address = address.to_string();
+        let row = sqlx::query!(
+            "SELECT uuid, response_code, created_at, updated_at
+             FROM lookups WHERE ip_address = ?1",
+            ip_address
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(LookupRecord {
+                uuid: row.uuid,
+                address: *address,
+                answer: StoredAnswer::from_text(row.response_code),
+                created_at: instant(&row.created_at)?,
+                updated_at: instant(&row.updated_at)?,
+            })
+        })
+        .transpose()
+    }
 
     async fn history(
         &self,
@@ -553,6 +506,65 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+}
+
+#[async_trait]
+impl Import for SqliteStore {
+    async fn import(
+        &self,
+        users: &[ImportedUser],
+        lookups: &[LookupRecord],
+        now: OffsetDateTime,
+    ) -> Result<ImportCounts, StoreError> {
+        let now = timestamp::format(now);
+        let mut counts = ImportCounts::default();
+        let mut tx = self.durable.begin().await?;
+        for user in users {
+            let done = sqlx::query!(
+                "INSERT INTO users (username, password_hash, created_at, updated_at, tokens_not_before)
+                 VALUES (?1, ?2, ?3, ?3, ?3)
+                 ON CONFLICT (username) DO NOTHING",
+                user.username,
+                user.password_hash,
+                now
+            )
+            .execute(&mut *tx)
+            .await?;
+            counts.users += done.rows_affected();
+        }
+        for record in lookups {
+            let ip_address = record.address.to_string();
+            let response_code = record.answer.text();
+            let created_at = timestamp::format(record.created_at);
+            let updated_at = timestamp::format(record.updated_at);
+            let done = sqlx::query!(
+                "INSERT INTO lookups (ip_address, uuid, response_code, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (ip_address) DO NOTHING",
+                ip_address,
+                record.uuid,
+                response_code,
+                created_at,
+                updated_at
+            )
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                counts.lookups += 1;
+                sqlx::query!(
+                    "INSERT INTO lookup_history (ip_address, looked_up_at, response_code)
+                     VALUES (?1, ?2, ?3)",
+                    ip_address,
+                    updated_at,
+                    response_code
+                )
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(counts)
     }
 }
 

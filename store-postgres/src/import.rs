@@ -1,4 +1,4 @@
-//! [`Store::import`](secworks_store_api::Store::import): users and stored results from another
+//! [`Import::import`](secworks_store_api::Import::import): users and stored results from another
 //! system, set-wise in one transaction.
 
 use secworks_store_api::{ImportCounts, ImportedUser, LookupRecord, StoreError};

@@ -1,5 +1,6 @@
-//! The PostgreSQL backend of secworks: [`PgStore`] implements [`Store`] over a database that
-//! several server processes (replicas) share.
+//! The PostgreSQL backend of secworks: [`PgStore`] implements every part of the store
+//! ([`Accounts`], [`Queue`], [`Results`], [`Import`], [`Ping`]) over a database that several
+//! server processes (replicas) share.
 //!
 //! Every method means what the SQLite backend's does; where SQLite serialises writers through
 //! its single write lock, this backend uses transactions and row locks, so that two replicas
@@ -12,8 +13,9 @@ mod retry;
 
 use async_trait::async_trait;
 use secworks_store_api::{
-    Address, Attempt, ClaimedJob, HistoryRecord, ImportCounts, ImportedUser, JobOutcome,
-    LookupRecord, QueueCounts, Store, StoreError, StoredAnswer, TokenStanding, User, UserSummary,
+    Accounts, Address, Attempt, ClaimedJob, HistoryRecord, Import, ImportCounts, ImportedUser,
+    JobOutcome, LookupRecord, Ping, Queue, QueueCounts, Results, StoreError, StoredAnswer,
+    TokenStanding, User, UserSummary,
 };
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -48,14 +50,17 @@ impl PgStore {
 }
 
 #[async_trait]
-impl Store for PgStore {
+impl Ping for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query_scalar!(r#"SELECT 1 AS "one!""#)
             .fetch_one(&self.pool)
             .await?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl Accounts for PgStore {
     async fn has_users(&self) -> Result<bool, StoreError> {
         let found = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM users) AS "found!""#)
             .fetch_one(&self.pool)
@@ -255,40 +260,16 @@ impl Store for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn import(
-        &self,
-        users: &[ImportedUser],
-        lookups: &[LookupRecord],
-        now: OffsetDateTime,
-    ) -> Result<ImportCounts, StoreError> {
-        let batch = ImportBatch::new(users, lookups, now);
-        retrying(|| batch.insert(&self.pool)).await
-    }
-
     async fn purge_expired_revocations(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         let done = sqlx::query!("DELETE FROM revoked_tokens WHERE expires_at < $1", now)
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
     }
+}
 
-    async fn lookup(&self, address: &Address) -> Result<Option<LookupRecord>, StoreError> {
-        let row = sqlx::query!(
-            "SELECT uuid, response_code, created_at, updated_at
-             FROM lookups WHERE ip_address = $1",
-            address.to_string()
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|row| LookupRecord {
-            uuid: row.uuid,
-            address: *address,
-            answer: StoredAnswer::from_text(row.response_code),
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        }))
-    }
-
+#[async_trait]
+impl Queue for PgStore {
     async fn enqueue(&self, addresses: &[Address], now: OffsetDateTime) -> Result<(), StoreError> {
         let addresses: Vec<String> = addresses.iter().map(Address::to_string).collect();
         retrying(|| queue::enqueue(&self.pool, &addresses, now)).await
@@ -330,6 +311,26 @@ impl Store for PgStore {
             rows.into_iter().map(|row| (row.state, row.count)),
         ))
     }
+}
+
+#[async_trait]
+impl Results for PgStore {
+    async fn lookup(&self, address: &Address) -> Result<Option<LookupRecord>, StoreError> {
+        let row = sqlx::query!(
+            "SELECT uuid, response_code, created_at, updated_at
+             FROM lookups WHERE ip_address = $1",
+            address.to_string()
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| LookupRecord {
+            uuid: row.uuid,
+            address: *address,
+            answer: StoredAnswer::from_text(row.response_code),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }))
+    }
 
     async fn history(
         &self,
@@ -352,5 +353,18 @@ impl Store for PgStore {
                 })
             })
             .collect()
+    }
+}
+
+#[async_trait]
+impl Import for PgStore {
+    async fn import(
+        &self,
+        users: &[ImportedUser],
+        lookups: &[LookupRecord],
+        now: OffsetDateTime,
+    ) -> Result<ImportCounts, StoreError> {
+        let batch = ImportBatch::new(users, lookups, now);
+        retrying(|| batch.insert(&self.pool)).await
     }
 }

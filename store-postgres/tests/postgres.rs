@@ -16,8 +16,8 @@ use std::sync::{Arc, OnceLock};
 use std::net::Ipv4Addr;
 
 use secworks_store_api::{
-    Address, Attempt, ClaimedJob, ImportedUser, JobOutcome, JobResult, LookupRecord, Outcome,
-    Store, StoredAnswer,
+    Accounts, Address, Attempt, ClaimedJob, Import, ImportedUser, JobOutcome, JobResult,
+    LookupRecord, Outcome, Queue, Results, StoredAnswer,
 };
 use secworks_store_postgres::PgStore;
 use sqlx::postgres::PgConnectOptions;
