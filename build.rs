@@ -6,7 +6,6 @@ use secworks_codegen::{generate_file, graphql, openapi};
 fn main() -> ExitCode {
     println!("cargo:rerun-if-changed=schema.graphql");
     println!("cargo:rerun-if-changed=openapi.yaml");
-    println!("cargo:rerun-if-changed=migrations");
     let Some(out) = env::var_os("OUT_DIR").map(PathBuf::from) else {
         eprintln!("OUT_DIR is not set: build.rs must run under cargo");
         return ExitCode::FAILURE;

@@ -2,8 +2,6 @@
 //! is all of them, for wiring. Which database answers is decided once, from `DATABASE_URL`, in
 //! [`connect`].
 
-mod sqlite;
-
 use std::sync::Arc;
 
 pub use secworks_store_api::*;
@@ -12,7 +10,9 @@ pub use secworks_store_api::*;
 /// migrating it as needed.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+        Ok(Arc::new(
+            secworks_store_sqlite::SqliteStore::connect(url).await?,
+        ))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Ok(Arc::new(
             secworks_store_postgres::PgStore::connect(url).await?,

@@ -1,4 +1,6 @@
-//! The embedded default backend: one SQLite file in WAL mode.
+//! The SQLite backend of secworks, its embedded default: [`SqliteStore`] implements every part
+//! of the store ([`Accounts`], [`Queue`], [`Results`], [`Import`], [`Ping`]) over one SQLite
+//! file in WAL mode.
 //!
 //! Instants are stored as the fixed-width RFC 3339 text of [`timestamp`], so text order is
 //! time order; addresses and answers as their text.
