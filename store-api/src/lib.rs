@@ -15,6 +15,8 @@ mod answer;
 mod import;
 mod queue;
 mod results;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod timestamp;
 
 use async_trait::async_trait;
