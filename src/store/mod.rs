@@ -23,3 +23,6 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         Err(StoreError::UnsupportedUrl(scheme.to_owned()))
     }
 }
+
+#[cfg(test)]
+mod schema_tests;
