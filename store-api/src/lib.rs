@@ -26,7 +26,9 @@ pub use time::OffsetDateTime;
 pub use accounts::{Accounts, TokenStanding, User, UserSummary};
 pub use answer::StoredAnswer;
 pub use import::{Import, ImportCounts, ImportedUser};
-pub use queue::{ClaimedJob, JobOutcome, JobResult, Queue, QueueCounts, unreadable_address};
+pub use queue::{
+    ClaimedJob, ClaimedRow, JobOutcome, JobResult, Queue, QueueCounts, Unreadable, read_claimed,
+};
 pub use results::{Attempt, HistoryRecord, LookupRecord, Results};
 
 #[derive(Debug, thiserror::Error)]

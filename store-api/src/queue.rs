@@ -70,10 +70,52 @@ impl QueueCounts {
     }
 }
 
-/// The error a job gets when its stored address cannot be read (written by something other
-/// than secworks): it fails at once rather than come back after every lease.
-pub fn unreadable_address(stored: &str) -> String {
-    format!("stored address {stored:?} is not an IP address")
+/// A claimed job as a backend reads it back, its address still as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedRow {
+    pub id: i64,
+    pub ip_address: String,
+    pub attempts: i64,
+    pub lease_token: String,
+}
+
+/// A job whose stored address cannot be read (written by something other than secworks): the
+/// backend fails it with [`Unreadable::error`] rather than let it come back after every lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub id: i64,
+    pub ip_address: String,
+}
+
+impl Unreadable {
+    pub fn error(&self) -> String {
+        format!("stored address {:?} is not an IP address", self.ip_address)
+    }
+}
+
+/// Reads claimed rows, in order: the jobs, and apart those whose address cannot be read, in id
+/// order (the order to lock them in).
+pub fn read_claimed(
+    rows: impl IntoIterator<Item = ClaimedRow>,
+) -> (Vec<ClaimedJob>, Vec<Unreadable>) {
+    let mut jobs = Vec::new();
+    let mut unreadable = Vec::new();
+    for row in rows {
+        match row.ip_address.parse::<Address>() {
+            Ok(address) => jobs.push(ClaimedJob {
+                id: row.id,
+                address,
+                attempts: row.attempts,
+                lease_token: row.lease_token,
+            }),
+            Err(_) => unreadable.push(Unreadable {
+                id: row.id,
+                ip_address: row.ip_address,
+            }),
+        }
+    }
+    unreadable.sort_unstable_by_key(|job| job.id);
+    (jobs, unreadable)
 }
 
 /// Lookup jobs. A claim leases jobs under one lease token; an outcome counts only while its
@@ -87,7 +129,7 @@ pub trait Queue: Send + Sync {
 
     /// Claims up to `limit` jobs due at `now`, oldest first, leasing them until
     /// `lease_until`. A job whose stored address cannot be read is failed instead (see
-    /// [`unreadable_address`]).
+    /// [`Unreadable`]).
     async fn claim_jobs(
         &self,
         limit: u32,
@@ -128,5 +170,30 @@ mod tests {
             }
         );
         assert_eq!(QueueCounts::from_states::<&str>([]), QueueCounts::default());
+    }
+
+    #[test]
+    fn claimed_rows_with_unreadable_addresses_are_set_apart() {
+        let row = |id, ip: &str| ClaimedRow {
+            id,
+            ip_address: ip.to_owned(),
+            attempts: 1,
+            lease_token: "token".to_owned(),
+        };
+        let (jobs, unreadable) = read_claimed([
+            row(5, "192.0.2.1"),
+            row(9, "not an address"),
+            row(2, "2001:db8::1"),
+            row(3, "192.0.2.999"),
+        ]);
+        let ids: Vec<i64> = jobs.iter().map(|job| job.id).collect();
+        assert_eq!(ids, [5, 2]);
+        assert_eq!(jobs[1].address.to_string(), "2001:db8::1");
+        let ids: Vec<i64> = unreadable.iter().map(|job| job.id).collect();
+        assert_eq!(ids, [3, 9]);
+        assert_eq!(
+            unreadable[0].error(),
+            "stored address \"192.0.2.999\" is not an IP address"
+        );
     }
 }

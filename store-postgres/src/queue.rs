@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use secworks_store_api::{Address, ClaimedJob, JobOutcome, JobResult, StoreError};
+use secworks_store_api::{ClaimedJob, ClaimedRow, JobOutcome, JobResult, StoreError, read_claimed};
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
@@ -67,27 +67,18 @@ pub(crate) async fn claim(
     )
     .fetch_all(pool)
     .await?;
-    let mut jobs = Vec::with_capacity(rows.len());
-    let mut unreadable = Vec::new();
-    for row in rows {
-        match row.ip_address.parse::<Address>() {
-            Ok(address) => jobs.push(ClaimedJob {
-                id: row.id,
-                address,
-                attempts: row.attempts,
-                lease_token: row.lease_token,
-            }),
-            Err(_) => unreadable.push((row.id, row.ip_address)),
-        }
-    }
+    let (jobs, unreadable) = read_claimed(rows.into_iter().map(|row| ClaimedRow {
+        id: row.id,
+        ip_address: row.ip_address,
+        attempts: row.attempts,
+        lease_token: row.lease_token,
+    }));
     if !unreadable.is_empty() {
-        unreadable.sort_unstable();
-        // Rows secworks did not write. Failed now, so they never come back; should this not
-        // commit, their lease returns them and the next claim fails them.
+        // Rows secworks did not write. Failed now, in lock order, so they never come back;
+        // should this not commit, their lease returns them and the next claim fails them.
         let mut tx = pool.begin().await?;
-        for (job, stored) in &unreadable {
-            let error = secworks_store_api::unreadable_address(stored);
-            fail(&mut tx, *job, &token, stored, now, &error).await?;
+        for job in &unreadable {
+            fail(&mut tx, job.id, &token, &job.ip_address, now, &job.error()).await?;
         }
         tx.commit().await?;
     }

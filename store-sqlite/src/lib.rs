@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use secworks_store_api::{
-    Accounts, Address, Attempt, ClaimedJob, HistoryRecord, Import, ImportCounts, ImportedUser,
-    JobOutcome, JobResult, LookupRecord, Ping, Queue, QueueCounts, Results, StoreError,
-    StoredAnswer, TokenStanding, User, UserSummary, timestamp,
+    Accounts, Address, Attempt, ClaimedJob, ClaimedRow, HistoryRecord, Import, ImportCounts,
+    ImportedUser, JobOutcome, JobResult, LookupRecord, Ping, Queue, QueueCounts, Results,
+    StoreError, StoredAnswer, TokenStanding, User, UserSummary, read_claimed, timestamp,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -331,26 +331,18 @@ impl Queue for SqliteStore {
         )
         .fetch_all(&self.writer)
         .await?;
-        let mut jobs = Vec::with_capacity(rows.len());
-        let mut unreadable = Vec::new();
-        for row in rows {
-            match row.ip_address.parse::<Address>() {
-                Ok(address) => jobs.push(ClaimedJob {
-                    id: row.id,
-                    address,
-                    attempts: row.attempts,
-                    lease_token: row.lease_token,
-                }),
-                Err(_) => unreadable.push((row.id, row.ip_address)),
-            }
-        }
+        let (jobs, unreadable) = read_claimed(rows.into_iter().map(|row| ClaimedRow {
+            id: row.id,
+            ip_address: row.ip_address,
+            attempts: row.attempts,
+            lease_token: row.lease_token,
+        }));
         if !unreadable.is_empty() {
             // Rows secworks did not write. Failed now, so they never come back; should this
             // not commit, their lease returns them and the next claim fails them.
             let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-            for (job, stored) in &unreadable {
-                let error = secworks_store_api::unreadable_address(stored);
-                fail(&mut tx, *job, &token, stored, &now, &error).await?;
+            for job in &unreadable {
+                fail(&mut tx, job.id, &token, &job.ip_address, &now, &job.error()).await?;
             }
             tx.commit().await?;
         }
