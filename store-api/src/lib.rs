@@ -2,9 +2,10 @@
 //! the token key, revocations), [`Queue`] (lookup jobs), [`Results`] (each address's result
 //! and history), [`Import`] and [`Ping`] — the records they take and return, and the one
 //! timestamp format every backend serves. [`Store`] is all of them, for wiring; each caller
-//! depends on the part it uses. The backends (SQLite in secworks itself, PostgreSQL in
-//! `secworks-store-postgres`) implement every part, each checking its queries against its own
-//! database.
+//! depends on the part it uses. The backends, one crate each (`secworks-store-sqlite`,
+//! `secworks-store-postgres`), implement every part, each checking its queries against its own
+//! database, and pass one suite of behaviour tests (module `testkit`, feature
+//! `testkit`).
 //!
 //! The boundary is typed: instants are [`OffsetDateTime`], addresses [`Address`], answers
 //! [`StoredAnswer`]. Each backend converts them to its storage format at its own edge. The store
