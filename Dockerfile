@@ -1,4 +1,5 @@
-# Build: the committed .sqlx/ data lets the query macros check without a database.
+# Build: each backend crate's committed .sqlx/ data (store-sqlite/, store-postgres/) lets the
+# query macros check without a database.
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 ENV SQLX_OFFLINE=true

@@ -8,7 +8,6 @@ fn main() -> ExitCode {
     for contract in &CONTRACTS {
         println!("cargo:rerun-if-changed={}", contract.source);
     }
-    println!("cargo:rerun-if-changed=migrations");
     let Some(out) = env::var_os("OUT_DIR").map(PathBuf::from) else {
         eprintln!("OUT_DIR is not set: build.rs must run under cargo");
         return ExitCode::FAILURE;

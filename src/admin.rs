@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use secworks::auth::{Passwords, UserAdmin};
 use secworks::config::DatabaseArgs;
-use secworks::store;
+use secworks::{store, timestamp};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum UserAction {
@@ -60,8 +60,11 @@ pub async fn user(database: &DatabaseArgs, action: UserAction) -> anyhow::Result
         UserAction::List => {
             writeln!(out, "USER\tCREATED\tTOKENS VALID FROM")?;
             for user in admin.list().await? {
-                let from = user.tokens_not_before.as_deref().unwrap_or("-");
-                writeln!(out, "{}\t{}\t{from}", user.username, user.created_at)?;
+                let created = timestamp::format(user.created_at);
+                let from = user
+                    .tokens_not_before
+                    .map_or_else(|| "-".to_owned(), timestamp::format);
+                writeln!(out, "{}\t{created}\t{from}", user.username)?;
             }
         }
     }

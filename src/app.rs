@@ -70,7 +70,11 @@ impl Application {
         }
         let key = match config.token_key {
             Some(key) => key,
-            None => store.token_key_or_insert(Tokens::generate_key()?).await?,
+            None => {
+                store
+                    .token_key_or_insert(Tokens::generate_key()?, crate::timestamp::now())
+                    .await?
+            }
         };
         let auth = Arc::new(Auth::new(
             store.clone(),
@@ -91,13 +95,19 @@ impl Application {
         // Last, so that a failed start leaves no workers behind.
         let engine = LookupEngine::start(store.clone(), resolver, config.engine.clone());
         let schema = graphql::build(
-            Resolvers::new(store.clone(), engine.handle(), config.max_enqueue),
+            Resolvers::new(
+                store.clone(),
+                store.clone(),
+                engine.handle(),
+                config.max_enqueue,
+            ),
             config.query_limits,
         );
         let state = Arc::new(AppState {
             auth,
             schema,
-            store,
+            database: store.clone(),
+            queue: store,
             engine: engine.handle(),
             max_body: config.max_body_bytes,
             observe: http::observe::ObserveSettings {

@@ -4,17 +4,17 @@
 //! every such row and writes nothing. The rows that pass go in in one transaction, and rows
 //! already present are left alone, so running the import twice changes nothing.
 
-use std::net::Ipv4Addr;
 use std::path::Path;
 use std::str::FromStr;
 
+use secworks_dnsbl::{Address, Outcome};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use time::PrimitiveDateTime;
 use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::auth::UserAdminError;
-use crate::store::{ImportCounts, ImportedUser, LookupRecord, Store, StoreError};
-use crate::{ip, timestamp};
+use crate::store::{Import, ImportCounts, ImportedUser, LookupRecord, StoreError, StoredAnswer};
+use crate::timestamp;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -38,7 +38,7 @@ pub struct ImportReport {
 
 pub async fn import_pysecworks(
     source: &Path,
-    store: &dyn Store,
+    store: &dyn Import,
 ) -> Result<ImportReport, ImportError> {
     let path = source.display().to_string();
     // Read-only and never created: a mistyped path must not leave an empty database behind.
@@ -92,7 +92,7 @@ pub async fn import_pysecworks(
         return Err(ImportError::BadRows(bad));
     }
     let added = store
-        .import(&imported_users, &imported_lookups, &timestamp::after_now())
+        .import(&imported_users, &imported_lookups, timestamp::after_now())
         .await?;
     Ok(ImportReport {
         users_read: users.len(),
@@ -124,20 +124,21 @@ fn user(username: Option<&str>, hash: Option<&str>) -> Result<ImportedUser, Stri
 fn lookup((id, created, updated, code, address): &SourceLookup) -> Result<LookupRecord, String> {
     let uuid = uuid::Uuid::from_str(id).map_err(|_| format!("id {id:?} is not a UUID"))?;
     let address = address.as_deref().ok_or("no ip_address")?;
-    let ip_address = ip::canonical(address)
-        .ok_or_else(|| format!("ip_address {address:?} is not an IP address"))?;
+    let address = address
+        .parse::<Address>()
+        .map_err(|_| format!("ip_address {address:?} is not an IP address"))?;
     let created = created.as_deref().map(naive_utc).transpose()?;
     let updated = updated.as_deref().map(naive_utc).transpose()?;
     let (created_at, updated_at) = match (created, updated) {
         (Some(c), Some(u)) => (c, u),
-        (Some(one), None) | (None, Some(one)) => (one.clone(), one),
+        (Some(one), None) | (None, Some(one)) => (one, one),
         (None, None) => return Err("neither created_at nor updated_at is set".into()),
     };
     let code = code.as_deref().ok_or("no response_code")?;
     Ok(LookupRecord {
         uuid: uuid.hyphenated().to_string(),
-        ip_address,
-        response_code: response_code(code)?,
+        address,
+        answer: response_code(code)?,
         created_at,
         updated_at,
     })
@@ -145,34 +146,22 @@ fn lookup((id, created, updated, code, address): &SourceLookup) -> Result<Lookup
 
 /// pysecworks wrote UTC as Python's `str(datetime)`: `2022-02-08 06:10:00.591595`, without
 /// the fraction when it is zero.
-fn naive_utc(text: &str) -> Result<String, String> {
+fn naive_utc(text: &str) -> Result<OffsetDateTime, String> {
     let with_fraction =
         format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond]");
     let whole = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
     PrimitiveDateTime::parse(text, with_fraction)
         .or_else(|_| PrimitiveDateTime::parse(text, whole))
-        .map(|at| timestamp::format(at.assume_utc()))
+        .map(PrimitiveDateTime::assume_utc)
         .map_err(|_| format!("timestamp {text:?} is not of the form YYYY-MM-DD HH:MM:SS.ffffff"))
 }
 
-/// `No Response`, or A records joined by `, `, which are put in numeric order as secworks
-/// stores them.
-fn response_code(code: &str) -> Result<String, String> {
-    if code == "No Response" {
-        return Ok(code.to_owned());
-    }
-    let mut records = code
-        .split(", ")
-        .map(Ipv4Addr::from_str)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| format!("response_code {code:?} is neither `No Response` nor A records"))?;
-    records.sort_unstable();
-    records.dedup();
-    Ok(records
-        .iter()
-        .map(Ipv4Addr::to_string)
-        .collect::<Vec<_>>()
-        .join(", "))
+/// `No Response`, or A records joined by `, `, which are stored in numeric order as secworks
+/// stores its own answers.
+fn response_code(code: &str) -> Result<StoredAnswer, String> {
+    Outcome::parse_response_code(code)
+        .map(StoredAnswer::Blocklist)
+        .ok_or_else(|| format!("response_code {code:?} is neither `No Response` nor A records"))
 }
 
 #[cfg(test)]
@@ -181,12 +170,13 @@ mod tests {
 
     #[test]
     fn converts_python_timestamps_to_rfc3339_utc() {
+        let rfc3339 = |text| naive_utc(text).map(timestamp::format);
         assert_eq!(
-            naive_utc("2022-02-08 06:10:00.591595").unwrap(),
+            rfc3339("2022-02-08 06:10:00.591595").unwrap(),
             "2022-02-08T06:10:00.591595Z"
         );
         assert_eq!(
-            naive_utc("2022-02-08 06:10:00").unwrap(),
+            rfc3339("2022-02-08 06:10:00").unwrap(),
             "2022-02-08T06:10:00.000000Z"
         );
         assert!(naive_utc("08/02/2022").unwrap_err().contains("08/02/2022"));
@@ -195,10 +185,12 @@ mod tests {
     #[test]
     fn orders_response_codes_numerically() {
         assert_eq!(
-            response_code("127.0.0.10, 127.0.0.4, 127.0.0.2").unwrap(),
+            response_code("127.0.0.10, 127.0.0.4, 127.0.0.2")
+                .unwrap()
+                .text(),
             "127.0.0.2, 127.0.0.4, 127.0.0.10"
         );
-        assert_eq!(response_code("No Response").unwrap(), "No Response");
+        assert_eq!(response_code("No Response").unwrap().text(), "No Response");
         assert!(response_code("Timeout").is_err());
     }
 
@@ -221,7 +213,10 @@ mod tests {
             "1.0.0.1",
         ))
         .unwrap();
-        assert_eq!(ok.created_at, "2022-02-08T06:10:00.500000Z");
+        assert_eq!(
+            timestamp::format(ok.created_at),
+            "2022-02-08T06:10:00.500000Z"
+        );
         assert!(
             lookup(&row(
                 "7",

@@ -13,14 +13,13 @@ pub mod config;
 pub mod graphql;
 pub mod http;
 pub mod import;
-pub mod ip;
 pub mod lookup;
 pub mod memory;
 pub mod store;
+pub mod timestamp;
 
 pub use app::Application;
 pub use config::Config;
-pub use secworks_store::timestamp;
 
 #[cfg(test)]
 mod layers {

@@ -7,7 +7,8 @@ use clap::{Parser, Subcommand};
 use secworks::config::{
     Config, DatabaseArgs, DnsArgs, LogFormat, SECRET_VARIABLES_HELP, ServeArgs,
 };
-use secworks::{Application, app, ip};
+use secworks::{Application, app};
+use secworks_dnsbl::Address;
 
 mod admin;
 
@@ -163,7 +164,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 /// Prints one line per address: the address, the response code, and the decoded lists; or
 /// the error. Fails when any address is invalid or any lookup failed.
 async fn lookup(dns: &DnsArgs, inputs: &[String]) -> anyhow::Result<ExitCode> {
-    let addresses = ip::canonical_all(inputs).map_err(|bad| {
+    let addresses = Address::parse_all(inputs).map_err(|bad| {
         let listed: Vec<String> = bad
             .iter()
             .map(|e| format!("{:?} (argument {})", e.value, e.index + 1))
@@ -179,8 +180,7 @@ async fn lookup(dns: &DnsArgs, inputs: &[String]) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     let mut out = std::io::stdout().lock();
     for address in addresses {
-        let parsed = address.parse().context("canonical address parses")?;
-        match resolver.lookup(parsed).await {
+        match resolver.lookup(address.ip()).await {
             Ok(outcome) => {
                 let lists: Vec<String> = outcome
                     .listings()

@@ -1,9 +1,11 @@
 //! DNS blocklist lookups (Spamhaus ZEN and any RFC 5782 blocklist) for secworks.
 //!
-//! The pure part — query names ([`query_name`]), zones ([`Zone`]) and reading answers
-//! ([`classify`] into [`Outcome`] or [`LookupError`]) — needs no network. [`DnsblResolver`]
-//! asks the DNS through hickory-resolver, with its cache off. With the `test-server` feature,
-//! [`test_server::TestDnsServer`] is a real DNS server on loopback to test against.
+//! The pure part — addresses ([`Address`]), query names ([`query_name`]), zones ([`Zone`]),
+//! reading answers ([`classify`] into [`Outcome`] or [`LookupError`]) and the text an outcome
+//! is stored as ([`Outcome::response_code`], read back by [`Outcome::parse_response_code`]) —
+//! needs no network. [`DnsblResolver`] asks the DNS through hickory-resolver, with its cache
+//! off. With the `test-server` feature, [`test_server::TestDnsServer`] is a real DNS server on
+//! loopback to test against.
 //!
 //! The rule throughout: only a real answer is an [`Outcome`]. Error codes, NODATA, timeouts
 //! and server failures are errors, because storing them as "not listed" would report a
@@ -28,6 +30,7 @@
 //! # }
 //! ```
 
+mod address;
 mod classify;
 mod error;
 mod outcome;
@@ -40,6 +43,7 @@ mod zone;
 #[cfg(feature = "test-server")]
 pub mod test_server;
 
+pub use address::{Address, AddressError, InvalidEntry};
 pub use classify::{Answer, classify};
 pub use error::{LookupError, RefusalReason};
 pub use outcome::{Listing, NOT_LISTED_RESPONSE, Outcome};

@@ -29,6 +29,25 @@ impl Outcome {
         }
     }
 
+    /// Reads [`Outcome::response_code`] text back: `No Response`, or A records joined by
+    /// `", "`, which the outcome holds deduplicated and sorted numerically as an answer would.
+    /// `None` for any other text. Any A record is accepted: text another system stored (such
+    /// as pysecworks, which kept whatever the DNS answered) may hold codes that
+    /// [`crate::classify`] would have refused.
+    pub fn parse_response_code(text: &str) -> Option<Self> {
+        if text == NOT_LISTED_RESPONSE {
+            return Some(Self::NotListed);
+        }
+        let mut codes = text
+            .split(", ")
+            .map(str::parse)
+            .collect::<Result<Vec<Ipv4Addr>, _>>()
+            .ok()?;
+        codes.sort_unstable();
+        codes.dedup();
+        Some(Self::Listed(codes))
+    }
+
     /// Whether the address is on any list.
     pub fn is_listed(&self) -> bool {
         matches!(self, Self::Listed(_))
@@ -119,6 +138,33 @@ mod tests {
         );
         assert_eq!(Outcome::Listed(codes(&[11])).response_code(), "127.0.0.11");
         assert_eq!(Outcome::NotListed.response_code(), "No Response");
+    }
+
+    #[test]
+    fn response_codes_read_back_as_they_were_written() {
+        for outcome in [
+            Outcome::Listed(codes(&[2, 4, 10])),
+            Outcome::Listed(codes(&[11])),
+            Outcome::NotListed,
+        ] {
+            assert_eq!(
+                Outcome::parse_response_code(&outcome.response_code()),
+                Some(outcome)
+            );
+        }
+        assert_eq!(
+            Outcome::parse_response_code("127.0.0.10, 127.0.0.4, 127.0.0.2, 127.0.0.4"),
+            Some(Outcome::Listed(codes(&[2, 4, 10])))
+        );
+        for other in [
+            "",
+            "Timeout",
+            "127.0.0.2,127.0.0.4",
+            "127.0.0.2, ",
+            "no response",
+        ] {
+            assert_eq!(Outcome::parse_response_code(other), None, "{other:?}");
+        }
     }
 
     #[test]

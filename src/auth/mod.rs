@@ -15,7 +15,7 @@ pub use password::{PasswordError, Passwords, Verdict, check_imported_hash};
 pub use token::{IssuedToken, TokenError, Tokens, VerifiedToken};
 pub use users::{UserAdmin, UserAdminError, check_name};
 
-use crate::store::{Store, StoreError};
+use crate::store::{Accounts, StoreError};
 use crate::timestamp;
 
 /// The user name and password of the compatibility user created on an empty database.
@@ -45,7 +45,7 @@ pub struct Principal {
 }
 
 pub struct Auth {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Accounts>,
     passwords: Passwords,
     tokens: Tokens,
     limiter: LoginLimiter,
@@ -53,7 +53,7 @@ pub struct Auth {
 
 impl Auth {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn Accounts>,
         passwords: Passwords,
         tokens: Tokens,
         limiter: LoginLimiter,
@@ -110,7 +110,7 @@ impl Auth {
         let upgraded = match self.passwords.hash(password.to_owned()).await {
             Ok(new_hash) => self
                 .store
-                .rehash_password(username, old_hash, &new_hash)
+                .rehash_password(username, old_hash, &new_hash, timestamp::now())
                 .await
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
@@ -144,8 +144,6 @@ impl Auth {
         }
         let revoked_with_user = standing
             .not_before
-            .as_deref()
-            .and_then(timestamp::parse)
             .is_some_and(|not_before| token.issued_at < not_before);
         if standing.revoked || revoked_with_user {
             return Err(TokenError::Revoked.into());
@@ -158,9 +156,12 @@ impl Auth {
 
     /// Revokes the token `principal` presented; it is refused from now on.
     pub async fn revoke(&self, principal: &Principal) -> Result<(), AuthError> {
-        let expires_at = timestamp::format(principal.token.expires_at);
         self.store
-            .revoke_token(&principal.token.jti, &expires_at)
+            .revoke_token(
+                &principal.token.jti,
+                principal.token.expires_at,
+                timestamp::now(),
+            )
             .await?;
         Ok(())
     }
@@ -169,14 +170,14 @@ impl Auth {
     pub async fn purge_expired_revocations(&self) -> Result<u64, AuthError> {
         Ok(self
             .store
-            .purge_expired_revocations(&timestamp::now())
+            .purge_expired_revocations(timestamp::now())
             .await?)
     }
 }
 
 /// Creates the compatibility user when there are no users at all; returns whether it did.
 pub async fn ensure_first_user(
-    store: &dyn Store,
+    store: &dyn Accounts,
     passwords: &Passwords,
     password: Option<&str>,
 ) -> Result<bool, AuthError> {
@@ -186,5 +187,7 @@ pub async fn ensure_first_user(
     let hash = passwords
         .hash(password.unwrap_or(DEFAULT_PASSWORD).to_owned())
         .await?;
-    Ok(store.create_first_user(DEFAULT_USERNAME, &hash).await?)
+    Ok(store
+        .create_first_user(DEFAULT_USERNAME, &hash, timestamp::now())
+        .await?)
 }

@@ -133,7 +133,7 @@ impl Tokens {
         // iat to the microsecond (pasetors writes whole seconds), so that revoking all of a
         // user's tokens spares those issued a moment later in the same second.
         claims
-            .issued_at(&crate::timestamp::now())
+            .issued_at(&crate::timestamp::format(crate::timestamp::now()))
             .map_err(|_| TokenError::Issue)?;
         claims.issuer(ISSUER).map_err(|_| TokenError::Issue)?;
         claims.subject(subject).map_err(|_| TokenError::Issue)?;

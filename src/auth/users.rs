@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::{PasswordError, Passwords};
-use crate::store::{Store, StoreError, UserSummary};
+use crate::store::{Accounts, StoreError, UserSummary};
 use crate::timestamp;
 
 /// Longest user name accepted, in characters (pysecworks allowed 64).
@@ -34,12 +34,12 @@ pub enum UserAdminError {
 }
 
 pub struct UserAdmin {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Accounts>,
     passwords: Passwords,
 }
 
 impl UserAdmin {
-    pub fn new(store: Arc<dyn Store>, passwords: Passwords) -> Self {
+    pub fn new(store: Arc<dyn Accounts>, passwords: Passwords) -> Self {
         Self { store, passwords }
     }
 
@@ -53,7 +53,7 @@ impl UserAdmin {
         let hash = self.passwords.hash(password.to_owned()).await?;
         if !self
             .store
-            .add_user(username, &hash, &timestamp::after_now())
+            .add_user(username, &hash, timestamp::after_now())
             .await?
         {
             return Err(UserAdminError::Exists(username.to_owned()));
@@ -67,7 +67,7 @@ impl UserAdmin {
         let hash = self.passwords.hash(password.to_owned()).await?;
         if !self
             .store
-            .set_password(username, &hash, &timestamp::after_now())
+            .set_password(username, &hash, timestamp::after_now())
             .await?
         {
             return Err(UserAdminError::NoSuchUser(username.to_owned()));
@@ -87,7 +87,7 @@ impl UserAdmin {
     pub async fn revoke_all_tokens(&self, username: &str) -> Result<(), UserAdminError> {
         if !self
             .store
-            .revoke_all_tokens(username, &timestamp::after_now())
+            .revoke_all_tokens(username, timestamp::after_now())
             .await?
         {
             return Err(UserAdminError::NoSuchUser(username.to_owned()));

@@ -1,17 +1,16 @@
 //! Resolvers for schema.graphql.
 
-use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use async_graphql::{Context, ErrorExtensions, ID};
-use secworks_dnsbl::Outcome;
+use secworks_dnsbl::{Address, InvalidEntry, Outcome};
 
 use super::generated::{
     Listing, Lookup, LookupAttempt, LookupResolvers, MutationResolvers, QueryResolvers, QueueStatus,
 };
-use crate::ip;
 use crate::lookup::EngineHandle;
-use crate::store::{HistoryRecord, LookupRecord, Store, StoreError};
+use crate::store::{Attempt, HistoryRecord, LookupRecord, Queue, Results, StoreError};
+use crate::timestamp;
 
 /// `response_code` of an address that was never looked up, as the original service said it.
 pub const NOT_LOOKED_UP: &str = "No records found.";
@@ -20,16 +19,23 @@ const MAX_HISTORY: i32 = 100;
 const DEFAULT_HISTORY: i32 = 10;
 
 pub struct Resolvers {
-    store: Arc<dyn Store>,
+    results: Arc<dyn Results>,
+    queue: Arc<dyn Queue>,
     engine: EngineHandle,
     /// The most addresses one `enqueue` takes.
     max_enqueue: usize,
 }
 
 impl Resolvers {
-    pub fn new(store: Arc<dyn Store>, engine: EngineHandle, max_enqueue: usize) -> Self {
+    pub fn new(
+        results: Arc<dyn Results>,
+        queue: Arc<dyn Queue>,
+        engine: EngineHandle,
+        max_enqueue: usize,
+    ) -> Self {
         Self {
-            store,
+            results,
+            queue,
             engine,
             max_enqueue,
         }
@@ -42,17 +48,17 @@ impl QueryResolvers for Resolvers {
         _ctx: &Context<'_>,
         ip: String,
     ) -> async_graphql::Result<Option<Lookup>> {
-        let Some(address) = ip::canonical(&ip) else {
+        let Ok(address) = ip.parse::<Address>() else {
             return Err(invalid_address(&ip));
         };
-        let record = self.store.lookup(&address).await.map_err(internal)?;
+        let record = self.results.lookup(&address).await.map_err(internal)?;
         Ok(Some(
             record.map_or_else(|| never_looked_up(address), Lookup::from),
         ))
     }
 
     async fn queue_status(&self, _ctx: &Context<'_>) -> async_graphql::Result<QueueStatus> {
-        let counts = self.store.queue_counts().await.map_err(internal)?;
+        let counts = self.queue.queue_counts().await.map_err(internal)?;
         let paused_reason = self.engine.status().pause.map(|pause| pause.to_string());
         Ok(QueueStatus {
             pending: clamp(counts.pending),
@@ -79,9 +85,12 @@ impl MutationResolvers for Resolvers {
             ))
             .extend_with(|_, ext| ext.set("code", "TOO_MANY_ADDRESSES")));
         }
-        let addresses = ip::canonical_all(&ip).map_err(|bad| invalid_addresses(&bad))?;
+        let addresses = Address::parse_all(&ip).map_err(|bad| invalid_addresses(&bad))?;
         let taken = i32::try_from(addresses.len()).unwrap_or(i32::MAX);
-        self.store.enqueue(&addresses).await.map_err(internal)?;
+        self.queue
+            .enqueue(&addresses, timestamp::now())
+            .await
+            .map_err(internal)?;
         self.engine.wake();
         Ok(Some(taken))
     }
@@ -95,12 +104,12 @@ impl LookupResolvers for Resolvers {
         _ctx: &Context<'_>,
         parent: &Lookup,
     ) -> async_graphql::Result<Option<String>> {
-        let latest = self
-            .store
-            .history(&parent.ip_address, 1)
-            .await
-            .map_err(internal)?;
-        Ok(latest.into_iter().next().and_then(|attempt| attempt.error))
+        let address = parent_address(parent)?;
+        let latest = self.results.history(&address, 1).await.map_err(internal)?;
+        Ok(latest
+            .into_iter()
+            .next()
+            .and_then(HistoryRecord::into_error))
     }
 
     async fn history(
@@ -117,66 +126,72 @@ impl LookupResolvers for Resolvers {
             .extend_with(|_, ext| ext.set("code", "BAD_USER_INPUT")));
         }
         let limit = u32::try_from(limit).unwrap_or(0);
+        let address = parent_address(parent)?;
         let records = self
-            .store
-            .history(&parent.ip_address, limit)
+            .results
+            .history(&address, limit)
             .await
             .map_err(internal)?;
         Ok(records.into_iter().map(LookupAttempt::from).collect())
     }
 }
 
+/// The parent's address. The generated type holds it as the text this module wrote from an
+/// `Address`; reading it back cannot fail, but is not left unchecked.
+fn parent_address(parent: &Lookup) -> async_graphql::Result<Address> {
+    parent.ip_address.parse::<Address>().map_err(|_| {
+        internal(StoreError::Unreadable(format!(
+            "address {:?} of a Lookup",
+            parent.ip_address
+        )))
+    })
+}
+
 impl From<LookupRecord> for Lookup {
     fn from(r: LookupRecord) -> Self {
-        let outcome = parse_response_code(&r.response_code);
+        let outcome = r.answer.outcome();
         Lookup {
             uuid: Some(ID(r.uuid)),
-            created_at: Some(r.created_at),
-            updated_at: Some(r.updated_at),
-            listed: outcome.as_ref().map(Outcome::is_listed),
-            listings: outcome.as_ref().map(listings).unwrap_or_default(),
-            response_code: r.response_code,
-            ip_address: r.ip_address,
+            created_at: Some(timestamp::format(r.created_at)),
+            updated_at: Some(timestamp::format(r.updated_at)),
+            listed: outcome.map(Outcome::is_listed),
+            listings: outcome.map(listings).unwrap_or_default(),
+            response_code: r.answer.text(),
+            ip_address: r.address.to_string(),
         }
     }
 }
 
 impl From<HistoryRecord> for LookupAttempt {
     fn from(r: HistoryRecord) -> Self {
-        let listed = r
-            .response_code
-            .as_deref()
-            .and_then(parse_response_code)
-            .map(|o| o.is_listed());
-        LookupAttempt {
-            looked_up_at: r.looked_up_at,
-            response_code: r.response_code,
-            listed,
-            error: r.error,
+        let looked_up_at = timestamp::format(r.looked_up_at);
+        match r.attempt {
+            Attempt::Answer(answer) => LookupAttempt {
+                looked_up_at,
+                listed: answer.outcome().map(Outcome::is_listed),
+                response_code: Some(answer.text()),
+                error: None,
+            },
+            Attempt::Error(error) => LookupAttempt {
+                looked_up_at,
+                response_code: None,
+                listed: None,
+                error: Some(error),
+            },
         }
     }
 }
 
-fn never_looked_up(address: String) -> Lookup {
+fn never_looked_up(address: Address) -> Lookup {
     Lookup {
         uuid: None,
         created_at: None,
         updated_at: None,
         response_code: NOT_LOOKED_UP.to_owned(),
-        ip_address: address,
+        ip_address: address.to_string(),
         listed: None,
         listings: Vec::new(),
     }
-}
-
-/// Reads a stored `response_code` back as a blocklist answer; `None` for anything else (such
-/// as results imported from elsewhere).
-fn parse_response_code(code: &str) -> Option<Outcome> {
-    if code == Outcome::NotListed.response_code() {
-        return Some(Outcome::NotListed);
-    }
-    let records: Result<Vec<Ipv4Addr>, _> = code.split(", ").map(str::parse).collect();
-    records.ok().filter(|r| !r.is_empty()).map(Outcome::Listed)
 }
 
 fn listings(outcome: &Outcome) -> Vec<Listing> {
@@ -203,7 +218,7 @@ fn invalid_address(value: &str) -> async_graphql::Error {
 }
 
 /// One error naming every bad entry and where it was, so a client can fix them all at once.
-fn invalid_addresses(bad: &[ip::InvalidEntry]) -> async_graphql::Error {
+fn invalid_addresses(bad: &[InvalidEntry]) -> async_graphql::Error {
     let listed: Vec<String> = bad
         .iter()
         .map(|e| format!("{:?} at index {}", e.value, e.index))

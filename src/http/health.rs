@@ -23,7 +23,7 @@ pub fn alive() -> Response {
 /// would see the same blocklist.
 #[handler]
 pub async fn ready(Data(state): Data<&Arc<AppState>>) -> Response {
-    let database = match state.store.ping().await {
+    let database = match state.database.ping().await {
         Ok(()) => None,
         Err(e) => {
             tracing::warn!(error = %e, "readiness: database unreachable");

@@ -84,7 +84,7 @@ fn describe() {
 
 #[handler]
 pub async fn render(Data(state): Data<&Arc<AppState>>) -> Response {
-    match state.store.queue_counts().await {
+    match state.queue.queue_counts().await {
         Ok(counts) => {
             for (label, count) in [
                 ("pending", counts.pending),

@@ -20,14 +20,17 @@ use poem::{Endpoint, EndpointExt, IntoResponse, Response, Route};
 use crate::auth::Auth;
 use crate::graphql::AppSchema;
 use crate::lookup::EngineHandle;
-use crate::store::Store;
+use crate::store::{Ping, Queue};
 use error::HttpError;
 
 /// What every handler may reach.
 pub struct AppState {
     pub auth: Arc<Auth>,
     pub schema: AppSchema,
-    pub store: Arc<dyn Store>,
+    /// The database, for readiness.
+    pub database: Arc<dyn Ping>,
+    /// The job queue, for its counts in `/metrics`.
+    pub queue: Arc<dyn Queue>,
     pub engine: EngineHandle,
     /// Largest `/graphql` request body read, in bytes.
     pub max_body: usize,

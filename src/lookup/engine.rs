@@ -1,6 +1,5 @@
 //! Claiming, looking up, and writing results back in batches.
 
-use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use super::health::{self, Health};
 use super::throttle::Throttle;
-use crate::store::{ClaimedJob, JobOutcome, JobResult, Store};
+use crate::store::{ClaimedJob, JobOutcome, JobResult, Queue};
 use crate::timestamp;
 
 /// How the engine runs; see the README's configuration table.
@@ -110,7 +109,7 @@ pub struct LookupEngine {
 }
 
 struct Shared {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Queue>,
     resolver: Arc<DnsblResolver>,
     settings: EngineSettings,
     throttle: Arc<Throttle>,
@@ -129,7 +128,7 @@ impl Shared {
 
 impl LookupEngine {
     /// Starts the workers; they run until [`LookupEngine::shutdown`].
-    pub fn start(store: Arc<dyn Store>, resolver: DnsblResolver, settings: EngineSettings) -> Self {
+    pub fn start(store: Arc<dyn Queue>, resolver: DnsblResolver, settings: EngineSettings) -> Self {
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
         let wake = Arc::new(Notify::new());
@@ -355,7 +354,7 @@ async fn release(job: ClaimedJob, results: &mpsc::Sender<JobOutcome>) {
     let outcome = JobOutcome {
         job_id: job.id,
         lease_token: job.lease_token,
-        ip_address: job.ip_address,
+        address: job.address,
         at: timestamp::now(),
         result: JobResult::Release,
     };
@@ -364,12 +363,11 @@ async fn release(job: ClaimedJob, results: &mpsc::Sender<JobOutcome>) {
 }
 
 async fn claim(shared: &Shared, limit: usize) -> Result<Vec<ClaimedJob>, crate::store::StoreError> {
-    let now = time::OffsetDateTime::now_utc();
-    let lease_until = timestamp::format(now + shared.settings.lease);
+    let now = timestamp::now();
     let limit = u32::try_from(limit).unwrap_or(u32::MAX);
     shared
         .store
-        .claim_jobs(limit, &timestamp::format(now), &lease_until)
+        .claim_jobs(limit, now, now + shared.settings.lease)
         .await
 }
 
@@ -390,7 +388,7 @@ async fn run_job(
     let outcome = JobOutcome {
         job_id: job.id,
         lease_token: job.lease_token,
-        ip_address: job.ip_address,
+        address: job.address,
         at: timestamp::now(),
         result,
     };
@@ -401,13 +399,8 @@ async fn run_job(
 /// Asks the blocklist. Once the query is sent it finishes (bounded by the DNS timeout), even
 /// during shutdown. Every error is retried with backoff until the attempts run out.
 async fn look_up(shared: &Shared, job: &ClaimedJob) -> JobResult {
-    let Ok(address) = job.ip_address.parse::<IpAddr>() else {
-        return JobResult::Fail {
-            error: format!("stored address {:?} is not an IP address", job.ip_address),
-        };
-    };
     let started = std::time::Instant::now();
-    let answer = shared.resolver.lookup(address).await;
+    let answer = shared.resolver.lookup(job.address.ip()).await;
     metrics::histogram!("secworks_dns_lookup_duration_seconds").record(started.elapsed());
     let error = match answer {
         Ok(outcome) => {
@@ -417,9 +410,7 @@ async fn look_up(shared: &Shared, job: &ClaimedJob) -> JobResult {
                 "not_listed"
             };
             metrics::counter!("secworks_lookups_total", "outcome" => label).increment(1);
-            return JobResult::Answer {
-                response_code: outcome.response_code(),
-            };
+            return JobResult::Answer(outcome);
         }
         Err(e) => e,
     };
@@ -438,7 +429,7 @@ async fn look_up(shared: &Shared, job: &ClaimedJob) -> JobResult {
         return JobResult::Fail { error };
     }
     let delay = retry_delay(&shared.settings, attempts);
-    let run_after = timestamp::format(time::OffsetDateTime::now_utc() + delay);
+    let run_after = timestamp::now() + delay;
     JobResult::Retry { error, run_after }
 }
 
@@ -453,12 +444,12 @@ fn retry_delay(settings: &EngineSettings, attempts: u32) -> Duration {
 
 /// Writes outcomes in batches: one transaction for as many as have arrived, which is what
 /// makes the rate on a single-writer database.
-async fn write_outcomes(store: Arc<dyn Store>, mut received: mpsc::Receiver<JobOutcome>) {
+async fn write_outcomes(store: Arc<dyn Queue>, mut received: mpsc::Receiver<JobOutcome>) {
     let mut batch = Vec::with_capacity(BATCH);
     while received.recv_many(&mut batch, BATCH).await > 0 {
         let mut delay = Duration::from_millis(100);
         loop {
-            match store.record_outcomes(&batch).await {
+            match store.record_outcomes(&batch, timestamp::now()).await {
                 Ok(()) => break,
                 Err(e) => {
                     // Keep the batch: its jobs are still leased to us, and losing it would
@@ -477,7 +468,7 @@ async fn write_outcomes(store: Arc<dyn Store>, mut received: mpsc::Receiver<JobO
 async fn reclaim_leases(shared: Arc<Shared>) {
     let every = (shared.settings.lease / 2).max(Duration::from_millis(100));
     loop {
-        match shared.store.reclaim_expired(&timestamp::now()).await {
+        match shared.store.reclaim_expired(timestamp::now()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(jobs = n, "returned jobs with expired leases to the queue"),
             Err(e) => tracing::warn!(error = %e, "cannot reclaim expired leases"),

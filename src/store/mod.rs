@@ -1,17 +1,18 @@
-//! Persistence behind one narrow interface, [`Store`] (in `secworks-store`). Which database
-//! answers is decided once, from `DATABASE_URL`, in [`connect`].
-
-mod sqlite;
+//! Persistence behind narrow interfaces, one per concern (in `secworks-store-api`); [`Store`]
+//! is all of them, for wiring. Which database answers is decided once, from `DATABASE_URL`, in
+//! [`connect`].
 
 use std::sync::Arc;
 
-pub use secworks_store::*;
+pub use secworks_store_api::*;
 
 /// Opens the database that `url` names (`sqlite://…` or `postgres://…`), creating and
 /// migrating it as needed.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+        Ok(Arc::new(
+            secworks_store_sqlite::SqliteStore::connect(url).await?,
+        ))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Ok(Arc::new(
             secworks_store_postgres::PgStore::connect(url).await?,
@@ -22,3 +23,6 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         Err(StoreError::UnsupportedUrl(scheme.to_owned()))
     }
 }
+
+#[cfg(test)]
+mod schema_tests;

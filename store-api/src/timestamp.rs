@@ -1,5 +1,6 @@
 //! The one timestamp format secworks stores and serves: RFC 3339 UTC with microseconds,
-//! e.g. `2022-02-08T06:10:00.591595Z`. Fixed width, so text order is time order.
+//! e.g. `2022-02-08T06:10:00.591595Z`. Fixed width, so text order is time order. Finer
+//! fractions are cut off (PostgreSQL's `timestamptz` keeps microseconds too).
 
 use time::format_description::FormatItem;
 use time::macros::format_description;
@@ -14,22 +15,13 @@ pub fn format(at: OffsetDateTime) -> String {
         .unwrap_or_else(|_| unreachable_format(at))
 }
 
-pub fn now() -> String {
-    format(OffsetDateTime::now_utc())
-}
-
-/// An instant strictly after every instant [`now`] returned before it: a bound for "everything
-/// issued until now", e.g. a user's tokens.
-pub fn after_now() -> String {
-    format(OffsetDateTime::now_utc() + time::Duration::MICROSECOND)
-}
-
 /// Reads any RFC 3339 timestamp (this format or another system's).
 pub fn parse(text: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
 }
 
-// Formatting fails only for years outside 0..=9999, which no clock or TTL here produces.
+// Formatting fails only for years outside 0..=9999, which no clock, TTL or stored value here
+// produces.
 #[cold]
 fn unreachable_format(at: OffsetDateTime) -> String {
     at.to_string()

@@ -1,30 +1,28 @@
-//! [`Store::import`](secworks_store::Store::import): users and stored results from another
+//! [`Import::import`](secworks_store_api::Import::import): users and stored results from another
 //! system, set-wise in one transaction.
 
-use secworks_store::{ImportCounts, ImportedUser, LookupRecord, StoreError};
+use secworks_store_api::{ImportCounts, ImportedUser, LookupRecord, StoreError};
 use sqlx::PgPool;
 use time::OffsetDateTime;
-
-use crate::instant;
 
 /// What is to be imported, as columns.
 pub(crate) struct ImportBatch<'a> {
     names: Vec<&'a str>,
     hashes: Vec<&'a str>,
-    ips: Vec<&'a str>,
+    ips: Vec<String>,
     uuids: Vec<&'a str>,
-    codes: Vec<&'a str>,
+    codes: Vec<String>,
     created: Vec<OffsetDateTime>,
     updated: Vec<OffsetDateTime>,
     now: OffsetDateTime,
 }
 
 impl<'a> ImportBatch<'a> {
-    pub(crate) fn read(
+    pub(crate) fn new(
         users: &'a [ImportedUser],
         lookups: &'a [LookupRecord],
-        now: &str,
-    ) -> Result<Self, StoreError> {
+        now: OffsetDateTime,
+    ) -> Self {
         let mut batch = ImportBatch {
             names: users.iter().map(|u| u.username.as_str()).collect(),
             hashes: users.iter().map(|u| u.password_hash.as_str()).collect(),
@@ -33,16 +31,16 @@ impl<'a> ImportBatch<'a> {
             codes: Vec::with_capacity(lookups.len()),
             created: Vec::with_capacity(lookups.len()),
             updated: Vec::with_capacity(lookups.len()),
-            now: instant(now)?,
+            now,
         };
         for record in lookups {
-            batch.ips.push(record.ip_address.as_str());
+            batch.ips.push(record.address.to_string());
             batch.uuids.push(record.uuid.as_str());
-            batch.codes.push(record.response_code.as_str());
-            batch.created.push(instant(&record.created_at)?);
-            batch.updated.push(instant(&record.updated_at)?);
+            batch.codes.push(record.answer.text());
+            batch.created.push(record.created_at);
+            batch.updated.push(record.updated_at);
         }
-        Ok(batch)
+        batch
     }
 
     /// Adds what is new in one transaction. Rows go in in the order given, so of two with
@@ -78,9 +76,9 @@ impl<'a> ImportBatch<'a> {
                  RETURNING 1
                )
                SELECT count(*) AS "count!" FROM logged"#,
-            &self.ips as &[&str],
+            &self.ips,
             &self.uuids as &[&str],
-            &self.codes as &[&str],
+            &self.codes,
             &self.created,
             &self.updated
         )

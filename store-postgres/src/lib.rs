@@ -1,20 +1,21 @@
-//! The PostgreSQL backend of secworks: [`PgStore`] implements [`Store`] over a database that
-//! several server processes (replicas) share.
+//! The PostgreSQL backend of secworks: [`PgStore`] implements every part of the store
+//! ([`Accounts`], [`Queue`], [`Results`], [`Import`], [`Ping`]) over a database that several
+//! server processes (replicas) share.
 //!
 //! Every method means what the SQLite backend's does; where SQLite serialises writers through
 //! its single write lock, this backend uses transactions and row locks, so that two replicas
 //! never claim one job, never store one claim's result twice, and never both create the first
-//! user. Instants are `timestamptz` columns, converted to and from the RFC 3339 text of
-//! [`secworks_store::timestamp`] at this boundary.
+//! user. Instants are `timestamptz` columns; addresses and answers are stored as their text.
 
 mod import;
 mod queue;
 mod retry;
 
 use async_trait::async_trait;
-use secworks_store::{
-    ClaimedJob, HistoryRecord, ImportCounts, ImportedUser, JobOutcome, LookupRecord, QueueCounts,
-    Store, StoreError, TokenStanding, User, UserSummary, timestamp,
+use secworks_store_api::{
+    Accounts, Address, Attempt, ClaimedJob, HistoryRecord, Import, ImportCounts, ImportedUser,
+    JobOutcome, LookupRecord, Ping, Queue, QueueCounts, Results, StoreError, StoredAnswer,
+    TokenStanding, User, UserSummary,
 };
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -48,29 +49,18 @@ impl PgStore {
     }
 }
 
-/// Reads a timestamp the trait passes in (RFC 3339).
-fn instant(text: &str) -> Result<OffsetDateTime, StoreError> {
-    timestamp::parse(text).ok_or_else(|| {
-        StoreError::Database(sqlx::Error::Encode(
-            format!("{text:?} is not an RFC 3339 timestamp").into(),
-        ))
-    })
-}
-
-/// Writes a stored instant in the one format the trait returns.
-fn text(at: OffsetDateTime) -> String {
-    timestamp::format(at)
-}
-
 #[async_trait]
-impl Store for PgStore {
+impl Ping for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query_scalar!(r#"SELECT 1 AS "one!""#)
             .fetch_one(&self.pool)
             .await?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl Accounts for PgStore {
     async fn has_users(&self) -> Result<bool, StoreError> {
         let found = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM users) AS "found!""#)
             .fetch_one(&self.pool)
@@ -93,6 +83,7 @@ impl Store for PgStore {
         &self,
         username: &str,
         password_hash: &str,
+        now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         // "No users at all" must hold when the row goes in, not just when it was checked.
         // SHARE ROW EXCLUSIVE conflicts with itself and with every INSERT, UPDATE and DELETE
@@ -101,7 +92,6 @@ impl Store for PgStore {
         // the lock is granted, so it sees every user committed before. This is the SQLite
         // writer lock, for one table and one statement. ON CONFLICT covers a name added
         // (and committed) before the lock: the user exists, so nothing is created.
-        let now = OffsetDateTime::now_utc();
         let mut tx = self.pool.begin().await?;
         sqlx::query!("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
             .execute(&mut *tx)
@@ -120,10 +110,13 @@ impl Store for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn token_key_or_insert(&self, candidate: [u8; 32]) -> Result<[u8; 32], StoreError> {
+    async fn token_key_or_insert(
+        &self,
+        candidate: [u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<[u8; 32], StoreError> {
         // Of replicas inserting at once, one row wins: the others' INSERT waits for it and
         // then does nothing, and every replica reads the winner's key.
-        let now = OffsetDateTime::now_utc();
         sqlx::query!(
             "INSERT INTO token_keys (id, key, created_at) VALUES (1, $1, $2)
              ON CONFLICT (id) DO NOTHING",
@@ -139,9 +132,12 @@ impl Store for PgStore {
             .map_err(|k: Vec<u8>| StoreError::CorruptKey(format!("{} bytes, not 32", k.len())))
     }
 
-    async fn revoke_token(&self, jti: &str, expires_at: &str) -> Result<(), StoreError> {
-        let expires_at = instant(expires_at)?;
-        let now = OffsetDateTime::now_utc();
+    async fn revoke_token(
+        &self,
+        jti: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         sqlx::query!(
             "INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, $3)
              ON CONFLICT (jti) DO NOTHING",
@@ -170,35 +166,27 @@ impl Store for PgStore {
         Ok(TokenStanding {
             revoked: row.revoked,
             user_exists: row.user_exists,
-            not_before: row.not_before.map(text),
+            not_before: row.not_before,
         })
     }
 
     async fn list_users(&self) -> Result<Vec<UserSummary>, StoreError> {
-        let rows = sqlx::query!(
+        let users = sqlx::query_as!(
+            UserSummary,
             "SELECT username, created_at, updated_at, tokens_not_before
              FROM users ORDER BY username"
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| UserSummary {
-                username: row.username,
-                created_at: text(row.created_at),
-                updated_at: text(row.updated_at),
-                tokens_not_before: row.tokens_not_before.map(text),
-            })
-            .collect())
+        Ok(users)
     }
 
     async fn add_user(
         &self,
         username: &str,
         password_hash: &str,
-        now: &str,
+        now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let now = instant(now)?;
         let done = sqlx::query!(
             "INSERT INTO users (username, password_hash, created_at, updated_at, tokens_not_before)
              VALUES ($1, $2, $3, $3, $3)
@@ -216,9 +204,8 @@ impl Store for PgStore {
         &self,
         username: &str,
         password_hash: &str,
-        now: &str,
+        now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let now = instant(now)?;
         let done = sqlx::query!(
             "UPDATE users SET password_hash = $2, updated_at = $3, tokens_not_before = $3
              WHERE username = $1",
@@ -236,8 +223,8 @@ impl Store for PgStore {
         username: &str,
         old_hash: &str,
         new_hash: &str,
+        now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let now = OffsetDateTime::now_utc();
         let done = sqlx::query!(
             "UPDATE users SET password_hash = $3, updated_at = $4
              WHERE username = $1 AND password_hash = $2",
@@ -258,8 +245,11 @@ impl Store for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn revoke_all_tokens(&self, username: &str, now: &str) -> Result<bool, StoreError> {
-        let now = instant(now)?;
+    async fn revoke_all_tokens(
+        &self,
+        username: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query!(
             "UPDATE users SET tokens_not_before = $2, updated_at = $2 WHERE username = $1",
             username,
@@ -270,64 +260,43 @@ impl Store for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn import(
-        &self,
-        users: &[ImportedUser],
-        lookups: &[LookupRecord],
-        now: &str,
-    ) -> Result<ImportCounts, StoreError> {
-        let batch = ImportBatch::read(users, lookups, now)?;
-        retrying(|| batch.insert(&self.pool)).await
-    }
-
-    async fn purge_expired_revocations(&self, now: &str) -> Result<u64, StoreError> {
-        let now = instant(now)?;
+    async fn purge_expired_revocations(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         let done = sqlx::query!("DELETE FROM revoked_tokens WHERE expires_at < $1", now)
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
     }
+}
 
-    async fn lookup(&self, ip_address: &str) -> Result<Option<LookupRecord>, StoreError> {
-        let row = sqlx::query!(
-            "SELECT uuid, ip_address, response_code, created_at, updated_at
-             FROM lookups WHERE ip_address = $1",
-            ip_address
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|row| LookupRecord {
-            uuid: row.uuid,
-            ip_address: row.ip_address,
-            response_code: row.response_code,
-            created_at: text(row.created_at),
-            updated_at: text(row.updated_at),
-        }))
-    }
-
-    async fn enqueue(&self, ip_addresses: &[String]) -> Result<(), StoreError> {
-        retrying(move || queue::enqueue(&self.pool, ip_addresses)).await
+#[async_trait]
+impl Queue for PgStore {
+    async fn enqueue(&self, addresses: &[Address], now: OffsetDateTime) -> Result<(), StoreError> {
+        let addresses: Vec<String> = addresses.iter().map(Address::to_string).collect();
+        retrying(|| queue::enqueue(&self.pool, &addresses, now)).await
     }
 
     async fn claim_jobs(
         &self,
         limit: u32,
-        now: &str,
-        lease_until: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
-        queue::claim(&self.pool, limit, instant(now)?, instant(lease_until)?).await
+        queue::claim(&self.pool, limit, now, lease_until).await
     }
 
-    async fn record_outcomes(&self, outcomes: &[JobOutcome]) -> Result<(), StoreError> {
+    async fn record_outcomes(
+        &self,
+        outcomes: &[JobOutcome],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         if outcomes.is_empty() {
             return Ok(());
         }
-        let outcomes = queue::Outcomes::read(outcomes)?;
-        retrying(|| queue::record(&self.pool, &outcomes)).await
+        let outcomes = queue::Outcomes::new(outcomes);
+        retrying(|| queue::record(&self.pool, &outcomes, now)).await
     }
 
-    async fn reclaim_expired(&self, now: &str) -> Result<u64, StoreError> {
-        let now = instant(now)?;
+    async fn reclaim_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         retrying(move || queue::reclaim_expired(&self.pool, now)).await
     }
 
@@ -338,39 +307,64 @@ impl Store for PgStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        let mut counts = QueueCounts::default();
-        for row in rows {
-            let slot = match row.state.as_str() {
-                "pending" => &mut counts.pending,
-                "running" => &mut counts.running,
-                "done" => &mut counts.done,
-                _ => &mut counts.failed,
-            };
-            *slot = row.count;
-        }
-        Ok(counts)
+        Ok(QueueCounts::from_states(
+            rows.into_iter().map(|row| (row.state, row.count)),
+        ))
+    }
+}
+
+#[async_trait]
+impl Results for PgStore {
+    async fn lookup(&self, address: &Address) -> Result<Option<LookupRecord>, StoreError> {
+        let row = sqlx::query!(
+            "SELECT uuid, response_code, created_at, updated_at
+             FROM lookups WHERE ip_address = $1",
+            address.to_string()
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| LookupRecord {
+            uuid: row.uuid,
+            address: *address,
+            answer: StoredAnswer::from_text(row.response_code),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }))
     }
 
     async fn history(
         &self,
-        ip_address: &str,
+        address: &Address,
         limit: u32,
     ) -> Result<Vec<HistoryRecord>, StoreError> {
         let rows = sqlx::query!(
             "SELECT looked_up_at, response_code, error FROM lookup_history
              WHERE ip_address = $1 ORDER BY id DESC LIMIT $2",
-            ip_address,
+            address.to_string(),
             i64::from(limit)
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| HistoryRecord {
-                looked_up_at: text(row.looked_up_at),
-                response_code: row.response_code,
-                error: row.error,
+        rows.into_iter()
+            .map(|row| {
+                Ok(HistoryRecord {
+                    looked_up_at: row.looked_up_at,
+                    attempt: Attempt::from_columns(row.response_code, row.error)?,
+                })
             })
-            .collect())
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Import for PgStore {
+    async fn import(
+        &self,
+        users: &[ImportedUser],
+        lookups: &[LookupRecord],
+        now: OffsetDateTime,
+    ) -> Result<ImportCounts, StoreError> {
+        let batch = ImportBatch::new(users, lookups, now);
+        retrying(|| batch.insert(&self.pool)).await
     }
 }

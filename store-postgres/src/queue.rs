@@ -7,18 +7,19 @@
 
 use std::collections::HashSet;
 
-use secworks_store::{ClaimedJob, JobOutcome, JobResult, StoreError};
+use secworks_store_api::{ClaimedJob, ClaimedRow, JobOutcome, JobResult, StoreError, read_claimed};
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
-
-use crate::instant;
 
 /// Queues a job for each address, all or nothing: one statement. An address with a pending
 /// job joins it, also when another replica's enqueue of it commits first (the conflict waits
 /// for that transaction, then does nothing). Addresses go in in sorted order so that two
 /// overlapping enqueues wait for each other's index entries in one order, never in a circle.
-pub(crate) async fn enqueue(pool: &PgPool, ip_addresses: &[String]) -> Result<(), StoreError> {
-    let now = OffsetDateTime::now_utc();
+pub(crate) async fn enqueue(
+    pool: &PgPool,
+    ip_addresses: &[String],
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
     sqlx::query!(
         "INSERT INTO lookup_jobs (ip_address, run_after, created_at, updated_at)
          SELECT ip, $2, $2, $2 FROM UNNEST($1::text[]) AS batch (ip) ORDER BY ip
@@ -42,8 +43,7 @@ pub(crate) async fn claim(
     lease_until: OffsetDateTime,
 ) -> Result<Vec<ClaimedJob>, StoreError> {
     let token = uuid::Uuid::new_v4().to_string();
-    let jobs = sqlx::query_as!(
-        ClaimedJob,
+    let rows = sqlx::query!(
         r#"WITH claimed AS (
              UPDATE lookup_jobs
              SET state = 'running', lease_expires_at = $3, lease_token = $4,
@@ -67,63 +67,44 @@ pub(crate) async fn claim(
     )
     .fetch_all(pool)
     .await?;
+    let (jobs, unreadable) = read_claimed(rows.into_iter().map(|row| ClaimedRow {
+        id: row.id,
+        ip_address: row.ip_address,
+        attempts: row.attempts,
+        lease_token: row.lease_token,
+    }));
+    if !unreadable.is_empty() {
+        // Rows secworks did not write. Failed now, in lock order, so they never come back;
+        // should this not commit, their lease returns them and the next claim fails them.
+        let mut tx = pool.begin().await?;
+        for job in &unreadable {
+            fail(&mut tx, job.id, &token, &job.ip_address, now, &job.error()).await?;
+        }
+        tx.commit().await?;
+    }
     Ok(jobs)
 }
 
-/// One outcome with its instants read.
-struct Outcome<'a> {
-    job: &'a JobOutcome,
-    at: OffsetDateTime,
-    result: Read<'a>,
-}
-
-/// [`JobResult`] with its instant read.
-enum Read<'a> {
-    Answer {
-        response_code: &'a str,
-    },
-    Retry {
-        error: &'a str,
-        run_after: OffsetDateTime,
-    },
-    Fail {
-        error: &'a str,
-    },
-    Release,
-}
-
-/// A batch of outcomes, checked before any transaction begins.
+/// A batch of outcomes, with what the queries need in the database's terms.
 pub(crate) struct Outcomes<'a> {
     /// Every job the batch touches, in lock order.
     ids: Vec<i64>,
-    outcomes: Vec<Outcome<'a>>,
+    outcomes: &'a [JobOutcome],
+    /// The outcomes' addresses as stored, in the order of `outcomes`.
+    addresses: Vec<String>,
 }
 
 impl<'a> Outcomes<'a> {
-    pub(crate) fn read(outcomes: &'a [JobOutcome]) -> Result<Self, StoreError> {
+    pub(crate) fn new(outcomes: &'a [JobOutcome]) -> Self {
         let mut ids: Vec<i64> = outcomes.iter().map(|o| o.job_id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let outcomes = outcomes
-            .iter()
-            .map(|job| {
-                let result = match &job.result {
-                    JobResult::Answer { response_code } => Read::Answer { response_code },
-                    JobResult::Retry { error, run_after } => Read::Retry {
-                        error,
-                        run_after: instant(run_after)?,
-                    },
-                    JobResult::Fail { error } => Read::Fail { error },
-                    JobResult::Release => Read::Release,
-                };
-                Ok(Outcome {
-                    job,
-                    at: instant(&job.at)?,
-                    result,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
-        Ok(Self { ids, outcomes })
+        let addresses = outcomes.iter().map(|o| o.address.to_string()).collect();
+        Self {
+            ids,
+            outcomes,
+            addresses,
+        }
     }
 }
 
@@ -131,7 +112,11 @@ impl<'a> Outcomes<'a> {
 /// running under the outcome's lease token: the job rows are locked first, so a concurrent
 /// reclaim or another replica's writer either finished before (and the token no longer
 /// matches) or waits until this commits.
-pub(crate) async fn record(pool: &PgPool, batch: &Outcomes<'_>) -> Result<(), StoreError> {
+pub(crate) async fn record(
+    pool: &PgPool,
+    batch: &Outcomes<'_>,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
     sqlx::query_scalar!(
         "SELECT id FROM lookup_jobs WHERE id = ANY ($1) ORDER BY id FOR UPDATE",
@@ -139,24 +124,18 @@ pub(crate) async fn record(pool: &PgPool, batch: &Outcomes<'_>) -> Result<(), St
     )
     .fetch_all(&mut *tx)
     .await?;
-    let answers: Vec<&Outcome> = batch
+    if batch
         .outcomes
         .iter()
-        .filter(|o| matches!(o.result, Read::Answer { .. }))
-        .collect();
-    if !answers.is_empty() {
-        record_answers(&mut tx, &answers).await?;
+        .any(|o| matches!(o.result, JobResult::Answer(_)))
+    {
+        record_answers(&mut tx, batch, now).await?;
     }
-    for outcome in &batch.outcomes {
-        let (job, token, ip, at) = (
-            outcome.job.job_id,
-            outcome.job.lease_token.as_str(),
-            outcome.job.ip_address.as_str(),
-            outcome.at,
-        );
-        match outcome.result {
-            Read::Answer { .. } => {}
-            Read::Retry { error, run_after } => {
+    for (outcome, ip) in batch.outcomes.iter().zip(&batch.addresses) {
+        let (job, token, at) = (outcome.job_id, outcome.lease_token.as_str(), outcome.at);
+        match &outcome.result {
+            JobResult::Answer(_) => {}
+            JobResult::Retry { error, run_after } => {
                 // If the address has a pending job already, this one stays running and is
                 // dropped below, as the pending job supersedes it.
                 let held = sqlx::query!(
@@ -169,7 +148,7 @@ pub(crate) async fn record(pool: &PgPool, batch: &Outcomes<'_>) -> Result<(), St
                                          AND p.state = 'pending')",
                     job,
                     token,
-                    run_after,
+                    *run_after,
                     error,
                     at
                 )
@@ -181,25 +160,10 @@ pub(crate) async fn record(pool: &PgPool, batch: &Outcomes<'_>) -> Result<(), St
                     insert_error(&mut tx, ip, at, error).await?;
                 }
             }
-            Read::Fail { error } => {
-                let held = sqlx::query!(
-                    "UPDATE lookup_jobs
-                     SET state = 'failed', lease_expires_at = NULL, lease_token = NULL,
-                         last_error = $3, updated_at = $4
-                     WHERE id = $1 AND lease_token = $2 AND state = 'running'",
-                    job,
-                    token,
-                    error,
-                    at
-                )
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if held > 0 {
-                    insert_error(&mut tx, ip, at, error).await?;
-                }
+            JobResult::Fail { error } => {
+                fail(&mut tx, job, token, ip, at, error).await?;
             }
-            Read::Release => {
+            JobResult::Release => {
                 sqlx::query!(
                     "UPDATE lookup_jobs AS j
                      SET state = 'pending', lease_expires_at = NULL, lease_token = NULL,
@@ -222,12 +186,53 @@ pub(crate) async fn record(pool: &PgPool, batch: &Outcomes<'_>) -> Result<(), St
     Ok(())
 }
 
-/// Stores a batch of answers with three set-wise statements, whatever the batch size: the
+/// Marks a job failed, if it still holds the claim `token`, and logs `error` to its address's
+/// history.
+async fn fail(
+    tx: &mut PgConnection,
+    job: i64,
+    token: &str,
+    ip: &str,
+    at: OffsetDateTime,
+    error: &str,
+) -> Result<(), StoreError> {
+    let held = sqlx::query!(
+        "UPDATE lookup_jobs
+         SET state = 'failed', lease_expires_at = NULL, lease_token = NULL,
+             last_error = $3, updated_at = $4
+         WHERE id = $1 AND lease_token = $2 AND state = 'running'",
+        job,
+        token,
+        error,
+        at
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if held > 0 {
+        insert_error(tx, ip, at, error).await?;
+    }
+    Ok(())
+}
+
+/// Stores the batch's answers with three set-wise statements, whatever the batch size: the
 /// jobs still holding their claim are marked done, and only their answers are written.
-async fn record_answers(tx: &mut PgConnection, answers: &[&Outcome<'_>]) -> Result<(), StoreError> {
-    let ids: Vec<i64> = answers.iter().map(|o| o.job.job_id).collect();
-    let tokens: Vec<&str> = answers.iter().map(|o| o.job.lease_token.as_str()).collect();
-    let now = OffsetDateTime::now_utc();
+async fn record_answers(
+    tx: &mut PgConnection,
+    batch: &Outcomes<'_>,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let answers: Vec<(&JobOutcome, &str)> = batch
+        .outcomes
+        .iter()
+        .zip(batch.addresses.iter().map(String::as_str))
+        .filter(|(o, _)| matches!(o.result, JobResult::Answer(_)))
+        .collect();
+    let ids: Vec<i64> = answers.iter().map(|(o, _)| o.job_id).collect();
+    let tokens: Vec<&str> = answers
+        .iter()
+        .map(|(o, _)| o.lease_token.as_str())
+        .collect();
     let held: HashSet<i64> = sqlx::query_scalar!(
         "UPDATE lookup_jobs
          SET state = 'done', lease_expires_at = NULL, lease_token = NULL, last_error = NULL,
@@ -248,11 +253,11 @@ async fn record_answers(tx: &mut PgConnection, answers: &[&Outcome<'_>]) -> Resu
     let mut ips = Vec::new();
     let mut codes = Vec::new();
     let mut ats = Vec::new();
-    for outcome in answers.iter().filter(|o| held.contains(&o.job.job_id)) {
-        if let Read::Answer { response_code } = outcome.result {
+    for (outcome, ip) in answers.iter().filter(|(o, _)| held.contains(&o.job_id)) {
+        if let JobResult::Answer(answer) = &outcome.result {
             uuids.push(uuid::Uuid::new_v4().to_string());
-            ips.push(outcome.job.ip_address.as_str());
-            codes.push(response_code);
+            ips.push(*ip);
+            codes.push(answer.response_code());
             ats.push(outcome.at);
         }
     }
@@ -278,7 +283,7 @@ async fn record_answers(tx: &mut PgConnection, answers: &[&Outcome<'_>]) -> Resu
          WHERE excluded.updated_at >= lookups.updated_at",
         &ips as &[&str],
         &uuids,
-        &codes as &[&str],
+        &codes,
         &ats
     )
     .execute(&mut *tx)
@@ -290,7 +295,7 @@ async fn record_answers(tx: &mut PgConnection, answers: &[&Outcome<'_>]) -> Resu
          ORDER BY n",
         &ips as &[&str],
         &ats,
-        &codes as &[&str]
+        &codes
     )
     .execute(&mut *tx)
     .await?;

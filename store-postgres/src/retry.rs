@@ -2,7 +2,7 @@
 
 use std::future::Future;
 
-use secworks_store::StoreError;
+use secworks_store_api::StoreError;
 
 /// Tries in all; a conflict that persists past this is reported like any other error.
 const ATTEMPTS: u32 = 5;

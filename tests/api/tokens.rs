@@ -9,6 +9,7 @@ use pasetors::version4::V4;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use time::macros::datetime;
 
 use crate::helpers::{
     PASSWORD, TEST_KEY, TestDb, USER, assert_unauthorized, spawn_app, spawn_with, start_dns,
@@ -256,16 +257,16 @@ fn mint(
 async fn purging_drops_only_revocations_of_expired_tokens() {
     let db = TestDb::new().await;
     let store = secworks::store::connect(db.url()).await.unwrap();
-    store
-        .revoke_token("old", "2020-01-01T00:00:00.000000Z")
-        .await
-        .unwrap();
-    store
-        .revoke_token("live", "2999-01-01T00:00:00.000000Z")
-        .await
-        .unwrap();
     let now = secworks::timestamp::now();
-    assert_eq!(store.purge_expired_revocations(&now).await.unwrap(), 1);
+    store
+        .revoke_token("old", datetime!(2020-01-01 00:00 UTC), now)
+        .await
+        .unwrap();
+    store
+        .revoke_token("live", datetime!(2999-01-01 00:00 UTC), now)
+        .await
+        .unwrap();
+    assert_eq!(store.purge_expired_revocations(now).await.unwrap(), 1);
     let revoked = |jti: &'static str| {
         let store = store.clone();
         async move { store.token_standing(jti, "nobody").await.unwrap().revoked }

@@ -1,17 +1,22 @@
-//! The embedded default backend: one SQLite file in WAL mode.
+//! The SQLite backend of secworks, its embedded default: [`SqliteStore`] implements every part
+//! of the store ([`Accounts`], [`Queue`], [`Results`], [`Import`], [`Ping`]) over one SQLite
+//! file in WAL mode.
+//!
+//! Instants are stored as the fixed-width RFC 3339 text of [`timestamp`], so text order is
+//! time order; addresses and answers as their text.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use secworks_store_api::{
+    Accounts, Address, Attempt, ClaimedJob, ClaimedRow, HistoryRecord, Import, ImportCounts,
+    ImportedUser, JobOutcome, JobResult, LookupRecord, Ping, Queue, QueueCounts, Results,
+    StoreError, StoredAnswer, TokenStanding, User, UserSummary, read_claimed, timestamp,
+};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-
-use super::{
-    ClaimedJob, HistoryRecord, ImportCounts, ImportedUser, JobOutcome, JobResult, LookupRecord,
-    QueueCounts, Store, StoreError, TokenStanding, User, UserSummary,
-};
-use secworks_store::timestamp;
+use time::OffsetDateTime;
 
 pub struct SqliteStore {
     /// Readers; in WAL mode they never wait for a writer.
@@ -62,14 +67,17 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Ping for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query_scalar!("SELECT 1 AS one")
             .fetch_one(&self.pool)
             .await?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl Accounts for SqliteStore {
     async fn has_users(&self) -> Result<bool, StoreError> {
         let found = sqlx::query_scalar!("SELECT EXISTS (SELECT 1 FROM users) AS \"found: bool\"")
             .fetch_one(&self.pool)
@@ -92,8 +100,9 @@ impl Store for SqliteStore {
         &self,
         username: &str,
         password_hash: &str,
+        now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let now = timestamp::now();
+        let now = timestamp::format(now);
         let done = sqlx::query!(
             "INSERT INTO users (username, password_hash, created_at, updated_at)
              SELECT ?1, ?2, ?3, ?3 WHERE NOT EXISTS (SELECT 1 FROM users)",
@@ -106,8 +115,12 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn token_key_or_insert(&self, candidate: [u8; 32]) -> Result<[u8; 32], StoreError> {
-        let now = timestamp::now();
+    async fn token_key_or_insert(
+        &self,
+        candidate: [u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<[u8; 32], StoreError> {
+        let now = timestamp::format(now);
         let candidate = candidate.as_slice();
         sqlx::query!(
             "INSERT INTO token_keys (id, key, created_at) VALUES (1, ?1, ?2)
@@ -124,8 +137,13 @@ impl Store for SqliteStore {
             .map_err(|k: Vec<u8>| StoreError::CorruptKey(format!("{} bytes, not 32", k.len())))
     }
 
-    async fn revoke_token(&self, jti: &str, expires_at: &str) -> Result<(), StoreError> {
-        let now = timestamp::now();
+    async fn revoke_token(
+        &self,
+        jti: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (expires_at, now) = (timestamp::format(expires_at), timestamp::format(now));
         sqlx::query!(
             "INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (jti) DO NOTHING",
@@ -153,27 +171,36 @@ impl Store for SqliteStore {
         Ok(TokenStanding {
             revoked: row.revoked,
             user_exists: row.user_exists,
-            not_before: row.not_before,
+            not_before: row.not_before.as_deref().map(instant).transpose()?,
         })
     }
 
     async fn list_users(&self) -> Result<Vec<UserSummary>, StoreError> {
-        let users = sqlx::query_as!(
-            UserSummary,
+        let rows = sqlx::query!(
             "SELECT username, created_at, updated_at, tokens_not_before
              FROM users ORDER BY username"
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(users)
+        rows.into_iter()
+            .map(|row| {
+                Ok(UserSummary {
+                    username: row.username,
+                    created_at: instant(&row.created_at)?,
+                    updated_at: instant(&row.updated_at)?,
+                    tokens_not_before: row.tokens_not_before.as_deref().map(instant).transpose()?,
+                })
+            })
+            .collect()
     }
 
     async fn add_user(
         &self,
         username: &str,
         password_hash: &str,
-        now: &str,
+        now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
+        let now = timestamp::format(now);
         let done = sqlx::query!(
             "INSERT INTO users (username, password_hash, created_at, updated_at, tokens_not_before)
              VALUES (?1, ?2, ?3, ?3, ?3)
@@ -191,8 +218,9 @@ impl Store for SqliteStore {
         &self,
         username: &str,
         password_hash: &str,
-        now: &str,
+        now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
+        let now = timestamp::format(now);
         let done = sqlx::query!(
             "UPDATE users SET password_hash = ?2, updated_at = ?3, tokens_not_before = ?3
              WHERE username = ?1",
@@ -210,8 +238,9 @@ impl Store for SqliteStore {
         username: &str,
         old_hash: &str,
         new_hash: &str,
+        now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let now = timestamp::now();
+        let now = timestamp::format(now);
         let done = sqlx::query!(
             "UPDATE users SET password_hash = ?3, updated_at = ?4
              WHERE username = ?1 AND password_hash = ?2",
@@ -232,7 +261,12 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn revoke_all_tokens(&self, username: &str, now: &str) -> Result<bool, StoreError> {
+    async fn revoke_all_tokens(
+        &self,
+        username: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let now = timestamp::format(now);
         let done = sqlx::query!(
             "UPDATE users SET tokens_not_before = ?2, updated_at = ?2 WHERE username = ?1",
             username,
@@ -243,80 +277,22 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn import(
-        &self,
-        users: &[ImportedUser],
-        lookups: &[LookupRecord],
-        now: &str,
-    ) -> Result<ImportCounts, StoreError> {
-        let mut counts = ImportCounts::default();
-        let mut tx = self.durable.begin().await?;
-        for user in users {
-            let done = sqlx::query!(
-                "INSERT INTO users (username, password_hash, created_at, updated_at, tokens_not_before)
-                 VALUES (?1, ?2, ?3, ?3, ?3)
-                 ON CONFLICT (username) DO NOTHING",
-                user.username,
-                user.password_hash,
-                now
-            )
-            .execute(&mut *tx)
-            .await?;
-            counts.users += done.rows_affected();
-        }
-        for record in lookups {
-            let done = sqlx::query!(
-                "INSERT INTO lookups (ip_address, uuid, response_code, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (ip_address) DO NOTHING",
-                record.ip_address,
-                record.uuid,
-                record.response_code,
-                record.created_at,
-                record.updated_at
-            )
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 1 {
-                counts.lookups += 1;
-                sqlx::query!(
-                    "INSERT INTO lookup_history (ip_address, looked_up_at, response_code)
-                     VALUES (?1, ?2, ?3)",
-                    record.ip_address,
-                    record.updated_at,
-                    record.response_code
-                )
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(counts)
-    }
-
-    async fn purge_expired_revocations(&self, now: &str) -> Result<u64, StoreError> {
+    async fn purge_expired_revocations(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let now = timestamp::format(now);
         let done = sqlx::query!("DELETE FROM revoked_tokens WHERE expires_at < ?1", now)
             .execute(&self.durable)
             .await?;
         Ok(done.rows_affected())
     }
+}
 
-    async fn lookup(&self, ip_address: &str) -> Result<Option<LookupRecord>, StoreError> {
-        let record = sqlx::query_as!(
-            LookupRecord,
-            "SELECT uuid, ip_address, response_code, created_at, updated_at
-             FROM lookups WHERE ip_address = ?1",
-            ip_address
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(record)
-    }
-
-    async fn enqueue(&self, ip_addresses: &[String]) -> Result<(), StoreError> {
+#[async_trait]
+impl Queue for SqliteStore {
+    async fn enqueue(&self, addresses: &[Address], now: OffsetDateTime) -> Result<(), StoreError> {
         // One statement over a JSON array: atomic, and one round trip for any batch size.
-        let batch = to_json(&ip_addresses)?;
-        let now = timestamp::now();
+        let addresses: Vec<String> = addresses.iter().map(Address::to_string).collect();
+        let batch = to_json(&addresses)?;
+        let now = timestamp::format(now);
         sqlx::query!(
             "INSERT INTO lookup_jobs (ip_address, run_after, created_at, updated_at)
              SELECT value, ?2, ?2, ?2 FROM json_each(?1) WHERE true
@@ -332,12 +308,12 @@ impl Store for SqliteStore {
     async fn claim_jobs(
         &self,
         limit: u32,
-        now: &str,
-        lease_until: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
+        let (now, lease_until) = (timestamp::format(now), timestamp::format(lease_until));
         let token = uuid::Uuid::new_v4().to_string();
-        let jobs = sqlx::query_as!(
-            ClaimedJob,
+        let rows = sqlx::query!(
             r#"UPDATE lookup_jobs
                SET state = 'running', lease_expires_at = ?3, lease_token = ?4,
                    attempts = attempts + 1, updated_at = ?2
@@ -355,28 +331,49 @@ impl Store for SqliteStore {
         )
         .fetch_all(&self.writer)
         .await?;
+        let (jobs, unreadable) = read_claimed(rows.into_iter().map(|row| ClaimedRow {
+            id: row.id,
+            ip_address: row.ip_address,
+            attempts: row.attempts,
+            lease_token: row.lease_token,
+        }));
+        if !unreadable.is_empty() {
+            // Rows secworks did not write. Failed now, so they never come back; should this
+            // not commit, their lease returns them and the next claim fails them.
+            let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+            for job in &unreadable {
+                fail(&mut tx, job.id, &token, &job.ip_address, &now, &job.error()).await?;
+            }
+            tx.commit().await?;
+        }
         Ok(jobs)
     }
 
-    async fn record_outcomes(&self, outcomes: &[JobOutcome]) -> Result<(), StoreError> {
+    async fn record_outcomes(
+        &self,
+        outcomes: &[JobOutcome],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let answers: Vec<&JobOutcome> = outcomes
             .iter()
-            .filter(|o| matches!(o.result, JobResult::Answer { .. }))
+            .filter(|o| matches!(o.result, JobResult::Answer(_)))
             .collect();
         if !answers.is_empty() {
-            record_answers(&mut tx, &answers).await?;
+            record_answers(&mut tx, &answers, &timestamp::format(now)).await?;
         }
         for outcome in outcomes {
             let (job, token, ip, at) = (
                 outcome.job_id,
                 outcome.lease_token.as_str(),
-                outcome.ip_address.as_str(),
-                outcome.at.as_str(),
+                outcome.address.to_string(),
+                timestamp::format(outcome.at),
             );
+            let (ip, at) = (ip.as_str(), at.as_str());
             match &outcome.result {
-                JobResult::Answer { .. } => {}
+                JobResult::Answer(_) => {}
                 JobResult::Retry { error, run_after } => {
+                    let run_after = timestamp::format(*run_after);
                     // OR IGNORE: if the address has a pending job already, this one stays
                     // running and is dropped below, as the pending job supersedes it.
                     let held = sqlx::query!(
@@ -399,22 +396,7 @@ impl Store for SqliteStore {
                     }
                 }
                 JobResult::Fail { error } => {
-                    let held = sqlx::query!(
-                        "UPDATE lookup_jobs
-                         SET state = 'failed', lease_expires_at = NULL, lease_token = NULL,
-                             last_error = ?3, updated_at = ?4
-                         WHERE id = ?1 AND lease_token = ?2 AND state = 'running'",
-                        job,
-                        token,
-                        error,
-                        at
-                    )
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                    if held > 0 {
-                        insert_error(&mut tx, ip, at, error).await?;
-                    }
+                    fail(&mut tx, job, token, ip, at, error).await?;
                 }
                 JobResult::Release => {
                     sqlx::query!(
@@ -436,7 +418,8 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn reclaim_expired(&self, now: &str) -> Result<u64, StoreError> {
+    async fn reclaim_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let now = timestamp::format(now);
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         // OR IGNORE skips a job whose address has a pending job already; the DELETE then
         // drops it, since the pending job will look the address up.
@@ -466,26 +449,42 @@ impl Store for SqliteStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        let mut counts = QueueCounts::default();
-        for row in rows {
-            let slot = match row.state.as_str() {
-                "pending" => &mut counts.pending,
-                "running" => &mut counts.running,
-                "done" => &mut counts.done,
-                _ => &mut counts.failed,
-            };
-            *slot = row.count;
-        }
-        Ok(counts)
+        Ok(QueueCounts::from_states(
+            rows.into_iter().map(|row| (row.state, row.count)),
+        ))
+    }
+}
+
+#[async_trait]
+impl Results for SqliteStore {
+    async fn lookup(&self, address: &Address) -> Result<Option<LookupRecord>, StoreError> {
+        let ip_address = address.to_string();
+        let row = sqlx::query!(
+            "SELECT uuid, response_code, created_at, updated_at
+             FROM lookups WHERE ip_address = ?1",
+            ip_address
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(LookupRecord {
+                uuid: row.uuid,
+                address: *address,
+                answer: StoredAnswer::from_text(row.response_code),
+                created_at: instant(&row.created_at)?,
+                updated_at: instant(&row.updated_at)?,
+            })
+        })
+        .transpose()
     }
 
     async fn history(
         &self,
-        ip_address: &str,
+        address: &Address,
         limit: u32,
     ) -> Result<Vec<HistoryRecord>, StoreError> {
-        let records = sqlx::query_as!(
-            HistoryRecord,
+        let ip_address = address.to_string();
+        let rows = sqlx::query!(
             "SELECT looked_up_at, response_code, error FROM lookup_history
              WHERE ip_address = ?1 ORDER BY id DESC LIMIT ?2",
             ip_address,
@@ -493,8 +492,80 @@ impl Store for SqliteStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(records)
+        rows.into_iter()
+            .map(|row| {
+                Ok(HistoryRecord {
+                    looked_up_at: instant(&row.looked_up_at)?,
+                    attempt: Attempt::from_columns(row.response_code, row.error)?,
+                })
+            })
+            .collect()
     }
+}
+
+#[async_trait]
+impl Import for SqliteStore {
+    async fn import(
+        &self,
+        users: &[ImportedUser],
+        lookups: &[LookupRecord],
+        now: OffsetDateTime,
+    ) -> Result<ImportCounts, StoreError> {
+        let now = timestamp::format(now);
+        let mut counts = ImportCounts::default();
+        let mut tx = self.durable.begin().await?;
+        for user in users {
+            let done = sqlx::query!(
+                "INSERT INTO users (username, password_hash, created_at, updated_at, tokens_not_before)
+                 VALUES (?1, ?2, ?3, ?3, ?3)
+                 ON CONFLICT (username) DO NOTHING",
+                user.username,
+                user.password_hash,
+                now
+            )
+            .execute(&mut *tx)
+            .await?;
+            counts.users += done.rows_affected();
+        }
+        for record in lookups {
+            let ip_address = record.address.to_string();
+            let response_code = record.answer.text();
+            let created_at = timestamp::format(record.created_at);
+            let updated_at = timestamp::format(record.updated_at);
+            let done = sqlx::query!(
+                "INSERT INTO lookups (ip_address, uuid, response_code, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (ip_address) DO NOTHING",
+                ip_address,
+                record.uuid,
+                response_code,
+                created_at,
+                updated_at
+            )
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                counts.lookups += 1;
+                sqlx::query!(
+                    "INSERT INTO lookup_history (ip_address, looked_up_at, response_code)
+                     VALUES (?1, ?2, ?3)",
+                    ip_address,
+                    updated_at,
+                    response_code
+                )
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(counts)
+    }
+}
+
+/// Reads a stored instant.
+fn instant(text: &str) -> Result<OffsetDateTime, StoreError> {
+    timestamp::parse(text)
+        .ok_or_else(|| StoreError::Unreadable(format!("{text:?}, not an RFC 3339 timestamp")))
 }
 
 /// Stores a batch of answers with three set-wise statements, whatever the batch size: the
@@ -502,13 +573,13 @@ impl Store for SqliteStore {
 async fn record_answers(
     tx: &mut sqlx::SqliteConnection,
     answers: &[&JobOutcome],
+    now: &str,
 ) -> Result<(), StoreError> {
     let claims: Vec<(i64, &str)> = answers
         .iter()
         .map(|o| (o.job_id, o.lease_token.as_str()))
         .collect();
     let claims = to_json(&claims)?;
-    let now = timestamp::now();
     // The claims are one list that SQLite reads once; running jobs are few (at most those in
     // flight), so checking each against the list is cheap.
     let held: std::collections::HashSet<i64> = sqlx::query_scalar!(
@@ -526,15 +597,15 @@ async fn record_answers(
     .into_iter()
     .collect();
 
-    let rows: Vec<(String, &str, &str, &str)> = answers
+    let rows: Vec<(String, String, String, String)> = answers
         .iter()
         .filter(|o| held.contains(&o.job_id))
         .filter_map(|o| match &o.result {
-            JobResult::Answer { response_code } => Some((
+            JobResult::Answer(answer) => Some((
                 uuid::Uuid::new_v4().to_string(),
-                o.ip_address.as_str(),
-                response_code.as_str(),
-                o.at.as_str(),
+                o.address.to_string(),
+                answer.response_code(),
+                timestamp::format(o.at),
             )),
             _ => None,
         })
@@ -568,6 +639,35 @@ async fn record_answers(
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))
+}
+
+/// Marks a job failed, if it still holds the claim `token`, and logs `error` to its address's
+/// history.
+async fn fail(
+    tx: &mut sqlx::SqliteConnection,
+    job: i64,
+    token: &str,
+    ip: &str,
+    at: &str,
+    error: &str,
+) -> Result<(), StoreError> {
+    let held = sqlx::query!(
+        "UPDATE lookup_jobs
+         SET state = 'failed', lease_expires_at = NULL, lease_token = NULL,
+             last_error = ?3, updated_at = ?4
+         WHERE id = ?1 AND lease_token = ?2 AND state = 'running'",
+        job,
+        token,
+        error,
+        at
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if held > 0 {
+        insert_error(tx, ip, at, error).await?;
+    }
+    Ok(())
 }
 
 async fn insert_error(

@@ -1,0 +1,199 @@
+//! The durable job queue: enqueue, claim with a lease, record outcomes, reclaim after the
+//! lease, count.
+
+use async_trait::async_trait;
+use secworks_dnsbl::{Address, Outcome};
+use time::OffsetDateTime;
+
+use crate::StoreError;
+
+/// A job a worker has claimed and holds a lease on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedJob {
+    pub id: i64,
+    pub address: Address,
+    /// Attempts including this one.
+    pub attempts: i64,
+    /// Proof of the claim: an outcome is stored only while the job still holds it.
+    pub lease_token: String,
+}
+
+/// What became of one claimed job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobOutcome {
+    pub job_id: i64,
+    pub lease_token: String,
+    pub address: Address,
+    /// When the blocklist answered (or failed).
+    pub at: OffsetDateTime,
+    pub result: JobResult,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobResult {
+    /// The blocklist answered; this becomes the current result.
+    Answer(Outcome),
+    /// The lookup failed and is tried again after `run_after`.
+    Retry {
+        error: String,
+        run_after: OffsetDateTime,
+    },
+    /// The lookup failed for the last time.
+    Fail { error: String },
+    /// The job was never tried (shutdown); it waits again as it was.
+    Release,
+}
+
+/// How many jobs are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    pub pending: i64,
+    pub running: i64,
+    pub done: i64,
+    pub failed: i64,
+}
+
+impl QueueCounts {
+    /// Counts from `(state, jobs)` rows, as a backend's `GROUP BY state` gives them.
+    pub fn from_states<S: AsRef<str>>(rows: impl IntoIterator<Item = (S, i64)>) -> Self {
+        let mut counts = Self::default();
+        for (state, jobs) in rows {
+            let slot = match state.as_ref() {
+                "pending" => &mut counts.pending,
+                "running" => &mut counts.running,
+                "done" => &mut counts.done,
+                _ => &mut counts.failed,
+            };
+            *slot = jobs;
+        }
+        counts
+    }
+}
+
+/// A claimed job as a backend reads it back, its address still as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedRow {
+    pub id: i64,
+    pub ip_address: String,
+    pub attempts: i64,
+    pub lease_token: String,
+}
+
+/// A job whose stored address cannot be read (written by something other than secworks): the
+/// backend fails it with [`Unreadable::error`] rather than let it come back after every lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub id: i64,
+    pub ip_address: String,
+}
+
+impl Unreadable {
+    pub fn error(&self) -> String {
+        format!("stored address {:?} is not an IP address", self.ip_address)
+    }
+}
+
+/// Reads claimed rows, in order: the jobs, and apart those whose address cannot be read, in id
+/// order (the order to lock them in).
+pub fn read_claimed(
+    rows: impl IntoIterator<Item = ClaimedRow>,
+) -> (Vec<ClaimedJob>, Vec<Unreadable>) {
+    let mut jobs = Vec::new();
+    let mut unreadable = Vec::new();
+    for row in rows {
+        match row.ip_address.parse::<Address>() {
+            Ok(address) => jobs.push(ClaimedJob {
+                id: row.id,
+                address,
+                attempts: row.attempts,
+                lease_token: row.lease_token,
+            }),
+            Err(_) => unreadable.push(Unreadable {
+                id: row.id,
+                ip_address: row.ip_address,
+            }),
+        }
+    }
+    unreadable.sort_unstable_by_key(|job| job.id);
+    (jobs, unreadable)
+}
+
+/// Lookup jobs. A claim leases jobs under one lease token; an outcome counts only while its
+/// job still holds that token, so a job whose worker died is looked up again by another and
+/// its result stored once.
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Queues a lookup job for each address, due at `now`, all or nothing. An address that
+    /// already has a pending job joins it.
+    async fn enqueue(&self, addresses: &[Address], now: OffsetDateTime) -> Result<(), StoreError>;
+
+    /// Claims up to `limit` jobs due at `now`, oldest first, leasing them until
+    /// `lease_until`. A job whose stored address cannot be read is failed instead (see
+    /// [`Unreadable`]).
+    async fn claim_jobs(
+        &self,
+        limit: u32,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Vec<ClaimedJob>, StoreError>;
+
+    /// Records what became of claimed jobs, all in one transaction, at `now`. An outcome
+    /// whose job no longer holds its lease token (the lease ran out and the job was claimed
+    /// again) is dropped: the later claim will store its own.
+    async fn record_outcomes(
+        &self,
+        outcomes: &[JobOutcome],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Returns jobs whose lease ran out before `now` (their worker died) to the queue;
+    /// returns how many.
+    async fn reclaim_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+
+    async fn queue_counts(&self) -> Result<QueueCounts, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_counts_come_from_state_rows() {
+        let rows = [("done", 7), ("pending", 3), ("failed", 1), ("running", 2)];
+        assert_eq!(
+            QueueCounts::from_states(rows),
+            QueueCounts {
+                pending: 3,
+                running: 2,
+                done: 7,
+                failed: 1
+            }
+        );
+        assert_eq!(QueueCounts::from_states::<&str>([]), QueueCounts::default());
+    }
+
+    #[test]
+    fn claimed_rows_with_unreadable_addresses_are_set_apart() {
+        let row = |id, ip: &str| ClaimedRow {
+            id,
+            ip_address: ip.to_owned(),
+            attempts: 1,
+            lease_token: "token".to_owned(),
+        };
+        let (jobs, unreadable) = read_claimed([
+            row(5, "192.0.2.1"),
+            row(9, "not an address"),
+            row(2, "2001:db8::1"),
+            row(3, "192.0.2.999"),
+        ]);
+        let ids: Vec<i64> = jobs.iter().map(|job| job.id).collect();
+        assert_eq!(ids, [5, 2]);
+        assert_eq!(jobs[1].address.to_string(), "2001:db8::1");
+        let ids: Vec<i64> = unreadable.iter().map(|job| job.id).collect();
+        assert_eq!(ids, [3, 9]);
+        assert_eq!(
+            unreadable[0].error(),
+            "stored address \"192.0.2.999\" is not an IP address"
+        );
+    }
+}

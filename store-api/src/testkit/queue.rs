@@ -1,0 +1,355 @@
+//! The job queue: claims, leases, outcomes, counts, and races between two stores.
+
+use std::collections::HashSet;
+
+use time::Duration;
+
+use super::{Stores, T0, address, addresses, answer, at, claim, listed, outcome, record, retry};
+use crate::{Attempt, JobResult, Outcome, QueueCounts, StoredAnswer};
+
+pub async fn enqueue_joins_a_pending_job_of_the_same_address(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let ip = address("192.0.2.1");
+    a.enqueue(&[ip, ip], T0).await.unwrap();
+    b.enqueue(&[ip], at(1)).await.unwrap();
+    a.enqueue(&[], at(2)).await.unwrap();
+    assert_eq!(b.queue_counts().await.unwrap().pending, 1);
+    // A running job does not hold the address: queued again, it waits beside it.
+    let running = claim(a, 10, at(3)).await;
+    assert_eq!(running.len(), 1);
+    b.enqueue(&[ip], at(4)).await.unwrap();
+    let counts = a.queue_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.running), (1, 1));
+}
+
+pub async fn claims_take_due_jobs_oldest_first_up_to_the_limit(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let [first, second, third] = ["192.0.2.1", "2001:db8::1", "192.0.2.3"].map(address);
+    a.enqueue(&[first], at(0)).await.unwrap();
+    a.enqueue(&[second], at(1)).await.unwrap();
+    a.enqueue(&[third], at(2)).await.unwrap();
+
+    // Not yet due.
+    assert!(claim(a, 10, at(-1)).await.is_empty());
+    let claimed = claim(b, 10, at(1)).await;
+    let got: Vec<_> = claimed.iter().map(|job| job.address).collect();
+    assert_eq!(got, [first, second]);
+    assert!(claimed.iter().all(|job| job.attempts == 1));
+    assert_eq!(claimed[0].lease_token, claimed[1].lease_token);
+    assert_ne!(claimed[0].id, claimed[1].id);
+
+    // Claimed jobs are no one else's, and a limit is a limit.
+    let later = claim(a, 1, at(10)).await;
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0].address, third);
+    assert_ne!(later[0].lease_token, claimed[0].lease_token);
+    assert!(claim(b, 10, at(10)).await.is_empty());
+    assert_eq!(a.queue_counts().await.unwrap().running, 3);
+}
+
+pub async fn a_lease_runs_out_and_the_job_is_claimed_again(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    a.enqueue(&[address("192.0.2.1")], T0).await.unwrap();
+    let lease_until = at(60);
+    let held = a.claim_jobs(10, T0, lease_until).await.unwrap();
+    assert_eq!(held.len(), 1);
+
+    // Not before the lease runs out.
+    assert_eq!(b.reclaim_expired(at(59)).await.unwrap(), 0);
+    assert_eq!(b.reclaim_expired(lease_until).await.unwrap(), 0);
+    assert!(claim(b, 10, at(59)).await.is_empty());
+    assert_eq!(
+        b.reclaim_expired(lease_until + Duration::MICROSECOND)
+            .await
+            .unwrap(),
+        1
+    );
+    let counts = b.queue_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.running), (1, 0));
+    let again = claim(b, 10, at(61)).await;
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].id, again[0].attempts), (held[0].id, 2));
+    assert_ne!(again[0].lease_token, held[0].lease_token);
+    assert_eq!(b.reclaim_expired(at(62)).await.unwrap(), 0);
+}
+
+pub async fn a_late_outcome_of_a_reclaimed_job_is_dropped(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let ip = address("192.0.2.1");
+    a.enqueue(&[ip], T0).await.unwrap();
+    // Store a claims with a lease that runs out at once: its worker "died".
+    let stale = a.claim_jobs(10, T0, T0).await.unwrap();
+    assert_eq!(stale.len(), 1);
+    assert_eq!(b.reclaim_expired(at(1)).await.unwrap(), 1);
+    let fresh = claim(b, 10, at(1)).await;
+    assert_eq!(fresh.len(), 1);
+    assert_eq!((fresh[0].id, fresh[0].attempts), (stale[0].id, 2));
+
+    // The stale claim's outcomes are dropped, before and after the live one's; the live one
+    // is stored, once.
+    record(a, &[answer(&stale[0], listed(&[4]), at(2))]).await;
+    record(a, &[retry(&stale[0], at(2), at(3))]).await;
+    assert_eq!(a.lookup(&ip).await.unwrap(), None);
+    assert!(a.history(&ip, 10).await.unwrap().is_empty());
+    record(b, &[answer(&fresh[0], listed(&[2]), at(3))]).await;
+    record(a, &[answer(&stale[0], listed(&[4]), at(4))]).await;
+    let fail = JobResult::Fail {
+        error: "DNS timeout".to_owned(),
+    };
+    record(a, &[outcome(&stale[0], at(4), fail)]).await;
+    let stored = a.lookup(&ip).await.unwrap().unwrap();
+    assert_eq!(stored.answer, StoredAnswer::Blocklist(listed(&[2])));
+    assert_eq!(stored.updated_at, at(3));
+    assert_eq!(a.history(&ip, 10).await.unwrap().len(), 1);
+    let counts = a.queue_counts().await.unwrap();
+    assert_eq!((counts.done, counts.failed, counts.running), (1, 0, 0));
+}
+
+pub async fn answers_of_one_address_keep_uuid_and_never_go_back_in_time(stores: Stores) {
+    let store = stores.a.as_ref();
+    let ip = address("2001:db8::1");
+    // Two jobs of one address: one running, then one queued again and claimed.
+    store.enqueue(&[ip], T0).await.unwrap();
+    let first = claim(store, 10, T0).await;
+    store.enqueue(&[ip], T0).await.unwrap();
+    let second = claim(store, 10, T0).await;
+    assert_ne!(first[0].id, second[0].id);
+
+    // Both answers in one batch, the later one first.
+    let (early, late) = (T0 + Duration::MICROSECOND, T0 + Duration::microseconds(2));
+    record(
+        store,
+        &[
+            answer(&second[0], listed(&[10]), late),
+            answer(&first[0], listed(&[2]), early),
+        ],
+    )
+    .await;
+    let stored = store.lookup(&ip).await.unwrap().unwrap();
+    assert_eq!(stored.address, ip);
+    assert_eq!(stored.answer, StoredAnswer::Blocklist(listed(&[10])));
+    assert_eq!((stored.created_at, stored.updated_at), (late, late));
+
+    // An older answer changes nothing but the history; a newer one keeps uuid and created_at.
+    store.enqueue(&[ip], T0).await.unwrap();
+    let third = claim(store, 10, T0).await;
+    record(store, &[answer(&third[0], Outcome::NotListed, early)]).await;
+    assert_eq!(store.lookup(&ip).await.unwrap().unwrap(), stored);
+    store.enqueue(&[ip], T0).await.unwrap();
+    let fourth = claim(store, 10, T0).await;
+    let later = at(86_400);
+    record(store, &[answer(&fourth[0], Outcome::NotListed, later)]).await;
+    let moved = stores.b.lookup(&ip).await.unwrap().unwrap();
+    assert_eq!(
+        (&moved.uuid, moved.created_at),
+        (&stored.uuid, stored.created_at)
+    );
+    assert_eq!(
+        (moved.answer, moved.updated_at),
+        (StoredAnswer::Blocklist(Outcome::NotListed), later)
+    );
+    let history = store.history(&ip, 10).await.unwrap();
+    let times: Vec<_> = history.iter().map(|h| h.looked_up_at).collect();
+    assert_eq!(times, [later, early, early, late]);
+}
+
+pub async fn a_retried_job_gives_way_to_a_pending_one(stores: Stores) {
+    let store = stores.a.as_ref();
+    let ip = address("198.51.100.7");
+    store.enqueue(&[ip], T0).await.unwrap();
+    let running = claim(store, 10, T0).await;
+    store.enqueue(&[ip], T0).await.unwrap();
+    record(store, &[retry(&running[0], at(1), at(60))]).await;
+    let counts = store.queue_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.running), (1, 0));
+    let history = store.history(&ip, 10).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].attempt, Attempt::Error("DNS timeout".to_owned()));
+
+    // The pending job is the one that was queued, due at once; a released job gives its
+    // attempt back and waits again as it was.
+    let pending = claim(store, 10, at(2)).await;
+    assert_eq!(pending.len(), 1);
+    assert_ne!(pending[0].id, running[0].id);
+    assert_eq!(pending[0].attempts, 1);
+    record(store, &[outcome(&pending[0], at(3), JobResult::Release)]).await;
+    assert!(store.history(&ip, 10).await.unwrap().len() == 1);
+    let again = claim(store, 10, at(4)).await;
+    assert_eq!((again[0].id, again[0].attempts), (pending[0].id, 1));
+
+    // A released job also gives way to a pending one.
+    store.enqueue(&[ip], at(5)).await.unwrap();
+    record(store, &[outcome(&again[0], at(6), JobResult::Release)]).await;
+    let counts = store.queue_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.running), (1, 0));
+}
+
+pub async fn a_retry_waits_for_its_time_and_a_failure_is_final(stores: Stores) {
+    let store = stores.a.as_ref();
+    let ip = address("203.0.113.5");
+    // A result from an earlier lookup, which failures must not replace.
+    store.enqueue(&[ip], T0).await.unwrap();
+    let first = claim(store, 10, T0).await;
+    record(store, &[answer(&first[0], listed(&[2]), at(1))]).await;
+
+    store.enqueue(&[ip], at(10)).await.unwrap();
+    let job = claim(store, 10, at(10)).await;
+    record(store, &[retry(&job[0], at(11), at(100))]).await;
+    assert!(claim(store, 10, at(99)).await.is_empty());
+    let retried = claim(store, 10, at(100)).await;
+    assert_eq!((retried[0].id, retried[0].attempts), (job[0].id, 2));
+    let fail = JobResult::Fail {
+        error: "DNS server failure (SERVFAIL)".to_owned(),
+    };
+    record(store, &[outcome(&retried[0], at(101), fail)]).await;
+    assert!(claim(store, 10, at(1000)).await.is_empty());
+
+    let counts = store.queue_counts().await.unwrap();
+    assert_eq!((counts.done, counts.failed, counts.pending), (1, 1, 0));
+    let stored = store.lookup(&ip).await.unwrap().unwrap();
+    assert_eq!(stored.answer, StoredAnswer::Blocklist(listed(&[2])));
+    assert_eq!(stored.updated_at, at(1));
+    let history = store.history(&ip, 10).await.unwrap();
+    let attempts: Vec<_> = history
+        .iter()
+        .map(|h| (h.looked_up_at, &h.attempt))
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            (
+                at(101),
+                &Attempt::Error("DNS server failure (SERVFAIL)".to_owned())
+            ),
+            (at(11), &Attempt::Error("DNS timeout".to_owned())),
+            (
+                at(1),
+                &Attempt::Answer(StoredAnswer::Blocklist(listed(&[2])))
+            ),
+        ]
+    );
+}
+
+pub async fn queue_counts_count_each_state(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    assert_eq!(a.queue_counts().await.unwrap(), QueueCounts::default());
+    a.enqueue(&addresses(7), T0).await.unwrap();
+    let jobs = claim(a, 4, T0).await;
+    record(
+        a,
+        &[
+            answer(&jobs[0], listed(&[2]), at(1)),
+            answer(&jobs[1], Outcome::NotListed, at(1)),
+            outcome(
+                &jobs[2],
+                at(1),
+                JobResult::Fail {
+                    error: "blocklist answered without A records (NODATA)".to_owned(),
+                },
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        b.queue_counts().await.unwrap(),
+        QueueCounts {
+            pending: 3,
+            running: 1,
+            done: 2,
+            failed: 1,
+        }
+    );
+}
+
+pub async fn two_stores_look_every_address_up_exactly_once(stores: Stores) {
+    const ADDRESSES: u32 = 10_000;
+    let (a, b) = (stores.a.clone(), stores.b.clone());
+    // Overlapping batches through both stores at once: the overlap joins the pending jobs.
+    let all = addresses(ADDRESSES);
+    let (first, second) = (&all[..6_000], &all[4_000..]);
+    let (x, y) = tokio::join!(
+        async {
+            for chunk in first.chunks(500) {
+                a.enqueue(chunk, T0).await?;
+            }
+            Ok::<_, crate::StoreError>(())
+        },
+        async {
+            for chunk in second.chunks(500).rev() {
+                b.enqueue(chunk, T0).await?;
+            }
+            Ok::<_, crate::StoreError>(())
+        }
+    );
+    x.unwrap();
+    y.unwrap();
+    assert_eq!(
+        a.queue_counts().await.unwrap().pending,
+        i64::from(ADDRESSES)
+    );
+
+    // Workers on both stores claim and answer until nothing is left.
+    let mut workers = Vec::new();
+    for store in [a.clone(), b.clone(), a.clone(), b.clone()] {
+        workers.push(tokio::spawn(async move {
+            let mut claimed = Vec::new();
+            loop {
+                let jobs = claim(store.as_ref(), 97, at(1)).await;
+                if jobs.is_empty() {
+                    return claimed;
+                }
+                let outcomes: Vec<_> = jobs
+                    .iter()
+                    .map(|job| answer(job, listed(&[2]), at(2)))
+                    .collect();
+                record(store.as_ref(), &outcomes).await;
+                claimed.extend(jobs.into_iter().map(|job| job.address));
+            }
+        }));
+    }
+    let mut seen = HashSet::new();
+    for worker in workers {
+        for ip in worker.await.unwrap() {
+            assert!(seen.insert(ip), "{ip} was claimed twice");
+        }
+    }
+    assert_eq!(seen.len(), all.len());
+    let counts = b.queue_counts().await.unwrap();
+    assert_eq!(
+        (counts.pending, counts.running, counts.done),
+        (0, 0, i64::from(ADDRESSES))
+    );
+    for ip in [&all[0], &all[4_999], &all[9_999]] {
+        assert_eq!(a.history(ip, 10).await.unwrap().len(), 1, "history of {ip}");
+        assert_eq!(
+            b.lookup(ip).await.unwrap().unwrap().answer,
+            StoredAnswer::Blocklist(listed(&[2]))
+        );
+    }
+}
+
+pub async fn returning_jobs_to_the_queue_races_enqueue_safely(stores: Stores) {
+    let (a, b) = (stores.a.clone(), stores.b.clone());
+    let all = addresses(100);
+    a.enqueue(&all, T0).await.unwrap();
+    // Store a keeps returning its jobs (retry at once) while store b queues the same addresses
+    // again: both make pending jobs of the same addresses at once.
+    let writer = tokio::spawn({
+        let a = a.clone();
+        async move {
+            for _ in 0..10 {
+                let jobs = claim(a.as_ref(), 100, T0).await;
+                let outcomes: Vec<_> = jobs.iter().map(|job| retry(job, T0, T0)).collect();
+                record(a.as_ref(), &outcomes).await;
+            }
+        }
+    });
+    let mut reversed = all.clone();
+    reversed.reverse();
+    for _ in 0..10 {
+        b.enqueue(&reversed, T0).await.unwrap();
+    }
+    writer.await.unwrap();
+    let counts = b.queue_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.running), (100, 0));
+}
