@@ -4,9 +4,10 @@
 //! A backend's integration test instantiates the whole suite with one line, given a factory:
 //! an async fn that makes a fresh database and returns two independent store handles on it
 //! (two pools, so to the database they are as separate as two server processes), or `None`
-//! to skip (PostgreSQL without a server, see [`postgres`]):
+//! to skip (PostgreSQL without a server, see [`postgres`]). The SQLite backend's, in
+//! `store-sqlite/tests/conformance.rs`, compiled and run with every `cargo test`:
 //!
-//! ```ignore
+//! ```text
 //! async fn fresh() -> Option<secworks_store_api::testkit::Stores> {
 //!     let dir = tempfile::tempdir().ok()?;
 //!     let url = format!("sqlite://{}", dir.path().join("secworks.db").display());
