@@ -387,7 +387,11 @@ pub fn parse_token_key(text: &str) -> Result<[u8; 32], ConfigError> {
         .map_err(|_| ConfigError::TokenKey(format!("must decode to 32 bytes, got {len}")))
 }
 
-/// Seconds, or a duration such as `500ms`, `90s` or `1h`; never zero.
+/// The longest duration any setting takes. Durations are added to the clock (leases, retries,
+/// pauses), and an instant past year 9999 cannot be represented: a year keeps far from it.
+const LONGEST: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// Seconds, or a duration such as `500ms`, `90s` or `1h`; never zero, at most a year.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let duration = match text.parse::<u64>() {
         Ok(seconds) => Duration::from_secs(seconds),
@@ -397,6 +401,9 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     if duration.is_zero() {
         return Err("must be more than zero".into());
     }
+    if duration > LONGEST {
+        return Err("must be at most a year".into());
+    }
     Ok(duration)
 }
 
@@ -404,9 +411,6 @@ fn parse_ttl(text: &str) -> Result<Duration, String> {
     let ttl = parse_duration(text)?;
     if ttl < Duration::from_secs(1) {
         return Err("must be at least one second".into());
-    }
-    if ttl > Duration::from_secs(366 * 24 * 3600) {
-        return Err("must be at most a year".into());
     }
     Ok(ttl)
 }
@@ -422,6 +426,23 @@ mod tests {
             "postgres://…@db:5432/x"
         );
         assert_eq!(redact_url("sqlite://app.db"), "sqlite://app.db");
+    }
+
+    #[test]
+    fn durations_are_bounded_so_that_adding_them_to_the_clock_cannot_overflow() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(
+            parse_duration("365d").unwrap(),
+            Duration::from_secs(365 * 86_400)
+        );
+        assert_eq!(
+            parse_duration("10000y").unwrap_err(),
+            "must be at most a year"
+        );
+        assert_eq!(
+            parse_duration("99999999999999").unwrap_err(),
+            "must be at most a year"
+        );
     }
 
     #[test]
