@@ -61,3 +61,44 @@ pub trait Ping: Send + Sync {
 pub trait Store: Accounts + Queue + Results + Import + Ping + 'static {}
 
 impl<T> Store for T where T: Accounts + Queue + Results + Import + Ping + 'static {}
+
+#[cfg(test)]
+mod suite_list {
+    /// `conformance_tests!` names each test of the suite by hand; one defined in `testkit/`
+    /// but left out of that list would never run on any backend.
+    #[test]
+    fn the_conformance_macro_lists_every_test_of_the_suite() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/testkit");
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+        let module = read("mod.rs");
+        let start = module.find("macro_rules! conformance_tests").unwrap();
+        let end = start
+            + module[start..]
+                .find("macro_rules! __conformance_tests")
+                .unwrap();
+        let listed: std::collections::BTreeSet<&str> = module[start..end]
+            .lines()
+            .map(str::trim)
+            .filter_map(|line| line.strip_suffix(','))
+            .filter(|name| name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            .collect();
+        let files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".rs") && name != "postgres.rs")
+            .map(|name| read(&name))
+            .collect();
+        let defined: std::collections::BTreeSet<&str> = files
+            .iter()
+            .flat_map(|text| text.lines())
+            .filter_map(|line| line.strip_prefix("pub async fn "))
+            .filter_map(|rest| rest.split('(').next())
+            .collect();
+        assert!(!defined.is_empty());
+        assert_eq!(
+            listed, defined,
+            "conformance_tests! and the suite's tests differ"
+        );
+    }
+}
