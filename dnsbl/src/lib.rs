@@ -8,8 +8,9 @@
 //! loopback to test against.
 //!
 //! The blocklist catalogue ([`Catalogue`], built in from `catalogue.toml` or extended by a
-//! file) describes other lists as data. The service
-//! still queries ZEN through [`classify`]; the catalogue is not wired in yet.
+//! file) describes other lists as data; [`Blocklist::decode`] reads their answers by each
+//! list's documented codes. The service still queries ZEN through [`classify`]; the catalogue
+//! is not wired in yet.
 //!
 //! The rule throughout: only a real answer is an [`Outcome`]. Error codes, NODATA, timeouts
 //! and server failures are errors, because storing them as "not listed" would report a
@@ -37,6 +38,7 @@
 mod address;
 mod catalogue;
 mod classify;
+mod decode;
 mod error;
 mod outcome;
 mod query_name;
@@ -54,6 +56,7 @@ pub use catalogue::{
     KEY_PLACEHOLDER, ListKey, ListKind, Meaning, QueryError, Target, TestPoint,
 };
 pub use classify::{Answer, classify};
+pub use decode::{ListError, ListListing, ListOutcome};
 pub use error::{LookupError, RefusalReason};
 pub use outcome::{Listing, NOT_LISTED_RESPONSE, Outcome};
 pub use query_name::query_name;
