@@ -11,7 +11,8 @@ use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
 
-use crate::zone::{NameProblem, Zone, check_label};
+use crate::query_name::query_name_as_given;
+use crate::zone::{NameProblem, Zone, ZoneError, check_label};
 
 /// The built-in catalogue, cited entry by entry in the file itself.
 const BUILTIN: &str = include_str!("../catalogue.toml");
@@ -173,6 +174,27 @@ impl Blocklist {
             list: self.id.clone(),
         })?;
         Ok(crate::query_name(ip, &zone))
+    }
+
+    /// The query name for one of this list's test points. An IPv4-mapped IPv6 test point
+    /// (`::ffff:7f00:2`) is asked in its IPv6 form, as RFC 5782 §5 means it, not as the
+    /// IPv4 address [`Blocklist::ip_query_name`] would map it to.
+    pub fn test_point_query_name(
+        &self,
+        point: &TestPoint,
+        key: Option<&ListKey>,
+    ) -> Result<String, QueryError> {
+        match &point.query {
+            Target::Domain(domain) => self.domain_query_name(domain, key),
+            Target::Ip(ip @ IpAddr::V6(_)) if self.kind == ListKind::Ip && self.ipv6 => {
+                let suffix = self.suffix(key)?;
+                let zone = Zone::standard(&suffix).map_err(|_| QueryError::InvalidZone {
+                    list: self.id.clone(),
+                })?;
+                Ok(query_name_as_given(*ip, &zone))
+            }
+            Target::Ip(ip) => self.ip_query_name(*ip, key),
+        }
     }
 
     /// The fully qualified query name for a domain: `<domain>.<zone>.`. Holds the key: never
@@ -790,11 +812,16 @@ fn check_zone(zone: &Spanned<String>, field: &'static str) -> Result<String, Pro
     }
     // Check the name with a stand-in key of the longest length a label allows.
     let stand_in = text.replace(KEY_PLACEHOLDER, &"k".repeat(63));
-    Zone::standard(&stand_in).map_err(|_| {
+    Zone::standard(&stand_in).map_err(|error| {
+        let problem = match error {
+            ZoneError::InvalidZoneName { problem, .. } | ZoneError::InvalidDqsKey { problem } => {
+                problem
+            }
+        };
         (
             at,
             field,
-            format!("{text:?} is not a valid DNS zone name (with room for the key and IPv6 names)"),
+            format!("{text:?} is not a valid DNS zone name: {problem}"),
         )
     })?;
     let trimmed = text.trim();
@@ -1022,7 +1049,7 @@ mod tests {
                 entry("x", "").replace("bl.example.net", "bl..example.net"),
                 4,
                 "zone",
-                "\"bl..example.net\" is not a valid DNS zone name (with room for the key and IPv6 names)",
+                "\"bl..example.net\" is not a valid DNS zone name: it has an empty label",
             ),
             (
                 entry("x", "").replace("127.0.0.2\", name", "10.0.0.2\", name"),
@@ -1200,6 +1227,37 @@ mod tests {
             Err(QueryError::TooLong {
                 list: "spamhaus-dbl".into()
             })
+        );
+    }
+
+    #[test]
+    fn ipv6_test_points_are_asked_in_ipv6_form() {
+        let catalogue = builtin();
+        let zen = catalogue.get("spamhaus-zen").unwrap();
+        let names: Vec<String> = zen
+            .test_points
+            .iter()
+            .map(|point| zen.test_point_query_name(point, None).unwrap())
+            .collect();
+        let v6 = |last: char| {
+            format!(
+                "{last}.0.0.0.0.0.f.7.f.f.f.f.{}zen.spamhaus.org.",
+                "0.".repeat(20)
+            )
+        };
+        assert_eq!(
+            names,
+            [
+                "2.0.0.127.zen.spamhaus.org.".to_owned(),
+                "1.0.0.127.zen.spamhaus.org.".to_owned(),
+                v6('2'),
+                v6('1'),
+            ]
+        );
+        let dbl = catalogue.get("spamhaus-dbl").unwrap();
+        assert_eq!(
+            dbl.test_point_query_name(&dbl.test_points[0], None),
+            Ok("dbltest.com.dbl.spamhaus.org.".into())
         );
     }
 
