@@ -7,6 +7,11 @@
 //! off. With the `test-server` feature, [`test_server::TestDnsServer`] is a real DNS server on
 //! loopback to test against.
 //!
+//! The blocklist catalogue ([`Catalogue`], built in from `catalogue.toml` or extended by a
+//! file) describes other lists as data; [`Blocklist::decode`] reads their answers by each
+//! list's documented codes. The service still queries ZEN through [`classify`]; the catalogue
+//! is not wired in yet.
+//!
 //! The rule throughout: only a real answer is an [`Outcome`]. Error codes, NODATA, timeouts
 //! and server failures are errors, because storing them as "not listed" would report a
 //! broken resolver as a clean address.
@@ -31,7 +36,9 @@
 //! ```
 
 mod address;
+mod catalogue;
 mod classify;
+mod decode;
 mod error;
 mod outcome;
 mod query_name;
@@ -44,7 +51,12 @@ mod zone;
 pub mod test_server;
 
 pub use address::{Address, AddressError, InvalidEntry};
+pub use catalogue::{
+    Blocklist, Catalogue, CatalogueError, DEFAULT_ENABLED, Decoding, ErrorAnswerKind, ErrorMeaning,
+    KEY_PLACEHOLDER, ListKey, ListKind, Meaning, QueryError, Target, TestPoint,
+};
 pub use classify::{Answer, classify};
+pub use decode::{ListError, ListListing, ListOutcome};
 pub use error::{LookupError, RefusalReason};
 pub use outcome::{Listing, NOT_LISTED_RESPONSE, Outcome};
 pub use query_name::query_name;

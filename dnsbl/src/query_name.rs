@@ -14,9 +14,15 @@ use crate::zone::Zone;
 ///
 /// For a DQS zone the name holds the account key: never log it.
 pub fn query_name(ip: IpAddr, zone: &Zone) -> String {
+    query_name_as_given(ip.to_canonical(), zone)
+}
+
+/// [`query_name`] without mapping `::ffff:a.b.c.d` to IPv4: RFC 5782's IPv6 test points
+/// (`::ffff:7f00:2`) are IPv4-mapped and must be asked in their IPv6 form.
+pub(crate) fn query_name_as_given(ip: IpAddr, zone: &Zone) -> String {
     // An IPv6 address takes 64 characters: 32 nibbles, each followed by a dot.
     let mut name = String::with_capacity(64 + zone.suffix().len() + 1);
-    match ip.to_canonical() {
+    match ip {
         IpAddr::V4(v4) => push_reversed_v4(&mut name, v4),
         IpAddr::V6(v6) => push_reversed_v6(&mut name, v6),
     }

@@ -170,7 +170,7 @@ fn normalise(name: &str) -> Result<String, NameProblem> {
 
 /// Host-name label rules (letters, digits, inner hyphens; RFC 1123 §2.1). Blocklist zones are
 /// host names, and a stricter rule than the DNS allows keeps typos from becoming odd queries.
-fn check_label(label: &str) -> Result<(), NameProblem> {
+pub(crate) fn check_label(label: &str) -> Result<(), NameProblem> {
     if label.is_empty() {
         return Err(NameProblem::EmptyLabel);
     }
