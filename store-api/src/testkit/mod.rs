@@ -13,7 +13,7 @@
 //!     let url = format!("sqlite://{}", dir.path().join("secworks.db").display());
 //!     let a = SqliteStore::connect(&url).await.ok()?;
 //!     let b = SqliteStore::connect(&url).await.ok()?;
-//!     Some(Stores::new(Arc::new(a), Arc::new(b), dir))
+//!     Some(Stores::new(Arc::new(a), Arc::new(b), Raw { url }, dir))
 //! }
 //!
 //! secworks_store_api::conformance_tests!(fresh);
@@ -42,10 +42,12 @@ pub use accounts::*;
 pub use queue::*;
 pub use results::*;
 
-/// Two independent handles on one fresh database, and what keeps the database alive.
+/// Two independent handles on one fresh database, a way below the traits to write rows
+/// secworks itself never would, and what keeps the database alive.
 pub struct Stores {
     pub a: Arc<dyn Store>,
     pub b: Arc<dyn Store>,
+    pub raw: Box<dyn RawRows>,
     // Dropped after the stores (fields drop in order).
     _database: Box<dyn Any + Send + Sync>,
 }
@@ -53,13 +55,29 @@ pub struct Stores {
 impl Stores {
     /// `database` is dropped after both stores, when the test ends: a temporary folder, or a
     /// [`postgres::TestDatabase`].
-    pub fn new(a: Arc<dyn Store>, b: Arc<dyn Store>, database: impl Any + Send + Sync) -> Self {
+    pub fn new(
+        a: Arc<dyn Store>,
+        b: Arc<dyn Store>,
+        raw: impl RawRows + 'static,
+        database: impl Any + Send + Sync,
+    ) -> Self {
         Self {
             a,
             b,
+            raw: Box::new(raw),
             _database: Box::new(database),
         }
     }
+}
+
+/// Plain SQL against a backend's tables, for the tests about data that another program (or an
+/// older version) wrote: the only part of the suite each backend writes itself.
+#[async_trait::async_trait]
+pub trait RawRows: Send + Sync {
+    /// Queues a pending job whose address column holds `address_text` as given, due at `due`.
+    async fn insert_job(&self, address_text: &str, due: OffsetDateTime);
+    /// The `error` of every history row whose address column holds `address_text`.
+    async fn history_errors(&self, address_text: &str) -> Vec<String>;
 }
 
 /// Instantiates the conformance suite: one `#[tokio::test]` per behaviour, each on a fresh
@@ -78,6 +96,7 @@ macro_rules! conformance_tests {
             a_retried_job_gives_way_to_a_pending_one,
             a_retry_waits_for_its_time_and_a_failure_is_final,
             queue_counts_count_each_state,
+            a_job_whose_stored_address_cannot_be_read_fails_at_its_claim,
             two_stores_look_every_address_up_exactly_once,
             returning_jobs_to_the_queue_races_enqueue_safely,
             // Accounts

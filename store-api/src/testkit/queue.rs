@@ -261,6 +261,29 @@ pub async fn queue_counts_count_each_state(stores: Stores) {
     );
 }
 
+/// A job whose stored address is not one (written by something other than secworks) fails at
+/// its claim, with a history entry saying why, instead of coming back after every lease, and
+/// the good jobs claimed with it go on.
+pub async fn a_job_whose_stored_address_cannot_be_read_fails_at_its_claim(stores: Stores) {
+    const BAD: &str = "192.0.2.999";
+    let store = &stores.a;
+    stores.raw.insert_job(BAD, T0).await;
+    let good = address("192.0.2.1");
+    let now = at(60);
+    store.enqueue(&[good], now).await.expect("enqueue");
+
+    let claimed = claim(store.as_ref(), 10, now).await;
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].address, good);
+    let counts = store.queue_counts().await.expect("counts");
+    assert_eq!((counts.failed, counts.running), (1, 1));
+    assert_eq!(
+        stores.raw.history_errors(BAD).await,
+        vec![format!("stored address \"{BAD}\" is not an IP address")]
+    );
+    assert!(store.history(&good, 10).await.expect("history").is_empty());
+}
+
 pub async fn two_stores_look_every_address_up_exactly_once(stores: Stores) {
     const ADDRESSES: u32 = 10_000;
     let (a, b) = (stores.a.clone(), stores.b.clone());
