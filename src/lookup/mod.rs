@@ -9,4 +9,3 @@ mod health;
 mod throttle;
 
 pub use engine::{EngineHandle, EngineSettings, LookupEngine, LookupStatus, Pause};
-pub use health::Health;

@@ -6,6 +6,7 @@ use secworks::lookup::EngineSettings;
 use secworks::{Application, Config};
 use secworks_dnsbl::test_server::TestDnsServer;
 use secworks_dnsbl::{ResolverSettings, Zone};
+use secworks_store_api::testkit::postgres::TestDatabase;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -34,39 +35,34 @@ pub struct TestApp {
 
 /// A fresh database for one test: a SQLite file in a temporary folder or, when
 /// `SECWORKS_TEST_POSTGRES` names a PostgreSQL server (`postgres://user@host:port`), a new
-/// database on it, dropped when this is dropped. The whole suite runs against either.
+/// database on it (the store's test databases, `secworks_store_api::testkit::postgres`),
+/// dropped when this is dropped. The whole suite runs against either.
 pub struct TestDb {
     url: String,
-    postgres: Option<(String, String)>,
+    // Dropped with this: the PostgreSQL database, then the folder.
+    _postgres: Option<TestDatabase>,
     _dir: TempDir,
 }
 
 impl TestDb {
     pub async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        match std::env::var("SECWORKS_TEST_POSTGRES") {
-            Ok(server) if !server.is_empty() => {
-                use sqlx::Connection;
-                let server = server.trim_end_matches('/').to_owned();
-                let name = format!("secworks_test_{}", uuid::Uuid::new_v4().simple());
-                let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
-                    .await
-                    .expect("the PostgreSQL server of SECWORKS_TEST_POSTGRES answers");
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut admin)
-                    .await
-                    .unwrap();
-                Self {
-                    url: format!("{server}/{name}"),
-                    postgres: Some((server, name)),
-                    _dir: dir,
-                }
-            }
-            _ => Self {
+        let on_postgres = std::env::var("SECWORKS_TEST_POSTGRES").is_ok_and(|s| !s.is_empty());
+        if !on_postgres {
+            return Self {
                 url: format!("sqlite://{}", dir.path().join("secworks.db").display()),
-                postgres: None,
+                _postgres: None,
                 _dir: dir,
-            },
+            };
+        }
+        // Asked for by name, so a server that does not answer is a failure, not a skip.
+        let db = TestDatabase::create()
+            .await
+            .expect("SECWORKS_TEST_POSTGRES is set, so its PostgreSQL server must answer");
+        Self {
+            url: db.url().to_owned(),
+            _postgres: Some(db),
+            _dir: dir,
         }
     }
 
@@ -82,34 +78,6 @@ impl TestDb {
     /// Runs `sql`, which selects one integer, against this database.
     pub async fn scalar(&self, sql: &str) -> i64 {
         scalar_at(&self.url, sql).await
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some((server, name)) = self.postgres.take() else {
-            return;
-        };
-        // Drop runs inside the test's runtime, which must not block: drop the database from a
-        // thread with a runtime of its own.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                use sqlx::Connection;
-                let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
-                    .await
-                    .unwrap();
-                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut admin)
-                    .await
-                    .unwrap();
-            });
-        });
-        let _ = dropped.join();
     }
 }
 
