@@ -100,7 +100,7 @@ pub enum Decoding {
 
 /// What a test point is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub enum TestTarget {
     /// An address (IP lists).
     Ip(IpAddr),
     /// A domain name, lower case, without trailing dot (domain lists).
@@ -111,7 +111,7 @@ pub enum Target {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TestPoint {
     /// What to query.
-    pub query: Target,
+    pub query: TestTarget,
     /// Whether the list must say it is listed.
     pub listed: bool,
 }
@@ -185,15 +185,15 @@ impl Blocklist {
         key: Option<&ListKey>,
     ) -> Result<String, QueryError> {
         match &point.query {
-            Target::Domain(domain) => self.domain_query_name(domain, key),
-            Target::Ip(ip @ IpAddr::V6(_)) if self.kind == ListKind::Ip && self.ipv6 => {
+            TestTarget::Domain(domain) => self.domain_query_name(domain, key),
+            TestTarget::Ip(ip @ IpAddr::V6(_)) if self.kind == ListKind::Ip && self.ipv6 => {
                 let suffix = self.suffix(key)?;
                 let zone = Zone::standard(&suffix).map_err(|_| QueryError::InvalidZone {
                     list: self.id.clone(),
                 })?;
                 Ok(query_name_as_given(*ip, &zone))
             }
-            Target::Ip(ip) => self.ip_query_name(*ip, key),
+            TestTarget::Ip(ip) => self.ip_query_name(*ip, key),
         }
     }
 
@@ -835,11 +835,11 @@ fn check_test_point(point: &RawTestPoint, kind: ListKind) -> Result<TestPoint, P
     let at = Some(point.query.span().start);
     let text = point.query.get_ref();
     let query = match kind {
-        ListKind::Ip => Target::Ip(
+        ListKind::Ip => TestTarget::Ip(
             text.parse()
                 .map_err(|_| (at, "query", format!("{text:?} is not an IP address")))?,
         ),
-        ListKind::Domain => Target::Domain(normalise_domain(text).map_err(|problem| {
+        ListKind::Domain => TestTarget::Domain(normalise_domain(text).map_err(|problem| {
             (
                 at,
                 "query",
@@ -908,21 +908,21 @@ mod tests {
         for list in builtin().lists().iter().filter(|l| l.kind == ListKind::Ip) {
             let mut expected = vec![
                 TestPoint {
-                    query: Target::Ip("127.0.0.2".parse().unwrap()),
+                    query: TestTarget::Ip("127.0.0.2".parse().unwrap()),
                     listed: true,
                 },
                 TestPoint {
-                    query: Target::Ip("127.0.0.1".parse().unwrap()),
+                    query: TestTarget::Ip("127.0.0.1".parse().unwrap()),
                     listed: false,
                 },
             ];
             if list.ipv6 {
                 expected.push(TestPoint {
-                    query: Target::Ip("::ffff:7f00:2".parse().unwrap()),
+                    query: TestTarget::Ip("::ffff:7f00:2".parse().unwrap()),
                     listed: true,
                 });
                 expected.push(TestPoint {
-                    query: Target::Ip("::ffff:7f00:1".parse().unwrap()),
+                    query: TestTarget::Ip("::ffff:7f00:1".parse().unwrap()),
                     listed: false,
                 });
             }
@@ -933,11 +933,11 @@ mod tests {
             dbl.test_points,
             [
                 TestPoint {
-                    query: Target::Domain("dbltest.com".into()),
+                    query: TestTarget::Domain("dbltest.com".into()),
                     listed: true
                 },
                 TestPoint {
-                    query: Target::Domain("example.com".into()),
+                    query: TestTarget::Domain("example.com".into()),
                     listed: false
                 },
             ]

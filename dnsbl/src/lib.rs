@@ -1,6 +1,7 @@
 //! DNS blocklist lookups (Spamhaus ZEN and any RFC 5782 blocklist) for secworks.
 //!
-//! The pure part — addresses ([`Address`]), query names ([`query_name`]), zones ([`Zone`]),
+//! The pure part — addresses ([`Address`]), domains ([`Domain`]) and what a list is asked
+//! about ([`Target`]), query names ([`query_name`]), zones ([`Zone`]),
 //! reading answers ([`classify`] into [`Outcome`] or [`LookupError`]) and the text an outcome
 //! is stored as ([`Outcome::response_code`], read back by [`Outcome::parse_response_code`]) —
 //! needs no network. [`DnsblResolver`] asks the DNS through hickory-resolver, with its cache
@@ -39,6 +40,7 @@ mod address;
 mod catalogue;
 mod classify;
 mod decode;
+mod domain;
 mod error;
 mod outcome;
 mod query_name;
@@ -53,10 +55,11 @@ pub mod test_server;
 pub use address::{Address, AddressError, InvalidEntry};
 pub use catalogue::{
     Blocklist, Catalogue, CatalogueError, DEFAULT_ENABLED, Decoding, ErrorAnswerKind, ErrorMeaning,
-    KEY_PLACEHOLDER, ListKey, ListKind, Meaning, QueryError, Target, TestPoint,
+    KEY_PLACEHOLDER, ListKey, ListKind, Meaning, QueryError, TestPoint, TestTarget,
 };
 pub use classify::{Answer, classify};
 pub use decode::{ListError, ListListing, ListOutcome};
+pub use domain::{Domain, DomainError, InvalidDomain, MAX_DOMAIN_LEN, Target};
 pub use error::{LookupError, RefusalReason};
 pub use outcome::{Listing, NOT_LISTED_RESPONSE, Outcome};
 pub use query_name::query_name;
