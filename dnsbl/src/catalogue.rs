@@ -11,6 +11,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
 
+use crate::domain::Target;
 use crate::query_name::query_name_as_given;
 use crate::zone::{NameProblem, Zone, ZoneError, check_label};
 
@@ -221,8 +222,21 @@ impl Blocklist {
         Ok(name + ".")
     }
 
+    /// The fully qualified query name for what the list is asked about. Holds the key: never
+    /// log it.
+    pub fn target_query_name(
+        &self,
+        target: &Target,
+        key: Option<&ListKey>,
+    ) -> Result<String, QueryError> {
+        match target {
+            Target::Ip(address) => self.ip_query_name(address.ip(), key),
+            Target::Domain(domain) => self.domain_query_name(domain.as_str(), key),
+        }
+    }
+
     /// The zone with the key put in. A key given to a list that takes none is not used.
-    fn suffix(&self, key: Option<&ListKey>) -> Result<String, QueryError> {
+    pub(crate) fn suffix(&self, key: Option<&ListKey>) -> Result<String, QueryError> {
         let template = match (key, &self.keyed_zone) {
             (Some(_), Some(keyed)) => keyed,
             _ => &self.zone,
@@ -264,6 +278,38 @@ impl ListKey {
         }
         check_label(key)?;
         Ok(Self(key.to_ascii_lowercase()))
+    }
+
+    /// A query name with the key's label shown as `<key>`: what may be logged or stored.
+    pub(crate) fn redact_name(&self, name: &str) -> String {
+        name.split('.')
+            .map(|label| {
+                if label.eq_ignore_ascii_case(&self.0) {
+                    "<key>"
+                } else {
+                    label
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+
+    /// Text a server sent (a TXT reason) with the key shown as `<key>` wherever it appears,
+    /// in any case: a server may echo the query name.
+    pub(crate) fn redact_text(&self, text: &str) -> String {
+        let lower = text.to_ascii_lowercase();
+        let mut shown = String::with_capacity(text.len());
+        let mut rest = 0;
+        // ASCII lower-casing keeps byte offsets, so positions in `lower` are positions in `text`.
+        for (at, _) in lower.match_indices(&self.0) {
+            if at >= rest {
+                shown.push_str(&text[rest..at]);
+                shown.push_str("<key>");
+                rest = at + self.0.len();
+            }
+        }
+        shown.push_str(&text[rest..]);
+        shown
     }
 }
 
@@ -1259,6 +1305,47 @@ mod tests {
             dbl.test_point_query_name(&dbl.test_points[0], None),
             Ok("dbltest.com.dbl.spamhaus.org.".into())
         );
+    }
+
+    #[test]
+    fn redaction_hides_the_key_label_and_any_echo_of_it() {
+        let key = ListKey::new(KEY).unwrap();
+        assert_eq!(
+            key.redact_name(&format!("2.0.0.127.{KEY}.zen.dq.spamhaus.net.")),
+            "2.0.0.127.<key>.zen.dq.spamhaus.net."
+        );
+        // Only whole labels: a longer label holding the key is another name.
+        assert_eq!(
+            key.redact_name(&format!("x{KEY}.example.")),
+            format!("x{KEY}.example.")
+        );
+        let upper = KEY.to_uppercase();
+        assert_eq!(
+            key.redact_text(&format!("see {upper}.zen and {KEY}, ü")),
+            "see <key>.zen and <key>, ü"
+        );
+        assert_eq!(key.redact_text("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn targets_get_their_kind_of_query_name() {
+        let catalogue = builtin();
+        let zen = catalogue.get("spamhaus-zen").unwrap();
+        let dbl = catalogue.get("spamhaus-dbl").unwrap();
+        let ip = Target::parse("::ffff:192.0.2.1").unwrap();
+        let domain = Target::parse("Bücher.example").unwrap();
+        assert_eq!(
+            zen.target_query_name(&ip, None),
+            Ok("1.2.0.192.zen.spamhaus.org.".into())
+        );
+        assert_eq!(
+            dbl.target_query_name(&domain, None),
+            Ok("xn--bcher-kva.example.dbl.spamhaus.org.".into())
+        );
+        assert!(matches!(
+            zen.target_query_name(&domain, None),
+            Err(QueryError::WrongKind { .. })
+        ));
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub struct ListListing {
 #[non_exhaustive]
 pub enum ListError {
     /// The list answered with a documented error code or bit.
-    #[error("blocklist {list} answered with an error: {name} ({code})")]
+    #[error("blocklist {list} answered with an error: {name}, {meaning} ({code})")]
     ErrorAnswer {
         /// The list id.
         list: String,
@@ -45,9 +45,23 @@ pub enum ListError {
         kind: ErrorAnswerKind,
         /// The list's name for it.
         name: String,
+        /// What the list says it means.
+        meaning: String,
     },
-    /// An A record the list does not document as a listing (exact-code lists), or one
-    /// outside 127.0.0.0/8.
+    /// An A record outside 127.0.0.0/8, which no blocklist answer uses (RFC 5782 §2.3):
+    /// typically a resolver that rewrites failed lookups to an advertising page.
+    #[error(
+        "blocklist {list} answered {code}, which is outside 127.0.0.0/8, so it is not a \
+         blocklist answer"
+    )]
+    NotLoopback {
+        /// The list id.
+        list: String,
+        /// The first such record.
+        code: Ipv4Addr,
+    },
+    /// An A record in 127.0.0.0/8 the list does not document as a listing (exact-code
+    /// lists).
     #[error("blocklist {list} answered {code}, which it does not document as a listing")]
     UndocumentedCode {
         /// The list id.
@@ -94,7 +108,8 @@ impl Blocklist {
     /// * A documented error anywhere in the answer → [`ListError::ErrorAnswer`], even beside
     ///   listings; rate limiting ranks first so that it is never hidden.
     /// * Exact codes: every record must be a documented listing code.
-    /// * Bit masks: records outside 127.0.0.0/8 are errors; undocumented bits are ignored;
+    /// * A record outside 127.0.0.0/8 → [`ListError::NotLoopback`].
+    /// * Bit masks: undocumented bits are ignored;
     ///   a record with no documented bit is an error.
     pub fn decode(&self, answer: Answer) -> Result<ListOutcome, ListError> {
         let mut codes = match answer {
@@ -108,6 +123,12 @@ impl Blocklist {
         }
         codes.sort_unstable();
         codes.dedup();
+        if let Some(&code) = codes.iter().find(|code| !code.is_loopback()) {
+            return Err(ListError::NotLoopback {
+                list: self.id.clone(),
+                code,
+            });
+        }
         match &self.decoding {
             Decoding::Codes { listings, errors } => {
                 let found = codes.iter().filter_map(|&code| {
@@ -139,12 +160,6 @@ impl Blocklist {
                     .map(ListOutcome::Listed)
             }
             Decoding::Bits { bits, errors } => {
-                if let Some(&code) = codes.iter().find(|code| code.octets()[0] != 127) {
-                    return Err(ListError::UndocumentedCode {
-                        list: self.id.clone(),
-                        code,
-                    });
-                }
                 let found = codes.iter().flat_map(|&code| {
                     errors
                         .iter()
@@ -200,6 +215,7 @@ impl Blocklist {
             code,
             kind: error.kind,
             name: error.name.clone(),
+            meaning: error.meaning.clone(),
         })
     }
 }
@@ -226,11 +242,24 @@ mod tests {
     }
 
     fn error_answer(list: &str, code: [u8; 4], kind: ErrorAnswerKind, name: &str) -> ListError {
+        // The meaning the catalogue gives the error of that name.
+        let meaning = match self::list(list).decoding {
+            Decoding::Codes { errors, .. } => errors
+                .into_iter()
+                .find(|e| e.name == name)
+                .map(|e| e.meaning),
+            Decoding::Bits { errors, .. } => errors
+                .into_iter()
+                .find(|e| e.name == name)
+                .map(|e| e.meaning),
+        }
+        .unwrap_or_default();
         ListError::ErrorAnswer {
             list: list.into(),
             code: code.into(),
             kind,
             name: name.into(),
+            meaning,
         }
     }
 
@@ -404,12 +433,15 @@ mod tests {
                 list.decode(records(&[[127, 0, 0, 2]])),
                 Ok(ListOutcome::Listed(_))
             ));
-            for code in [
-                [127, 0, 0, 1],
-                [127, 0, 0, 3],
-                [127, 255, 255, 255],
-                [192, 0, 2, 1],
-            ] {
+            assert_eq!(
+                list.decode(records(&[[192, 0, 2, 1]])),
+                Err(ListError::NotLoopback {
+                    list: id.into(),
+                    code: Ipv4Addr::new(192, 0, 2, 1)
+                }),
+                "{id}"
+            );
+            for code in [[127, 0, 0, 1], [127, 0, 0, 3], [127, 255, 255, 255]] {
                 assert_eq!(
                     list.decode(records(&[code])),
                     Err(undocumented(id, code)),
@@ -520,7 +552,10 @@ mod tests {
         );
         assert_eq!(
             list("surbl").decode(records(&[[10, 0, 0, 8]])),
-            Err(undocumented("surbl", [10, 0, 0, 8]))
+            Err(ListError::NotLoopback {
+                list: "surbl".into(),
+                code: Ipv4Addr::new(10, 0, 0, 8)
+            })
         );
     }
 
@@ -534,7 +569,8 @@ mod tests {
                 "excessive queries"
             )
             .to_string(),
-            "blocklist spamhaus-zen answered with an error: excessive queries (127.255.255.255)"
+            "blocklist spamhaus-zen answered with an error: excessive queries, the resolver sent more \
+             queries than free use allows (127.255.255.255)"
         );
         assert_eq!(
             undocumented("spamcop", [127, 0, 0, 3]).to_string(),

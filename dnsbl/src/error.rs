@@ -134,9 +134,10 @@ impl RefusalReason {
     }
 }
 
-/// The conventional mnemonic of a DNS response code, for messages.
-fn rcode_name(rcode: u16) -> String {
+/// The conventional mnemonic of a DNS response code, for messages and evidence.
+pub(crate) fn rcode_name(rcode: u16) -> String {
     let name = match rcode {
+        0 => "NOERROR",
         1 => "FORMERR",
         2 => "SERVFAIL",
         3 => "NXDOMAIN",

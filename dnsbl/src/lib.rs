@@ -1,35 +1,44 @@
 //! DNS blocklist lookups (Spamhaus ZEN and any RFC 5782 blocklist) for secworks.
 //!
 //! The pure part — addresses ([`Address`]), domains ([`Domain`]) and what a list is asked
-//! about ([`Target`]), query names ([`query_name`]), zones ([`Zone`]),
-//! reading answers ([`classify`] into [`Outcome`] or [`LookupError`]) and the text an outcome
-//! is stored as ([`Outcome::response_code`], read back by [`Outcome::parse_response_code`]) —
-//! needs no network. [`DnsblResolver`] asks the DNS through hickory-resolver, with its cache
-//! off. With the `test-server` feature, [`test_server::TestDnsServer`] is a real DNS server on
-//! loopback to test against.
+//! about ([`Target`]), the blocklist catalogue ([`Catalogue`], built in from `catalogue.toml`
+//! or extended by a file) with each list's query names and documented codes, reading answers
+//! ([`Blocklist::decode`] into [`ListOutcome`] or [`ListError`]) — needs no network.
+//! [`DnsblResolver`] asks the DNS through hickory, never from a cache. With the
+//! `test-server` feature, [`test_server::TestDnsServer`] is a real DNS server on loopback to
+//! test against, playing one zone or a whole catalogue.
 //!
-//! The blocklist catalogue ([`Catalogue`], built in from `catalogue.toml` or extended by a
-//! file) describes other lists as data; [`Blocklist::decode`] reads their answers by each
-//! list's documented codes. The service still queries ZEN through [`classify`]; the catalogue
-//! is not wired in yet.
+//! A list is asked with [`DnsblResolver::query_list`], which returns the decoded answer with
+//! the evidence of what the DNS said ([`QueryEvidence`]: server, query name without the key,
+//! response code, TTL) and, for a listing, the list's TXT reason; and checked with
+//! [`DnsblResolver::check_list_test_points`] (RFC 5782 §5). Errors say what to do next:
+//! [`ListLookupError::is_rate_limited`], [`ListLookupError::is_retryable`],
+//! [`ListLookupError::needs_attention`].
 //!
-//! The rule throughout: only a real answer is an [`Outcome`]. Error codes, NODATA, timeouts
+//! The older ZEN-only path — [`DnsblResolver::lookup`], [`classify`] into [`Outcome`],
+//! [`DnsblResolver::check_test_points`] — still serves the service until it moves to
+//! `query_list`.
+//!
+//! The rule throughout: only a real answer is a [`ListOutcome`] (or [`Outcome`]). Error codes, NODATA, timeouts
 //! and server failures are errors, because storing them as "not listed" would report a
 //! broken resolver as a clean address.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use secworks_dnsbl::{DnsblResolver, ResolverSettings, Zone};
+//! use secworks_dnsbl::{Catalogue, DnsblResolver, ListKey, ResolverSettings, Target};
 //!
-//! let resolver = DnsblResolver::new(ResolverSettings {
-//!     zone: Zone::dqs("your-dqs-key")?,
-//!     ..ResolverSettings::default()
-//! })?;
+//! let catalogue = Catalogue::builtin()?;
+//! let zen = catalogue.get("spamhaus-zen").unwrap();
+//! let key = ListKey::new("your-dqs-key")?;
+//! let resolver = DnsblResolver::new(ResolverSettings::default())?;
 //! // A blocked resolver answers NXDOMAIN for everything: check before trusting it.
-//! resolver.check_test_points().await?;
-//! match resolver.lookup("192.0.2.1".parse()?).await {
-//!     Ok(outcome) => println!("{}", outcome.response_code()),
+//! resolver.check_list_test_points(zen, Some(&key)).await.result?;
+//! let target = Target::parse("192.0.2.1").unwrap();
+//! let response = resolver.query_list(zen, Some(&key), &target).await;
+//! match response.result {
+//!     Ok(outcome) => println!("{outcome:?} ({})", response.evidence.rcode),
 //!     Err(error) if error.is_rate_limited() => { /* slow the whole queue down */ }
+//!     Err(error) if error.needs_attention() => { /* check the list's test points now */ }
 //!     Err(error) => println!("not stored: {error}"),
 //! }
 //! # Ok(())
@@ -42,6 +51,7 @@ mod classify;
 mod decode;
 mod domain;
 mod error;
+mod list_query;
 mod outcome;
 mod query_name;
 mod raw_rate;
@@ -61,6 +71,10 @@ pub use classify::{Answer, classify};
 pub use decode::{ListError, ListListing, ListOutcome};
 pub use domain::{Domain, DomainError, InvalidDomain, MAX_DOMAIN_LEN, Target};
 pub use error::{LookupError, RefusalReason};
+pub use list_query::{
+    ListLookupError, ListResponse, ListTestPointError, NO_QUERY, NO_RESPONSE, QueryEvidence,
+    TestPointReport,
+};
 pub use outcome::{Listing, NOT_LISTED_RESPONSE, Outcome};
 pub use query_name::query_name;
 pub use raw_rate::{RawRate, raw_rate};

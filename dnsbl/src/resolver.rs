@@ -7,15 +7,16 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{
     ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
 };
 use hickory_resolver::lookup::Lookup;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::xfer::{DnsHandle, FirstAnswer, RetryDnsHandle};
 use hickory_resolver::net::{DnsError, NetError};
-use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{Name, RData};
+use hickory_resolver::proto::op::{DnsRequestOptions, DnsResponse, Query, ResponseCode};
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
+use hickory_resolver::{NameServerPool, PoolContext, TlsConfig, TokioResolver};
 use thiserror::Error;
 
 use crate::classify::{Answer, classify};
@@ -28,7 +29,8 @@ use crate::zone::Zone;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolverSettings {
     /// The DNS server to ask (UDP, falling back to TCP for truncated answers). `None` uses
-    /// the name servers of the system's `resolv.conf`.
+    /// the name servers of the system's `resolv.conf`; [`DnsblResolver::query_list`] asks
+    /// them in that order, moving on only when one is silent.
     pub server: Option<SocketAddr>,
     /// How long one attempt may take. A lookup takes at most about `timeout × attempts`.
     pub timeout: Duration,
@@ -82,6 +84,29 @@ struct Inner {
     resolver: TokioResolver,
     zone: Zone,
     server: Option<SocketAddr>,
+    /// The same name servers, each asked on its own, in configured order: what
+    /// [`DnsblResolver::query_list`] uses, so that it can say which server answered.
+    direct: Vec<DirectServer>,
+    /// Recursion desired, EDNS as configured: what hickory's resolver would send.
+    request_options: DnsRequestOptions,
+}
+
+/// One name server asked without hickory's cache: the answer arrives as the server sent it,
+/// with its own TTLs, response code and SOA. hickory still retries (`attempts`), falls back
+/// to TCP for truncated answers and checks that answers match the query.
+struct DirectServer {
+    addr: SocketAddr,
+    client: RetryDnsHandle<NameServerPool<TokioRuntimeProvider>>,
+}
+
+/// What one query got, from which server.
+pub(crate) struct Asked {
+    /// The server that gave the result: the one that answered, or the last one tried.
+    pub(crate) server: usize,
+    pub(crate) addr: SocketAddr,
+    pub(crate) result: Result<DnsResponse, NetError>,
+    /// Servers asked (each may have been sent the query up to `attempts` times).
+    pub(crate) sent: u64,
 }
 
 impl DnsblResolver {
@@ -104,12 +129,39 @@ impl DnsblResolver {
             Some(addr) => vec![name_server(addr)],
             None => system_name_servers()?,
         };
+        Self::with_name_servers(name_servers, server, timeout, attempts, zone)
+    }
+
+    /// [`DnsblResolver::new`] with the name servers given.
+    fn with_name_servers(
+        name_servers: Vec<NameServerConfig>,
+        server: Option<SocketAddr>,
+        timeout: Duration,
+        attempts: usize,
+        zone: Zone,
+    ) -> Result<Self, ResolverError> {
+        if name_servers.is_empty() {
+            return Err(ResolverError::SystemConfig(
+                "resolv.conf names no name server".into(),
+            ));
+        }
+        let options = options(timeout, attempts);
+        let direct = name_servers
+            .iter()
+            .map(|config| direct_server(config, &options))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut request_options = DnsRequestOptions::default();
+        request_options.recursion_desired = options.recursion_desired;
+        request_options.use_edns = options.edns0;
+        request_options.edns_payload_len = options.edns_payload_len;
+        request_options.case_randomization = options.case_randomization;
+
         // No domain and no search list: every query name is fully qualified, and a search
         // suffix must never turn a blocklist query into a query for some other zone.
         let config = ResolverConfig::from_name_servers(name_servers);
 
         let resolver = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
-            .with_options(options(timeout, attempts))
+            .with_options(options)
             .build()
             .map_err(|e| ResolverError::Build(Box::new(e)))?;
 
@@ -118,6 +170,8 @@ impl DnsblResolver {
                 resolver,
                 zone,
                 server,
+                direct,
+                request_options,
             }),
         })
     }
@@ -147,6 +201,60 @@ impl DnsblResolver {
     }
 }
 
+impl DnsblResolver {
+    /// Sends one query, to the name servers in configured order, moving on to the next only
+    /// when one gave no answer at all (timeout, network error). Any answer — SERVFAIL and
+    /// REFUSED included — is that server's word and is returned as it is.
+    ///
+    /// hickory's pool would reorder servers by response time and not say which one
+    /// answered; asking each on its own keeps the order of `resolv.conf` and lets evidence
+    /// name the server. The cost: with every server silent a query takes up to
+    /// `servers × attempts × timeout`.
+    pub(crate) async fn ask(&self, name: &Name, record_type: RecordType) -> Asked {
+        let mut sent = 0;
+        let mut index = 0;
+        loop {
+            let mut asked = self.ask_server(index, name, record_type).await;
+            sent += 1;
+            asked.sent = sent;
+            let silent = matches!(&asked.result, Err(error) if is_no_response(error));
+            index += 1;
+            if !silent || index == self.inner.direct.len() {
+                return asked;
+            }
+        }
+    }
+
+    /// Sends one query to the server at `index` (as [`Asked::server`] names it) only.
+    pub(crate) async fn ask_server(
+        &self,
+        index: usize,
+        name: &Name,
+        record_type: RecordType,
+    ) -> Asked {
+        let server = &self.inner.direct[index];
+        let result = server
+            .client
+            .lookup(
+                Query::query(name.clone(), record_type),
+                self.inner.request_options,
+            )
+            .first_answer()
+            .await;
+        Asked {
+            server: index,
+            addr: server.addr,
+            result,
+            sent: 1,
+        }
+    }
+
+    /// The server a query would go to first.
+    pub(crate) fn first_server(&self) -> SocketAddr {
+        self.inner.direct[0].addr
+    }
+}
+
 impl fmt::Debug for DnsblResolver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DnsblResolver")
@@ -163,6 +271,31 @@ fn name_server(addr: SocketAddr) -> NameServerConfig {
     let mut tcp = ConnectionConfig::tcp();
     tcp.port = addr.port();
     NameServerConfig::new(addr.ip(), true, vec![udp, tcp])
+}
+
+/// A client for one name server alone, reached at its first configured port.
+fn direct_server(
+    config: &NameServerConfig,
+    options: &ResolverOpts,
+) -> Result<DirectServer, ResolverError> {
+    let port = config.connections.first().map_or(53, |c| c.port);
+    let tls = TlsConfig::new().map_err(|e| ResolverError::Build(Box::new(e)))?;
+    let context = Arc::new(PoolContext::new(options.clone(), tls));
+    let pool =
+        NameServerPool::from_config([config.clone()], context, TokioRuntimeProvider::default());
+    Ok(DirectServer {
+        addr: SocketAddr::new(config.ip, port),
+        // As in hickory's resolver: `attempts` counts retries after the first try.
+        client: RetryDnsHandle::new(pool, options.attempts),
+    })
+}
+
+/// No answer came from the server: nothing was heard, so another server may be asked.
+pub(crate) fn is_no_response(error: &NetError) -> bool {
+    matches!(
+        error,
+        NetError::Timeout | NetError::Io(_) | NetError::NoConnections | NetError::Busy
+    )
 }
 
 #[cfg(unix)]
@@ -187,7 +320,8 @@ fn options(timeout: Duration, attempts: usize) -> ResolverOpts {
     // hickory's `attempts` counts retries after the first try (it sends attempts + 1).
     options.attempts = attempts - 1;
     // A cache of size 0 admits nothing; the zero TTL bounds also make any entry that slips
-    // in stale at once, for positive and negative (NXDOMAIN) answers alike.
+    // in stale at once, for positive and negative (NXDOMAIN) answers alike. They also clamp
+    // the TTLs `lookup` sees to 0; `query_list` bypasses the cache and reads them as sent.
     options.cache_size = 0;
     options.positive_max_ttl = Some(Duration::ZERO);
     options.negative_max_ttl = Some(Duration::ZERO);
@@ -219,7 +353,7 @@ fn a_records(lookup: &Lookup) -> Vec<Ipv4Addr> {
 /// with the response code NXDOMAIN or NOERROR; other error response codes as
 /// `NetError::Dns(DnsError::ResponseCode)`; silence as `NetError::Timeout` (an I/O timeout
 /// is converted to it too). Nothing of the error's text is kept: it can hold the query name.
-fn answer_from_error(error: &NetError) -> Result<Answer, LookupError> {
+pub(crate) fn answer_from_error(error: &NetError) -> Result<Answer, LookupError> {
     if error.is_nx_domain() {
         return Ok(Answer::NxDomain);
     }
@@ -335,6 +469,65 @@ mod tests {
             DnsblResolver::new(zero_attempts),
             Err(ResolverError::ZeroAttempts)
         ));
+    }
+
+    /// Two servers, as `resolv.conf` would give them.
+    fn two_servers(first: SocketAddr, second: SocketAddr) -> DnsblResolver {
+        DnsblResolver::with_name_servers(
+            vec![name_server(first), name_server(second)],
+            None,
+            Duration::from_millis(300),
+            1,
+            Zone::default(),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_is_passed_over_and_the_one_that_answered_is_named() {
+        use crate::catalogue::Catalogue;
+        use crate::decode::ListOutcome;
+        use crate::test_server::TestDnsServer;
+
+        let catalogue = Catalogue::builtin().unwrap();
+        let zen = catalogue.get("spamhaus-zen").unwrap();
+        let target = crate::Target::parse("127.0.0.1").unwrap();
+        let silent = TestDnsServer::start("zen.spamhaus.org").await.unwrap();
+        let healthy = TestDnsServer::start("zen.spamhaus.org").await.unwrap();
+        silent.set_down(true);
+
+        let resolver = two_servers(silent.addr(), healthy.addr());
+        let response = resolver.query_list(zen, None, &target).await;
+        assert_eq!(response.result, Ok(ListOutcome::NotListed));
+        assert_eq!(response.evidence.resolver, healthy.addr());
+        assert_eq!(response.queries, 2);
+        assert!(silent.queries() >= 1);
+
+        // The order is kept: the first server is asked first again once it answers.
+        silent.set_down(false);
+        let response = resolver.query_list(zen, None, &target).await;
+        assert_eq!(response.evidence.resolver, silent.addr());
+        assert_eq!(response.queries, 1);
+    }
+
+    #[tokio::test]
+    async fn an_error_answer_is_the_servers_word_and_ends_the_query() {
+        use crate::catalogue::Catalogue;
+        use crate::test_server::TestDnsServer;
+
+        let catalogue = Catalogue::builtin().unwrap();
+        let zen = catalogue.get("spamhaus-zen").unwrap();
+        let target = crate::Target::parse("127.0.0.2").unwrap();
+        // Serves another zone: REFUSED for ZEN.
+        let refusing = TestDnsServer::start("bl.example.org").await.unwrap();
+        let healthy = TestDnsServer::start("zen.spamhaus.org").await.unwrap();
+
+        let resolver = two_servers(refusing.addr(), healthy.addr());
+        let response = resolver.query_list(zen, None, &target).await;
+        assert_eq!(response.evidence.rcode, "REFUSED");
+        assert_eq!(response.evidence.resolver, refusing.addr());
+        assert_eq!(response.queries, 1);
+        assert_eq!(healthy.queries(), 0);
     }
 
     #[test]
