@@ -69,7 +69,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             max_attempts: 8,
             health_interval: Duration::from_secs(60),
             rate_limit_pause: Duration::from_secs(60),
+            min_fresh: Duration::from_secs(60),
+            max_fresh: Duration::from_secs(86_400),
         },
+        // ZEN alone, without its free-use budget: a benchmark sends more than a day's worth.
+        blocklists: std::sync::Arc::new(secworks::blocklists::Blocklists::new(
+            &secworks::blocklists::BlocklistSettings {
+                budgets: Some("spamhaus-zen=none".into()),
+                ..Default::default()
+            },
+        )?),
+        clock: secworks::timestamp::Clock::system(),
     };
     let app = Application::build(config).await?;
     let base = format!("http://{}", app.local_addr());

@@ -93,12 +93,19 @@ impl Application {
         let addr = listener.local_addr().unwrap_or(requested);
         let connections = connection_limits(&config);
         // Last, so that a failed start leaves no workers behind.
-        let engine = LookupEngine::start(store.clone(), resolver, config.engine.clone());
+        let engine = LookupEngine::start(
+            store.clone(),
+            store.clone(),
+            resolver,
+            &config.blocklists,
+            config.engine.clone(),
+            config.clock.clone(),
+        );
         let schema = graphql::build(
             Resolvers::new(
                 store.clone(),
-                store.clone(),
                 engine.handle(),
+                config.blocklists.clone(),
                 config.max_enqueue,
             ),
             config.query_limits,

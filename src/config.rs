@@ -5,12 +5,15 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use secworks_dnsbl::{ResolverSettings, Zone};
 
 use crate::auth::FailureLimit;
 pub use crate::auth::LoginLimits;
+use crate::blocklists::{BlocklistError, BlocklistSettings, Blocklists};
 use crate::graphql::QueryLimits;
 use crate::lookup::EngineSettings;
 
@@ -126,7 +129,50 @@ pub struct ServeArgs {
     pub dns: DnsArgs,
 
     #[command(flatten)]
+    pub lists: BlocklistArgs,
+
+    #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+/// Which blocklists are queried; shared by the server and `secworks lookup`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BlocklistArgs {
+    /// Blocklists to query, as catalogue ids separated by commas (`secworks blocklists` lists
+    /// them); default: spamhaus-zen.
+    #[arg(long, env = "SECWORKS_BLOCKLISTS", value_name = "SECWORKS_BLOCKLISTS")]
+    pub blocklists: Option<String>,
+
+    /// TOML file of blocklists that add to or replace the built-in catalogue's entries.
+    #[arg(
+        long,
+        env = "SECWORKS_BLOCKLISTS_FILE",
+        value_name = "SECWORKS_BLOCKLISTS_FILE"
+    )]
+    pub blocklists_file: Option<PathBuf>,
+
+    /// Daily query budgets as id=queries (or id=none), separated by commas; a list without
+    /// one here has its documented free-use limit as budget.
+    #[arg(
+        long,
+        env = "SECWORKS_DAILY_BUDGETS",
+        value_name = "SECWORKS_DAILY_BUDGETS"
+    )]
+    pub daily_budgets: Option<String>,
+}
+
+impl BlocklistArgs {
+    /// The catalogue and enabled set; ZEN's zone from `SECWORKS_DNSBL_ZONE`, keyed lists'
+    /// key from `SECWORKS_DQS_KEY`.
+    pub fn blocklists(&self, dns: &DnsArgs) -> Result<Blocklists, ConfigError> {
+        Ok(Blocklists::new(&BlocklistSettings {
+            enabled: self.blocklists.clone(),
+            file: self.blocklists_file.clone(),
+            zen_zone: Some(dns.dnsbl_zone.clone()),
+            dqs_key: secret_var("SECWORKS_DQS_KEY")?,
+            budgets: self.daily_budgets.clone(),
+        })?)
+    }
 }
 
 /// The database; shared by the server and the administration commands.
@@ -151,7 +197,7 @@ pub enum LogFormat {
 /// How blocklist queries are made; shared by the server and `secworks lookup`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DnsArgs {
-    /// DNS blocklist zone to query (ignored when SECWORKS_DQS_KEY is set).
+    /// Spamhaus ZEN's zone, for mirrors and tests (ignored when SECWORKS_DQS_KEY is set).
     #[arg(
         long,
         env = "SECWORKS_DNSBL_ZONE",
@@ -200,9 +246,17 @@ pub struct EngineArgs {
     #[arg(long, env = "SECWORKS_HEALTH_INTERVAL", value_name = "SECWORKS_HEALTH_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub health_interval: Duration,
 
-    /// How long every lookup waits after the blocklist answers "excessive queries".
+    /// How long a blocklist's lookups wait after it answers "excessive queries".
     #[arg(long, env = "SECWORKS_RATE_LIMIT_PAUSE", value_name = "SECWORKS_RATE_LIMIT_PAUSE", default_value = "60s", value_parser = parse_duration)]
     pub rate_limit_pause: Duration,
+
+    /// The shortest time an answer counts as fresh, whatever its DNS TTL.
+    #[arg(long, env = "SECWORKS_MIN_FRESH", value_name = "SECWORKS_MIN_FRESH", default_value = "60s", value_parser = parse_duration)]
+    pub min_fresh: Duration,
+
+    /// The longest time an answer counts as fresh, whatever its DNS TTL.
+    #[arg(long, env = "SECWORKS_MAX_FRESH", value_name = "SECWORKS_MAX_FRESH", default_value = "1d", value_parser = parse_duration)]
+    pub max_fresh: Duration,
 }
 
 impl EngineArgs {
@@ -216,6 +270,8 @@ impl EngineArgs {
             max_attempts: self.lookup_max_attempts,
             health_interval: self.health_interval,
             rate_limit_pause: self.rate_limit_pause,
+            min_fresh: self.min_fresh,
+            max_fresh: self.max_fresh,
         }
     }
 }
@@ -246,8 +302,9 @@ Secrets, read from the environment only:
                            generated on first start and kept in the database
   SECWORKS_ADMIN_PASSWORD  password of the user `secureworks` created on an empty database
                            (default: `supersecret`, with a warning to change it)
-  SECWORKS_DQS_KEY         Spamhaus Data Query Service key; when set, queries go to
-                           <address>.<key>.zen.dq.spamhaus.net";
+  SECWORKS_DQS_KEY         Spamhaus Data Query Service key; when set, the Spamhaus lists are
+                           queried through DQS (<address>.<key>.zen.dq.spamhaus.net), and the
+                           lists that need a key (spamhaus-zrd, spamhaus-authbl) can be enabled";
 
 /// Everything the server needs to start.
 #[derive(Clone)]
@@ -259,7 +316,10 @@ pub struct Config {
     pub token_key: Option<[u8; 32]>,
     pub admin_password: Option<String>,
     pub resolver: ResolverSettings,
+    pub blocklists: Arc<Blocklists>,
     pub engine: EngineSettings,
+    /// The lookup engine's clock; tests move it forward.
+    pub clock: crate::timestamp::Clock,
     pub query_limits: QueryLimits,
     pub max_body_bytes: usize,
     pub max_enqueue: usize,
@@ -304,6 +364,10 @@ pub enum ConfigError {
          (SECWORKS_DNS_TIMEOUT × SECWORKS_DNS_ATTEMPTS = {lookup:?})"
     )]
     LeaseTooShort { lease: Duration, lookup: Duration },
+    #[error(transparent)]
+    Blocklists(#[from] BlocklistError),
+    #[error("SECWORKS_MIN_FRESH: {min:?} is longer than SECWORKS_MAX_FRESH ({max:?})")]
+    FreshBounds { min: Duration, max: Duration },
 }
 
 impl Config {
@@ -318,6 +382,13 @@ impl Config {
             return Err(ConfigError::EmptyAdminPassword);
         }
         let resolver = args.dns.settings()?;
+        let blocklists = Arc::new(args.lists.blocklists(&args.dns)?);
+        if args.engine.min_fresh > args.engine.max_fresh {
+            return Err(ConfigError::FreshBounds {
+                min: args.engine.min_fresh,
+                max: args.engine.max_fresh,
+            });
+        }
         // A lookup in flight must finish well inside its lease, or another worker would take
         // the job back and ask again.
         let longest_lookup = resolver
@@ -349,7 +420,9 @@ impl Config {
             header_timeout: args.header_timeout,
             idle_timeout: args.idle_timeout,
             resolver,
+            blocklists,
             engine: args.engine.settings(),
+            clock: crate::timestamp::Clock::system(),
             host: args.host,
             port: args.port,
             database_url: args.database.database_url,

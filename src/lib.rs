@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod blocklists;
 pub mod config;
 pub mod graphql;
 pub mod http;

@@ -1,16 +1,15 @@
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secworks::config::{
-    Config, DatabaseArgs, DnsArgs, LogFormat, SECRET_VARIABLES_HELP, ServeArgs,
+    BlocklistArgs, Config, DatabaseArgs, DnsArgs, LogFormat, SECRET_VARIABLES_HELP, ServeArgs,
 };
 use secworks::{Application, app};
-use secworks_dnsbl::Address;
 
 mod admin;
+mod blocklist_commands;
 
 /// secworks: look IP addresses up against DNS blocklists through an authenticated GraphQL API.
 #[derive(Debug, Parser)]
@@ -27,13 +26,31 @@ enum Command {
     /// Run the HTTP server (the default).
     #[command(after_help = SECRET_VARIABLES_HELP)]
     Serve(Box<ServeArgs>),
-    /// Look addresses up once and print the results, without a server or database.
+    /// Look addresses and domains up once against the blocklists and print one line per
+    /// target and list, without a server or database.
     Lookup {
         #[command(flatten)]
         dns: DnsArgs,
-        /// IPv4 or IPv6 addresses.
-        #[arg(required = true, value_name = "IP")]
-        ips: Vec<String>,
+        #[command(flatten)]
+        lists: BlocklistArgs,
+        /// The lists to ask, as catalogue ids separated by commas; default: the enabled ones
+        /// (SECWORKS_BLOCKLISTS).
+        #[arg(long = "lists", value_name = "ID,ID")]
+        only: Option<String>,
+        /// IPv4 or IPv6 addresses, or domain names.
+        #[arg(required = true, value_name = "IP_OR_DOMAIN")]
+        targets: Vec<String>,
+    },
+    /// Print the blocklist catalogue: each list, whether it is enabled, its zone, budget and
+    /// lookup page.
+    Blocklists {
+        #[command(flatten)]
+        dns: DnsArgs,
+        #[command(flatten)]
+        lists: BlocklistArgs,
+        /// Also check each enabled list's test points now (sends queries).
+        #[arg(long)]
+        check: bool,
     },
     /// Manage the users who may obtain tokens. Passwords are read from the terminal, or from
     /// the first line of standard input when it is not a terminal; never from arguments.
@@ -113,7 +130,15 @@ async fn run() -> anyhow::Result<ExitCode> {
     init_logging(format);
     match command {
         Command::Serve(args) => serve(*args).await,
-        Command::Lookup { dns, ips } => lookup(&dns, &ips).await,
+        Command::Lookup {
+            dns,
+            lists,
+            only,
+            targets,
+        } => blocklist_commands::lookup(&dns, &lists, only.as_deref(), &targets).await,
+        Command::Blocklists { dns, lists, check } => {
+            blocklist_commands::blocklists(&dns, &lists, check).await
+        }
         Command::User { database, action } => admin::user(&database, action).await,
         Command::Token { database, action } => admin::token(&database, action).await,
         Command::ImportPysecworks { database, source } => {
@@ -159,50 +184,4 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("server failed")?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Prints one line per address: the address, the response code, and the decoded lists; or
-/// the error. Fails when any address is invalid or any lookup failed.
-async fn lookup(dns: &DnsArgs, inputs: &[String]) -> anyhow::Result<ExitCode> {
-    let addresses = Address::parse_all(inputs).map_err(|bad| {
-        let listed: Vec<String> = bad
-            .iter()
-            .map(|e| format!("{:?} (argument {})", e.value, e.index + 1))
-            .collect();
-        anyhow::anyhow!("not an IPv4 or IPv6 address: {}", listed.join(", "))
-    })?;
-    let resolver = secworks_dnsbl::DnsblResolver::new(dns.settings()?)
-        .context("cannot set up the DNS resolver (SECWORKS_DNS_SERVER)")?;
-    // A resolver the blocklist blocks answers NXDOMAIN for everything: never print that as clean.
-    resolver.check_test_points().await.context(
-        "the blocklist's answers cannot be trusted (test points 127.0.0.2 and 127.0.0.1)",
-    )?;
-    let mut failed = false;
-    let mut out = std::io::stdout().lock();
-    for address in addresses {
-        match resolver.lookup(address.ip()).await {
-            Ok(outcome) => {
-                let lists: Vec<String> = outcome
-                    .listings()
-                    .iter()
-                    .map(|l| format!("{} ({})", l.list, l.code))
-                    .collect();
-                let lists = if lists.is_empty() {
-                    String::new()
-                } else {
-                    format!("\t{}", lists.join(", "))
-                };
-                writeln!(out, "{address}\t{}{lists}", outcome.response_code())?;
-            }
-            Err(e) => {
-                failed = true;
-                writeln!(out, "{address}\terror: {e}")?;
-            }
-        }
-    }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
 }

@@ -4,6 +4,9 @@
 //! The store never reads the clock: what it records as "now" is what its callers pass, read
 //! here.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use time::{Duration, OffsetDateTime};
 
 pub use secworks_store_api::timestamp::{format, parse};
@@ -17,4 +20,46 @@ pub fn now() -> OffsetDateTime {
 /// until now", e.g. a user's tokens.
 pub fn after_now() -> OffsetDateTime {
     now() + Duration::MICROSECOND
+}
+
+/// The lookup engine's clock: the system clock, which a test can move forward to see what
+/// happens tomorrow (daily budgets restart at midnight UTC) without waiting for it. Clones
+/// share one offset.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    /// Seconds added to the system clock.
+    ahead: Arc<AtomicI64>,
+}
+
+impl Clock {
+    pub fn system() -> Self {
+        Self::default()
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        now() + Duration::seconds(self.ahead.load(Ordering::Relaxed))
+    }
+
+    /// Moves this clock and every clone of it forward.
+    pub fn advance(&self, by: std::time::Duration) {
+        let seconds = i64::try_from(by.as_secs()).unwrap_or(i64::MAX);
+        self.ahead.fetch_add(seconds, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_advanced_clock_runs_ahead_for_every_clone() {
+        let clock = Clock::system();
+        let clone = clock.clone();
+        clock.advance(std::time::Duration::from_secs(86_400));
+        let ahead = clone.now() - now();
+        assert!(
+            ahead >= Duration::hours(23) && ahead <= Duration::hours(25),
+            "{ahead}"
+        );
+    }
 }

@@ -3,42 +3,109 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ErrorExtensions, ID};
-use secworks_dnsbl::{Address, InvalidEntry, Outcome};
+use secworks_dnsbl::{
+    Address, Answer, Blocklist as CatalogueEntry, Domain, InvalidDomain, InvalidEntry, ListKind,
+    ListOutcome, Outcome, Target,
+};
 
 use super::generated::{
-    Listing, Lookup, LookupAttempt, LookupResolvers, MutationResolvers, QueryResolvers, QueueStatus,
+    Blocklist, BlocklistKind, DomainLookup, Evidence, ListResult, ListStatus, Listing, Lookup,
+    LookupAttempt, LookupResolvers, MutationResolvers, QueryResolvers, QueueStatus,
 };
+use crate::blocklists::Blocklists;
 use crate::lookup::EngineHandle;
-use crate::store::{Attempt, HistoryRecord, LookupRecord, Queue, Results, StoreError};
+use crate::store::{
+    Attempt, HistoryRecord, ListResultRecord, ListResults, ListState, LookupRecord, ORIGINAL_LIST,
+    Queue, Results, Store, StoreError, StoredAnswer, Verdict,
+};
 use crate::timestamp;
 
 /// `response_code` of an address that was never looked up, as the original service said it.
-pub const NOT_LOOKED_UP: &str = "No records found.";
+pub use crate::store::NOT_LOOKED_UP;
 /// The most `history` returns at once.
 const MAX_HISTORY: i32 = 100;
 const DEFAULT_HISTORY: i32 = 10;
 
 pub struct Resolvers {
     results: Arc<dyn Results>,
+    lists: Arc<dyn ListResults>,
     queue: Arc<dyn Queue>,
     engine: EngineHandle,
-    /// The most addresses one `enqueue` takes.
+    blocklists: Arc<Blocklists>,
+    /// The most addresses or domains one `enqueue` or `enqueueDomains` takes.
     max_enqueue: usize,
 }
 
 impl Resolvers {
     pub fn new(
-        results: Arc<dyn Results>,
-        queue: Arc<dyn Queue>,
+        store: Arc<dyn Store>,
         engine: EngineHandle,
+        blocklists: Arc<Blocklists>,
         max_enqueue: usize,
     ) -> Self {
         Self {
-            results,
-            queue,
+            results: store.clone(),
+            lists: store.clone(),
+            queue: store,
             engine,
+            blocklists,
             max_enqueue,
         }
+    }
+
+    /// One result per enabled list that answers for `target`, in catalogue order. An address
+    /// answered by ZEN before per-list results were kept (or imported from pysecworks) shows
+    /// that answer as ZEN's result.
+    fn results_for(
+        &self,
+        target: &Target,
+        stored: Vec<ListResultRecord>,
+        original: Option<&LookupRecord>,
+    ) -> Vec<ListResult> {
+        self.blocklists
+            .for_target(target)
+            .map(
+                |list| match stored.iter().find(|record| record.blocklist == list.id) {
+                    Some(record) => list_result(list, record),
+                    None => match original.and_then(|record| {
+                        (list.id == ORIGINAL_LIST)
+                            .then(|| original_result(list, record))
+                            .flatten()
+                    }) {
+                        Some(result) => result,
+                        None => not_checked(list),
+                    },
+                },
+            )
+            .collect()
+    }
+
+    /// Refuses a batch larger than `SECWORKS_MAX_ENQUEUE`, naming the argument.
+    fn check_batch(&self, argument: &str, what: &str, len: usize) -> async_graphql::Result<()> {
+        let max = self.max_enqueue;
+        if len > max {
+            return Err(async_graphql::Error::new(format!(
+                "argument `{argument}`: {len} {what}, at most {max} per request; nothing was changed"
+            ))
+            .extend_with(|_, ext| ext.set("code", "TOO_MANY_ADDRESSES")));
+        }
+        Ok(())
+    }
+
+    async fn enqueue_targets(
+        &self,
+        targets: Vec<Target>,
+        reuse_fresh: Option<bool>,
+    ) -> async_graphql::Result<Option<i32>> {
+        let taken = i32::try_from(targets.len()).unwrap_or(i32::MAX);
+        let jobs = self.blocklists.jobs(targets);
+        // The engine's clock decides freshness, as it decides expiry when it stores answers.
+        self.queue
+            .enqueue(&jobs, reuse_fresh.unwrap_or(false), self.engine.now())
+            .await
+            .map_err(internal)?;
+        self.engine.wake();
+        Ok(Some(taken))
     }
 }
 
@@ -51,10 +118,84 @@ impl QueryResolvers for Resolvers {
         let Ok(address) = ip.parse::<Address>() else {
             return Err(invalid_address(&ip));
         };
-        let record = self.results.lookup(&address).await.map_err(internal)?;
-        Ok(Some(
-            record.map_or_else(|| never_looked_up(address), Lookup::from),
-        ))
+        let target = Target::Ip(address);
+        let (record, stored) = tokio::try_join!(
+            self.results.lookup(&address),
+            self.lists.list_results(&target)
+        )
+        .map_err(internal)?;
+        let results = self.results_for(&target, stored, record.as_ref());
+        let mut lookup = record.map_or_else(|| never_looked_up(address), Lookup::from);
+        lookup.listed = listed(&results);
+        lookup.results = results;
+        Ok(Some(lookup))
+    }
+
+    async fn blocklists(&self, _ctx: &Context<'_>) -> async_graphql::Result<Vec<Blocklist>> {
+        let status = self.engine.status();
+        let today = self.engine.today();
+        let counted = self.lists.queries_on(today).await.map_err(internal)?;
+        Ok(self
+            .blocklists
+            .catalogue()
+            .iter()
+            .map(|list| {
+                let stored = counted
+                    .iter()
+                    .find(|(id, _)| *id == list.id)
+                    .map_or(0, |(_, queries)| *queries);
+                let running = status.lists.iter().find(|state| state.id == list.id);
+                let paused_reason = match running {
+                    Some(state) => state.pause.as_ref().map(ToString::to_string),
+                    None => Some("not enabled (SECWORKS_BLOCKLISTS)".to_owned()),
+                };
+                let queries = running.map_or(stored, |state| state.queries_today.max(stored));
+                Blocklist {
+                    id: list.id.clone(),
+                    name: list.name.clone(),
+                    zone: self.blocklists.shown_zone(list),
+                    kind: match list.kind {
+                        ListKind::Ip => BlocklistKind::Ip,
+                        ListKind::Domain => BlocklistKind::Domain,
+                    },
+                    ipv4: list.ipv4,
+                    ipv6: list.ipv6,
+                    enabled: running.is_some(),
+                    healthy: running.is_some_and(|state| state.healthy),
+                    paused_reason,
+                    delist_url: list.lookup_url.clone(),
+                    website: list.website.clone(),
+                    queries_today: clamp_u64(queries),
+                    daily_budget: self.blocklists.daily_budget(list).map(clamp_u64),
+                }
+            })
+            .collect())
+    }
+
+    async fn get_domain_details(
+        &self,
+        _ctx: &Context<'_>,
+        domain: String,
+    ) -> async_graphql::Result<Option<DomainLookup>> {
+        let domain = domain.parse::<Domain>().map_err(|problem| {
+            invalid_domains(&[InvalidDomain {
+                index: 0,
+                value: domain.clone(),
+                problem,
+            }])
+        })?;
+        let target = Target::Domain(domain.clone());
+        let (record, stored) =
+            tokio::try_join!(self.lists.domain(&domain), self.lists.list_results(&target))
+                .map_err(internal)?;
+        let results = self.results_for(&target, stored, None);
+        Ok(Some(DomainLookup {
+            domain: domain.to_string(),
+            created_at: record.as_ref().map(|r| timestamp::format(r.created_at)),
+            updated_at: record.as_ref().map(|r| timestamp::format(r.updated_at)),
+            listed: listed(&results),
+            results,
+        }))
     }
 
     async fn queue_status(&self, _ctx: &Context<'_>) -> async_graphql::Result<QueueStatus> {
@@ -76,23 +217,27 @@ impl MutationResolvers for Resolvers {
         &self,
         _ctx: &Context<'_>,
         ip: Vec<String>,
+        reuse_fresh: Option<bool>,
     ) -> async_graphql::Result<Option<i32>> {
-        let max = self.max_enqueue;
-        if ip.len() > max {
-            return Err(async_graphql::Error::new(format!(
-                "argument `ip`: {} addresses, at most {max} per request; nothing was changed",
-                ip.len()
-            ))
-            .extend_with(|_, ext| ext.set("code", "TOO_MANY_ADDRESSES")));
-        }
+        self.check_batch("ip", "addresses", ip.len())?;
         let addresses = Address::parse_all(&ip).map_err(|bad| invalid_addresses(&bad))?;
-        let taken = i32::try_from(addresses.len()).unwrap_or(i32::MAX);
-        self.queue
-            .enqueue(&addresses, timestamp::now())
+        self.enqueue_targets(addresses.into_iter().map(Target::Ip).collect(), reuse_fresh)
             .await
-            .map_err(internal)?;
-        self.engine.wake();
-        Ok(Some(taken))
+    }
+
+    async fn enqueue_domains(
+        &self,
+        _ctx: &Context<'_>,
+        domain: Vec<String>,
+        reuse_fresh: Option<bool>,
+    ) -> async_graphql::Result<Option<i32>> {
+        self.check_batch("domain", "domains", domain.len())?;
+        let domains = Domain::parse_all(&domain).map_err(|bad| invalid_domains(&bad))?;
+        self.enqueue_targets(
+            domains.into_iter().map(Target::Domain).collect(),
+            reuse_fresh,
+        )
+        .await
     }
 }
 
@@ -158,6 +303,7 @@ impl From<LookupRecord> for Lookup {
             listings: outcome.map(listings).unwrap_or_default(),
             response_code: r.answer.text(),
             ip_address: r.address.to_string(),
+            results: Vec::new(),
         }
     }
 }
@@ -191,7 +337,131 @@ fn never_looked_up(address: Address) -> Lookup {
         ip_address: address.to_string(),
         listed: None,
         listings: Vec::new(),
+        results: Vec::new(),
     }
+}
+
+/// Listed on any list; else not listed if any list answered; else unknown (null).
+fn listed(results: &[ListResult]) -> Option<bool> {
+    if results.iter().any(|r| r.status == ListStatus::Listed) {
+        Some(true)
+    } else if results.iter().any(|r| r.status == ListStatus::NotListed) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn list_result(list: &CatalogueEntry, record: &ListResultRecord) -> ListResult {
+    let status = match record.state {
+        ListState::Answered(Verdict::Listed) => ListStatus::Listed,
+        ListState::Answered(Verdict::NotListed) => ListStatus::NotListed,
+        ListState::Unknown => ListStatus::Unknown,
+    };
+    let listed = status == ListStatus::Listed;
+    ListResult {
+        blocklist: list.id.clone(),
+        status,
+        return_codes: record
+            .return_codes
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        listings: if listed {
+            list_listings(list, &record.return_codes)
+        } else {
+            Vec::new()
+        },
+        reason: record.reason.clone(),
+        delist_url: list.lookup_url.clone().filter(|_| listed),
+        checked_at: record.checked_at.map(timestamp::format),
+        expires_at: record.expires_at.map(timestamp::format),
+        last_error: record.last_error.clone(),
+        evidence: record.evidence.as_ref().map(|e| Evidence {
+            resolver: e.resolver.to_string(),
+            query_name: e.query_name.clone(),
+            rcode: e.rcode.clone(),
+            ttl: e.ttl.map(|ttl| i32::try_from(ttl).unwrap_or(i32::MAX)),
+            test_points_passed: e.test_points_passed,
+            answered_at: timestamp::format(e.answered_at),
+        }),
+    }
+}
+
+/// ZEN's answer as the `lookups` row holds it, for addresses answered before per-list results
+/// were kept; `None` if the row holds no blocklist answer.
+fn original_result(list: &CatalogueEntry, record: &LookupRecord) -> Option<ListResult> {
+    let outcome = match &record.answer {
+        StoredAnswer::Blocklist(outcome) => outcome,
+        StoredAnswer::Other(_) => return None,
+    };
+    let (status, codes) = match outcome {
+        Outcome::Listed(codes) => (ListStatus::Listed, codes.clone()),
+        Outcome::NotListed => (ListStatus::NotListed, Vec::new()),
+    };
+    let listed = status == ListStatus::Listed;
+    Some(ListResult {
+        blocklist: list.id.clone(),
+        status,
+        return_codes: codes.iter().map(ToString::to_string).collect(),
+        listings: if listed {
+            list_listings(list, &codes)
+        } else {
+            Vec::new()
+        },
+        reason: None,
+        delist_url: list.lookup_url.clone().filter(|_| listed),
+        checked_at: Some(timestamp::format(record.updated_at)),
+        // Unknown: such answers were stored without their TTL.
+        expires_at: None,
+        last_error: None,
+        evidence: None,
+    })
+}
+
+fn not_checked(list: &CatalogueEntry) -> ListResult {
+    ListResult {
+        blocklist: list.id.clone(),
+        status: ListStatus::NotChecked,
+        return_codes: Vec::new(),
+        listings: Vec::new(),
+        reason: None,
+        delist_url: None,
+        checked_at: None,
+        expires_at: None,
+        last_error: None,
+        evidence: None,
+    }
+}
+
+/// Return codes decoded with the list's own documented codes. Codes the catalogue no longer
+/// documents (it was edited since) are shown as such rather than dropped.
+fn list_listings(list: &CatalogueEntry, codes: &[std::net::Ipv4Addr]) -> Vec<Listing> {
+    match list.decode(Answer::Records(codes.to_vec())) {
+        Ok(ListOutcome::Listed(listings)) => listings
+            .into_iter()
+            .map(|l| Listing {
+                list: l.name,
+                return_code: l.code.to_string(),
+                description: l.meaning,
+            })
+            .collect(),
+        _ => codes
+            .iter()
+            .map(|code| Listing {
+                list: list.id.clone(),
+                return_code: code.to_string(),
+                description: format!(
+                    "not documented by the current catalogue entry for {}",
+                    list.id
+                ),
+            })
+            .collect(),
+    }
+}
+
+fn clamp_u64(count: u64) -> i32 {
+    i32::try_from(count).unwrap_or(i32::MAX)
 }
 
 fn listings(outcome: &Outcome) -> Vec<Listing> {
@@ -233,6 +503,32 @@ fn invalid_addresses(bad: &[InvalidEntry]) -> async_graphql::Error {
         .collect();
     async_graphql::Error::new(message).extend_with(|_, ext| {
         ext.set("code", "INVALID_IP_ADDRESS");
+        ext.set("invalid", entries.clone());
+    })
+}
+
+/// One error naming every bad domain, where it was and what is wrong with it.
+fn invalid_domains(bad: &[InvalidDomain]) -> async_graphql::Error {
+    let listed: Vec<String> = bad
+        .iter()
+        .map(|e| format!("{:?} at index {}: {}", e.value, e.index, e.problem))
+        .collect();
+    let message = format!(
+        "argument `domain`: not a domain name: {}; nothing was changed",
+        listed.join(", ")
+    );
+    let entries: Vec<async_graphql::Value> = bad
+        .iter()
+        .map(|e| {
+            async_graphql::value!({
+                "index": e.index,
+                "value": e.value.clone(),
+                "problem": e.problem.to_string(),
+            })
+        })
+        .collect();
+    async_graphql::Error::new(message).extend_with(|_, ext| {
+        ext.set("code", "INVALID_DOMAIN");
         ext.set("invalid", entries.clone());
     })
 }

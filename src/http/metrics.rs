@@ -61,12 +61,20 @@ fn describe() {
     );
     describe_counter!(
         "secworks_lookups_total",
-        "Blocklist lookups, by outcome: listed, not_listed or error."
+        "Blocklist lookups, by outcome (listed, not_listed or error) and blocklist."
+    );
+    describe_gauge!(
+        "secworks_blocklist_paused",
+        "1 while a blocklist's lookups wait (test points failing, rate-limit pause, budget used up)."
+    );
+    describe_gauge!(
+        "secworks_blocklist_queries_today",
+        "Queries sent to a blocklist today (UTC), as this replica knows them."
     );
     describe_histogram!(
         "secworks_dns_lookup_duration_seconds",
         Unit::Seconds,
-        "Time for the blocklist to answer one lookup (or to fail)."
+        "Time for a blocklist to answer one lookup (or to fail), by blocklist."
     );
     describe_counter!(
         "secworks_login_failures_total",
@@ -97,8 +105,14 @@ pub async fn render(Data(state): Data<&Arc<AppState>>) -> Response {
         }
         Err(e) => tracing::warn!(error = %e, "metrics: cannot count lookup jobs"),
     }
-    let paused = state.engine.status().pause.is_some();
-    metrics::gauge!("secworks_lookups_paused").set(f64::from(u8::from(paused)));
+    let status = state.engine.status();
+    metrics::gauge!("secworks_lookups_paused").set(f64::from(u8::from(status.pause.is_some())));
+    for list in status.lists {
+        let paused = f64::from(u8::from(list.pause.is_some()));
+        metrics::gauge!("secworks_blocklist_paused", "blocklist" => list.id.clone()).set(paused);
+        metrics::gauge!("secworks_blocklist_queries_today", "blocklist" => list.id)
+            .set(list.queries_today as f64);
+    }
     Response::builder()
         .status(StatusCode::OK)
         .content_type("text/plain; version=0.0.4; charset=utf-8")

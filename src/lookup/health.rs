@@ -1,13 +1,16 @@
-//! Whether the blocklist can be trusted right now. A blocked resolver answers NXDOMAIN for
-//! everything, which looks clean; RFC 5782's test points catch it (127.0.0.2 must be listed,
-//! 127.0.0.1 must not). While they fail, lookups pause rather than store false results.
+//! Whether a blocklist can be trusted right now. A blocked resolver answers NXDOMAIN for
+//! everything, which looks clean; RFC 5782's test points catch it (a listed point must be
+//! listed, an unlisted one must not). While a list's test points fail, that list's lookups
+//! pause rather than store false results; the other lists go on.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use secworks_dnsbl::DnsblResolver;
-use tokio::sync::{Notify, watch};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::watch;
+
+use super::budget::utc_day;
+use super::engine::{Shared, Worker};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Health {
@@ -27,43 +30,67 @@ impl Health {
 /// While degraded, check this often to notice recovery quickly.
 const RECHECK_WHILE_DEGRADED: Duration = Duration::from_secs(5);
 
-/// Checks the test points now and every `interval` until `stop`.
+/// Checks `worker`'s test points now and every `interval` until the engine stops. The checks
+/// are queries like any other: they count against the list's daily budget, and wait while it
+/// is used up.
 pub async fn monitor(
+    shared: Arc<Shared>,
+    worker: Arc<Worker>,
     resolver: Arc<DnsblResolver>,
-    interval: Duration,
     health: watch::Sender<Health>,
-    recheck: Arc<Notify>,
-    stop: CancellationToken,
 ) {
+    let points = worker.list.test_points.len() as u64;
     loop {
-        let checked = tokio::select! {
+        if !worker.budget.try_spend(shared.clock.now(), points) {
+            tokio::select! {
+                biased;
+                () = shared.stop.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+            }
+        }
+        let report = tokio::select! {
             biased;
-            () = stop.cancelled() => return,
-            checked = resolver.check_test_points() => checked,
+            () = shared.stop.cancelled() => return,
+            report = resolver.check_list_test_points(&worker.list, worker.key.as_ref()) => report,
         };
-        let now = match checked {
+        let now = shared.clock.now();
+        // Reserved `points`; the report says what was really sent.
+        if report.queries > points {
+            worker.budget.spend(now, report.queries - points);
+        }
+        if let Err(e) = shared
+            .counts
+            .count_queries(&worker.list.id, utc_day(now), report.queries)
+            .await
+        {
+            tracing::warn!(error = %e, list = %worker.list.id, "cannot count test point queries");
+        }
+        let checked = match report.result {
             Ok(()) => Health::Healthy,
             Err(e) => Health::Degraded(e.to_string()),
         };
-        let changed = *health.borrow() != now;
-        if changed {
-            match &now {
-                Health::Degraded(reason) => {
-                    tracing::warn!(%reason, "blocklist test points fail: lookups paused")
+        if *health.borrow() != checked {
+            match &checked {
+                Health::Degraded(reason) => tracing::warn!(
+                    list = %worker.list.id,
+                    %reason,
+                    "blocklist test points fail: its lookups are paused"
+                ),
+                _ => {
+                    tracing::info!(list = %worker.list.id, "blocklist test points pass: its lookups run")
                 }
-                _ => tracing::info!("blocklist test points pass: lookups run"),
             }
         }
-        let wait = if now.is_healthy() {
-            interval
+        let wait = if checked.is_healthy() {
+            shared.settings.health_interval
         } else {
-            interval.min(RECHECK_WHILE_DEGRADED)
+            shared.settings.health_interval.min(RECHECK_WHILE_DEGRADED)
         };
-        health.send_replace(now);
+        health.send_replace(checked);
         tokio::select! {
             biased;
-            () = stop.cancelled() => return,
-            () = recheck.notified() => {}
+            () = shared.stop.cancelled() => return,
+            () = worker.recheck.notified() => {}
             () = tokio::time::sleep(wait) => {}
         }
     }

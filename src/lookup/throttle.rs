@@ -1,4 +1,4 @@
-//! Slowing the whole queue down: a lookups-per-second cap, and a pause after the blocklist
+//! Slowing one list's lookups down: a lookups-per-second cap, and a pause after the list
 //! says we query too much.
 
 use std::num::NonZeroU32;
@@ -28,13 +28,6 @@ impl Throttle {
         let until = Instant::now() + self.pause;
         if let Ok(mut paused) = self.paused_until.lock() {
             *paused = Some(paused.map_or(until, |p| p.max(until)));
-        }
-    }
-
-    /// Waits out a pause, if there is one.
-    pub async fn pause_passed(&self) {
-        while let Some(until) = self.paused_until() {
-            tokio::time::sleep_until(until).await;
         }
     }
 

@@ -7,14 +7,17 @@
 //!
 //! | kind      | SQLite    | PostgreSQL                                 |
 //! | --------- | --------- | ------------------------------------------ |
-//! | `integer` | `INTEGER` | `bigint`, `integer`                         |
+//! | `integer` | `INTEGER` | `bigint`, `integer`, `boolean` (see below)  |
 //! | `text`    | `TEXT`    | `text`                                      |
 //! | `instant` | `TEXT`    | `timestamp with time zone` (see below)      |
+//! | `day`     | `TEXT`    | `date` (see below)                          |
 //! | `bytes`   | `BLOB`    | `bytea`                                     |
 //!
 //! SQLite keeps instants as RFC 3339 text, so a PostgreSQL `timestamptz` column must be a
-//! SQLite `TEXT` column whose name says it is an instant (`…_at`, `…_before`). Indexes,
-//! constraints and column order are not compared (SQLite adds columns at the end).
+//! SQLite `TEXT` column whose name says it is an instant (`…_at`, `…_before`); days likewise
+//! as `YYYY-MM-DD` text in a column named `day`. SQLite has no booleans: a PostgreSQL
+//! `boolean` is a SQLite `INTEGER` (0 or 1). Indexes, constraints and column order are not
+//! compared (SQLite adds columns at the end).
 
 use std::collections::BTreeMap;
 
@@ -73,6 +76,7 @@ async fn sqlite_schema(url: &str) -> Schema {
         let kind = match declared.as_str() {
             "INTEGER" => "integer",
             "TEXT" if is_instant(&column) => "instant",
+            "TEXT" if is_day(&column) => "day",
             "TEXT" => "text",
             "BLOB" => "bytes",
             other => panic!("SQLite {table}.{column}: no kind for type {other}"),
@@ -104,7 +108,7 @@ async fn postgres_schema(url: &str) -> Schema {
             continue;
         }
         let kind = match declared.as_str() {
-            "bigint" | "integer" => "integer",
+            "bigint" | "integer" | "boolean" => "integer",
             "text" => "text",
             "timestamp with time zone" => {
                 assert!(
@@ -112,6 +116,13 @@ async fn postgres_schema(url: &str) -> Schema {
                     "PostgreSQL {table}.{column}: an instant whose name does not say so"
                 );
                 "instant"
+            }
+            "date" => {
+                assert!(
+                    is_day(&column),
+                    "PostgreSQL {table}.{column}: a date whose name does not say so"
+                );
+                "day"
             }
             "bytea" => "bytes",
             other => panic!("PostgreSQL {table}.{column}: no kind for type {other}"),
@@ -128,4 +139,9 @@ async fn postgres_schema(url: &str) -> Schema {
 /// Instants are named for when something happened or holds: `created_at`, `tokens_not_before`.
 fn is_instant(column: &str) -> bool {
     column.ends_with("_at") || column.ends_with("_before") || column == "run_after"
+}
+
+/// Days (UTC dates) are named `day`.
+fn is_day(column: &str) -> bool {
+    column == "day"
 }

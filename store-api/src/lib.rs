@@ -1,6 +1,6 @@
 //! The persistence interface of secworks: one narrow trait per concern — [`Accounts`] (users,
 //! the token key, revocations), [`Queue`] (lookup jobs), [`Results`] (each address's result
-//! and history), [`Import`] and [`Ping`] — the records they take and return, and the one
+//! and history), [`ListResults`] (each list's result per address or domain, query counts), [`Import`] and [`Ping`] — the records they take and return, and the one
 //! timestamp format every backend serves. [`Store`] is all of them, for wiring; each caller
 //! depends on the part it uses. The backends, one crate each (`secworks-store-sqlite`,
 //! `secworks-store-postgres`), implement every part, each checking its queries against its own
@@ -13,7 +13,9 @@
 
 mod accounts;
 mod answer;
+pub mod batch;
 mod import;
+mod lists;
 mod queue;
 mod results;
 #[cfg(feature = "testkit")]
@@ -21,14 +23,19 @@ pub mod testkit;
 pub mod timestamp;
 
 use async_trait::async_trait;
-pub use secworks_dnsbl::{Address, Outcome};
+pub use secworks_dnsbl::{Address, Domain, Outcome, Target};
 pub use time::OffsetDateTime;
 
 pub use accounts::{Accounts, TokenStanding, User, UserSummary};
 pub use answer::StoredAnswer;
 pub use import::{Import, ImportCounts, ImportedUser};
+pub use lists::{
+    DomainRecord, Evidence, ListAnswer, ListResultRecord, ListResults, ListState, NOT_LOOKED_UP,
+    ORIGINAL_LIST, Verdict,
+};
 pub use queue::{
-    ClaimedJob, ClaimedRow, JobOutcome, JobResult, Queue, QueueCounts, Unreadable, read_claimed,
+    ClaimedJob, ClaimedRow, JobOutcome, JobResult, NewJob, Queue, QueueCounts, Unreadable,
+    read_claimed,
 };
 pub use results::{Attempt, HistoryRecord, LookupRecord, Results};
 
@@ -58,9 +65,9 @@ pub trait Ping: Send + Sync {
 
 /// The whole store, as the application opens it: every part, for wiring. Each caller takes
 /// the part it uses (`Arc<dyn Store>` upcasts to `Arc<dyn Queue>` and the others).
-pub trait Store: Accounts + Queue + Results + Import + Ping + 'static {}
+pub trait Store: Accounts + Queue + Results + ListResults + Import + Ping + 'static {}
 
-impl<T> Store for T where T: Accounts + Queue + Results + Import + Ping + 'static {}
+impl<T> Store for T where T: Accounts + Queue + Results + ListResults + Import + Ping + 'static {}
 
 #[cfg(test)]
 mod suite_list {

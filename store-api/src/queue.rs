@@ -2,16 +2,25 @@
 //! lease, count.
 
 use async_trait::async_trait;
-use secworks_dnsbl::{Address, Outcome};
+use secworks_dnsbl::Target;
 use time::OffsetDateTime;
 
-use crate::StoreError;
+use crate::{Evidence, ListAnswer, StoreError};
+
+/// A job to queue: ask one list about one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    pub target: Target,
+    /// The catalogue id of the list to ask.
+    pub blocklist: String,
+}
 
 /// A job a worker has claimed and holds a lease on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedJob {
     pub id: i64,
-    pub address: Address,
+    pub target: Target,
+    pub blocklist: String,
     /// Attempts including this one.
     pub attempts: i64,
     /// Proof of the claim: an outcome is stored only while the job still holds it.
@@ -23,24 +32,35 @@ pub struct ClaimedJob {
 pub struct JobOutcome {
     pub job_id: i64,
     pub lease_token: String,
-    pub address: Address,
+    pub target: Target,
+    pub blocklist: String,
     /// When the blocklist answered (or failed).
     pub at: OffsetDateTime,
     pub result: JobResult,
+    /// DNS queries the attempt sent to the list (the A query, and a TXT query for a listing's
+    /// reason): counted to the list's day of `at`, UTC.
+    pub queries: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobResult {
-    /// The blocklist answered; this becomes the current result.
-    Answer(Outcome),
+    /// The list answered; this becomes the list's current result for the target. For
+    /// [`ORIGINAL_LIST`](crate::ORIGINAL_LIST) and an address it is also the address's
+    /// `response_code` and a history entry.
+    Answer(ListAnswer),
     /// The lookup failed and is tried again after `run_after`.
     Retry {
         error: String,
         run_after: OffsetDateTime,
+        /// How the failed attempt went, when a DNS query was sent.
+        evidence: Option<Evidence>,
     },
     /// The lookup failed for the last time.
-    Fail { error: String },
-    /// The job was never tried (shutdown); it waits again as it was.
+    Fail {
+        error: String,
+        evidence: Option<Evidence>,
+    },
+    /// The job was never tried (shutdown, a paused list); it waits again as it was.
     Release,
 }
 
@@ -70,30 +90,34 @@ impl QueueCounts {
     }
 }
 
-/// A claimed job as a backend reads it back, its address still as stored.
+/// A claimed job as a backend reads it back, its target still as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedRow {
     pub id: i64,
-    pub ip_address: String,
+    pub target: String,
+    pub blocklist: String,
     pub attempts: i64,
     pub lease_token: String,
 }
 
-/// A job whose stored address cannot be read (written by something other than secworks): the
+/// A job whose stored target cannot be read (written by something other than secworks): the
 /// backend fails it with [`Unreadable::error`] rather than let it come back after every lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unreadable {
     pub id: i64,
-    pub ip_address: String,
+    pub target: String,
 }
 
 impl Unreadable {
     pub fn error(&self) -> String {
-        format!("stored address {:?} is not an IP address", self.ip_address)
+        format!(
+            "stored target {:?} is neither an IP address nor a domain",
+            self.target
+        )
     }
 }
 
-/// Reads claimed rows, in order: the jobs, and apart those whose address cannot be read, in id
+/// Reads claimed rows, in order: the jobs, and apart those whose target cannot be read, in id
 /// order (the order to lock them in).
 pub fn read_claimed(
     rows: impl IntoIterator<Item = ClaimedRow>,
@@ -101,16 +125,17 @@ pub fn read_claimed(
     let mut jobs = Vec::new();
     let mut unreadable = Vec::new();
     for row in rows {
-        match row.ip_address.parse::<Address>() {
-            Ok(address) => jobs.push(ClaimedJob {
+        match Target::parse(&row.target) {
+            Some(target) => jobs.push(ClaimedJob {
                 id: row.id,
-                address,
+                target,
+                blocklist: row.blocklist,
                 attempts: row.attempts,
                 lease_token: row.lease_token,
             }),
-            Err(_) => unreadable.push(Unreadable {
+            None => unreadable.push(Unreadable {
                 id: row.id,
-                ip_address: row.ip_address,
+                target: row.target,
             }),
         }
     }
@@ -123,23 +148,34 @@ pub fn read_claimed(
 /// its result stored once.
 #[async_trait]
 pub trait Queue: Send + Sync {
-    /// Queues a lookup job for each address, due at `now`, all or nothing. An address that
-    /// already has a pending job joins it.
-    async fn enqueue(&self, addresses: &[Address], now: OffsetDateTime) -> Result<(), StoreError>;
+    /// Queues each job, due at `now`, all or nothing. A job whose target already has a
+    /// pending job for the same list joins it. With `reuse_fresh`, a job whose list has an
+    /// answer for the target that is still fresh at `now` (`expires_at` after it) is not
+    /// queued: that answer stands.
+    async fn enqueue(
+        &self,
+        jobs: &[NewJob],
+        reuse_fresh: bool,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
 
-    /// Claims up to `limit` jobs due at `now`, oldest first, leasing them until
-    /// `lease_until`. A job whose stored address cannot be read is failed instead (see
+    /// Claims up to `limit` of `blocklist`'s jobs due at `now`, oldest first, leasing them
+    /// until `lease_until`. A job whose stored target cannot be read is failed instead (see
     /// [`Unreadable`]).
     async fn claim_jobs(
         &self,
+        blocklist: &str,
         limit: u32,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> Result<Vec<ClaimedJob>, StoreError>;
 
-    /// Records what became of claimed jobs, all in one transaction, at `now`. An outcome
-    /// whose job no longer holds its lease token (the lease ran out and the job was claimed
-    /// again) is dropped: the later claim will store its own.
+    /// Records what became of claimed jobs, all in one transaction, at `now`: each list's
+    /// result for its target (an error never replaces an answer, it sets `last_error`), the
+    /// address's or domain's record, the original list's `response_code` and history, and
+    /// each list's query count. An outcome whose job no longer holds its lease token (the
+    /// lease ran out and the job was claimed again) is dropped: the later claim will store
+    /// its own.
     async fn record_outcomes(
         &self,
         outcomes: &[JobOutcome],
@@ -176,7 +212,8 @@ mod tests {
     fn claimed_rows_with_unreadable_addresses_are_set_apart() {
         let row = |id, ip: &str| ClaimedRow {
             id,
-            ip_address: ip.to_owned(),
+            target: ip.to_owned(),
+            blocklist: "spamhaus-zen".to_owned(),
             attempts: 1,
             lease_token: "token".to_owned(),
         };
@@ -185,15 +222,17 @@ mod tests {
             row(9, "not an address"),
             row(2, "2001:db8::1"),
             row(3, "192.0.2.999"),
+            row(4, "Example.COM"),
         ]);
         let ids: Vec<i64> = jobs.iter().map(|job| job.id).collect();
-        assert_eq!(ids, [5, 2]);
-        assert_eq!(jobs[1].address.to_string(), "2001:db8::1");
+        assert_eq!(ids, [5, 2, 4]);
+        assert_eq!(jobs[1].target.to_string(), "2001:db8::1");
+        assert_eq!(jobs[2].target.to_string(), "example.com");
         let ids: Vec<i64> = unreadable.iter().map(|job| job.id).collect();
         assert_eq!(ids, [3, 9]);
         assert_eq!(
             unreadable[0].error(),
-            "stored address \"192.0.2.999\" is not an IP address"
+            "stored target \"192.0.2.999\" is neither an IP address nor a domain"
         );
     }
 }

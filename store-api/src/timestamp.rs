@@ -4,7 +4,7 @@
 
 use time::format_description::FormatItem;
 use time::macros::format_description;
-use time::{OffsetDateTime, UtcOffset};
+use time::{Date, OffsetDateTime, UtcOffset};
 
 const FORMAT: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
@@ -18,6 +18,18 @@ pub fn format(at: OffsetDateTime) -> String {
 /// Reads any RFC 3339 timestamp (this format or another system's).
 pub fn parse(text: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+}
+
+const DAY: &[FormatItem<'static>] = format_description!("[year]-[month]-[day]");
+
+/// A day as text, `YYYY-MM-DD` (where a database has no date type).
+pub fn format_day(day: Date) -> String {
+    day.format(DAY).unwrap_or_else(|_| day.to_string())
+}
+
+/// Reads [`format_day`] text.
+pub fn parse_day(text: &str) -> Option<Date> {
+    Date::parse(text, DAY).ok()
 }
 
 // Formatting fails only for years outside 0..=9999, which no clock, TTL or stored value here
@@ -45,5 +57,13 @@ mod tests {
         let at = datetime!(2022-02-08 06:10:00.591595 UTC);
         assert_eq!(parse(&format(at)), Some(at));
         assert_eq!(parse("2022-02-08 06:10:00"), None);
+    }
+
+    #[test]
+    fn days_are_iso_dates() {
+        let day = time::macros::date!(2024 - 03 - 09);
+        assert_eq!(format_day(day), "2024-03-09");
+        assert_eq!(parse_day("2024-03-09"), Some(day));
+        assert_eq!(parse_day("2024-3-9"), None);
     }
 }

@@ -1,5 +1,5 @@
 //! The PostgreSQL backend of secworks: [`PgStore`] implements every part of the store
-//! ([`Accounts`], [`Queue`], [`Results`], [`Import`], [`Ping`]) over a database that several
+//! ([`Accounts`], [`Queue`], [`Results`], [`ListResults`], [`Import`], [`Ping`]) over a database that several
 //! server processes (replicas) share.
 //!
 //! Every method means what the SQLite backend's does; where SQLite serialises writers through
@@ -12,14 +12,16 @@ mod queue;
 mod retry;
 
 use async_trait::async_trait;
+use secworks_store_api::batch::ListResultColumns;
 use secworks_store_api::{
-    Accounts, Address, Attempt, ClaimedJob, HistoryRecord, Import, ImportCounts, ImportedUser,
-    JobOutcome, LookupRecord, Ping, Queue, QueueCounts, Results, StoreError, StoredAnswer,
-    TokenStanding, User, UserSummary,
+    Accounts, Address, Attempt, ClaimedJob, Domain, DomainRecord, HistoryRecord, Import,
+    ImportCounts, ImportedUser, JobOutcome, ListResultRecord, ListResults, LookupRecord, NewJob,
+    Ping, Queue, QueueCounts, Results, StoreError, StoredAnswer, Target, TokenStanding, User,
+    UserSummary,
 };
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 
 use crate::import::ImportBatch;
 use crate::retry::retrying;
@@ -270,18 +272,25 @@ impl Accounts for PgStore {
 
 #[async_trait]
 impl Queue for PgStore {
-    async fn enqueue(&self, addresses: &[Address], now: OffsetDateTime) -> Result<(), StoreError> {
-        let addresses: Vec<String> = addresses.iter().map(Address::to_string).collect();
-        retrying(|| queue::enqueue(&self.pool, &addresses, now)).await
+    async fn enqueue(
+        &self,
+        jobs: &[NewJob],
+        reuse_fresh: bool,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let targets: Vec<String> = jobs.iter().map(|job| job.target.to_string()).collect();
+        let lists: Vec<&str> = jobs.iter().map(|job| job.blocklist.as_str()).collect();
+        retrying(|| queue::enqueue(&self.pool, &targets, &lists, reuse_fresh, now)).await
     }
 
     async fn claim_jobs(
         &self,
+        blocklist: &str,
         limit: u32,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
-        queue::claim(&self.pool, limit, now, lease_until).await
+        queue::claim(&self.pool, blocklist, limit, now, lease_until).await
     }
 
     async fn record_outcomes(
@@ -310,6 +319,79 @@ impl Queue for PgStore {
         Ok(QueueCounts::from_states(
             rows.into_iter().map(|row| (row.state, row.count)),
         ))
+    }
+}
+
+#[async_trait]
+impl ListResults for PgStore {
+    async fn list_results(&self, target: &Target) -> Result<Vec<ListResultRecord>, StoreError> {
+        // Bytewise order ("C"), as SQLite sorts.
+        let rows = sqlx::query_as!(
+            ListResultColumns,
+            r#"SELECT blocklist, state, return_codes, reason, checked_at, expires_at, last_error,
+                      resolver, query_name, rcode, ttl, test_points_passed, answered_at
+               FROM list_results WHERE target = $1 ORDER BY blocklist COLLATE "C""#,
+            target.to_string()
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(ListResultColumns::read).collect()
+    }
+
+    async fn domain(&self, domain: &Domain) -> Result<Option<DomainRecord>, StoreError> {
+        let row = sqlx::query!(
+            "SELECT created_at, updated_at FROM domain_lookups WHERE domain = $1",
+            domain.as_str()
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| DomainRecord {
+            domain: domain.clone(),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }))
+    }
+
+    async fn count_queries(
+        &self,
+        blocklist: &str,
+        day: Date,
+        queries: u64,
+    ) -> Result<(), StoreError> {
+        if queries == 0 {
+            return Ok(());
+        }
+        let queries = i64::try_from(queries).unwrap_or(i64::MAX);
+        sqlx::query!(
+            "INSERT INTO blocklist_queries (blocklist, day, queries) VALUES ($1, $2, $3)
+             ON CONFLICT (blocklist, day)
+             DO UPDATE SET queries = blocklist_queries.queries + excluded.queries",
+            blocklist,
+            day,
+            queries
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn queries_on(&self, day: Date) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows = sqlx::query!(
+            r#"SELECT blocklist, queries FROM blocklist_queries
+               WHERE day = $1 AND queries > 0 ORDER BY blocklist COLLATE "C""#,
+            day
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                (
+                    row.blocklist,
+                    u64::try_from(row.queries).unwrap_or_default(),
+                )
+            })
+            .collect())
     }
 }
 

@@ -27,19 +27,19 @@ where
 
 /// Whether `error` says the transaction lost a race with another one:
 /// - a deadlock (40P01): two transactions waited for each other's rows, e.g. a result writer
-///   and an enqueue both making an address's job pending; PostgreSQL aborts one of them;
+///   and an enqueue both making a target's job pending; PostgreSQL aborts one of them;
 /// - a serialization failure (40001);
-/// - a second pending job for one address (unique violation of
-///   `lookup_jobs_one_pending_per_address`): a job was returned to the queue just as another
-///   transaction queued the address; run again, the returning transaction sees that pending
-///   job and drops its own, as it does when the pending job was there first.
+/// - a second pending job for one target and list (unique violation of
+///   `lookup_jobs_one_pending_per_target`): a job was returned to the queue just as another
+///   transaction queued the pair; run again, the returning transaction sees that pending job
+///   and drops its own, as it does when the pending job was there first.
 fn lost_race(error: &StoreError) -> bool {
     let StoreError::Database(sqlx::Error::Database(e)) = error else {
         return false;
     };
     match e.code().as_deref() {
         Some("40P01" | "40001") => true,
-        Some("23505") => e.constraint() == Some("lookup_jobs_one_pending_per_address"),
+        Some("23505") => e.constraint() == Some("lookup_jobs_one_pending_per_target"),
         _ => false,
     }
 }

@@ -34,13 +34,13 @@ struct Raw {
 
 #[async_trait::async_trait]
 impl RawRows for Raw {
-    async fn insert_job(&self, address_text: &str, due: OffsetDateTime) {
+    async fn insert_job(&self, target_text: &str, due: OffsetDateTime) {
         let mut conn = PgConnection::connect(&self.url).await.expect("connect");
         sqlx::query(
-            "INSERT INTO lookup_jobs (ip_address, run_after, created_at, updated_at)
+            "INSERT INTO lookup_jobs (target, run_after, created_at, updated_at)
              VALUES ($1, $2, $2, $2)",
         )
-        .bind(address_text)
+        .bind(target_text)
         .bind(due)
         .execute(&mut conn)
         .await
@@ -57,6 +57,21 @@ impl RawRows for Raw {
             .expect("read history");
         conn.close().await.expect("close");
         errors
+    }
+
+    async fn set_return_codes(&self, target_text: &str, blocklist: &str, codes_text: &str) {
+        let mut conn = PgConnection::connect(&self.url).await.expect("connect");
+        let done = sqlx::query(
+            "UPDATE list_results SET return_codes = $3 WHERE target = $1 AND blocklist = $2",
+        )
+        .bind(target_text)
+        .bind(blocklist)
+        .bind(codes_text)
+        .execute(&mut conn)
+        .await
+        .expect("update a list result");
+        assert_eq!(done.rows_affected(), 1);
+        conn.close().await.expect("close");
     }
 }
 

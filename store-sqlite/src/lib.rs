@@ -1,22 +1,25 @@
 //! The SQLite backend of secworks, its embedded default: [`SqliteStore`] implements every part
-//! of the store ([`Accounts`], [`Queue`], [`Results`], [`Import`], [`Ping`]) over one SQLite
-//! file in WAL mode.
+//! of the store ([`Accounts`], [`Queue`], [`Results`], [`ListResults`], [`Import`], [`Ping`])
+//! over one SQLite file in WAL mode.
 //!
 //! Instants are stored as the fixed-width RFC 3339 text of [`timestamp`], so text order is
 //! time order; addresses and answers as their text.
 
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use secworks_store_api::batch::{self, HeldAnswers, ListResultColumns};
 use secworks_store_api::{
-    Accounts, Address, Attempt, ClaimedJob, ClaimedRow, HistoryRecord, Import, ImportCounts,
-    ImportedUser, JobOutcome, JobResult, LookupRecord, Ping, Queue, QueueCounts, Results,
-    StoreError, StoredAnswer, TokenStanding, User, UserSummary, read_claimed, timestamp,
+    Accounts, Address, Attempt, ClaimedJob, ClaimedRow, Domain, DomainRecord, HistoryRecord,
+    Import, ImportCounts, ImportedUser, JobOutcome, JobResult, ListResultRecord, ListResults,
+    LookupRecord, NOT_LOOKED_UP, NewJob, ORIGINAL_LIST, Ping, Queue, QueueCounts, Results,
+    StoreError, StoredAnswer, Target, TokenStanding, User, UserSummary, read_claimed, timestamp,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 
 pub struct SqliteStore {
     /// Readers; in WAL mode they never wait for a writer.
@@ -288,17 +291,31 @@ impl Accounts for SqliteStore {
 
 #[async_trait]
 impl Queue for SqliteStore {
-    async fn enqueue(&self, addresses: &[Address], now: OffsetDateTime) -> Result<(), StoreError> {
+    async fn enqueue(
+        &self,
+        jobs: &[NewJob],
+        reuse_fresh: bool,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         // One statement over a JSON array: atomic, and one round trip for any batch size.
-        let addresses: Vec<String> = addresses.iter().map(Address::to_string).collect();
-        let batch = to_json(&addresses)?;
+        // A fresh answer is looked up by its primary key, only with reuse_fresh.
+        let jobs: Vec<(String, &str)> = jobs
+            .iter()
+            .map(|job| (job.target.to_string(), job.blocklist.as_str()))
+            .collect();
+        let batch = to_json(&jobs)?;
         let now = timestamp::format(now);
         sqlx::query!(
-            "INSERT INTO lookup_jobs (ip_address, run_after, created_at, updated_at)
-             SELECT value, ?2, ?2, ?2 FROM json_each(?1) WHERE true
-             ON CONFLICT (ip_address) WHERE state = 'pending' DO NOTHING",
+            "INSERT INTO lookup_jobs (target, blocklist, run_after, created_at, updated_at)
+             SELECT job.value ->> 0, job.value ->> 1, ?2, ?2, ?2 FROM json_each(?1) AS job
+             WHERE NOT (?3 AND EXISTS (
+                 SELECT 1 FROM list_results AS r
+                 WHERE r.target = job.value ->> 0 AND r.blocklist = job.value ->> 1
+                   AND r.state <> 'unknown' AND r.expires_at > ?2))
+             ON CONFLICT (target, blocklist) WHERE state = 'pending' DO NOTHING",
             batch,
-            now
+            now,
+            reuse_fresh
         )
         .execute(&self.durable)
         .await?;
@@ -307,6 +324,7 @@ impl Queue for SqliteStore {
 
     async fn claim_jobs(
         &self,
+        blocklist: &str,
         limit: u32,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
@@ -319,21 +337,24 @@ impl Queue for SqliteStore {
                    attempts = attempts + 1, updated_at = ?2
                WHERE id IN (
                    SELECT id FROM lookup_jobs
-                   WHERE state = 'pending' AND run_after <= ?2
+                   WHERE blocklist = ?5 AND state = 'pending' AND run_after <= ?2
                    ORDER BY run_after, id
                    LIMIT ?1
                )
-               RETURNING id, ip_address, attempts, lease_token AS "lease_token!: String""#,
+               RETURNING id, target, blocklist, attempts,
+                         lease_token AS "lease_token!: String""#,
             limit,
             now,
             lease_until,
-            token
+            token,
+            blocklist
         )
         .fetch_all(&self.writer)
         .await?;
         let (jobs, unreadable) = read_claimed(rows.into_iter().map(|row| ClaimedRow {
             id: row.id,
-            ip_address: row.ip_address,
+            target: row.target,
+            blocklist: row.blocklist,
             attempts: row.attempts,
             lease_token: row.lease_token,
         }));
@@ -342,7 +363,11 @@ impl Queue for SqliteStore {
             // not commit, their lease returns them and the next claim fails them.
             let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
             for job in &unreadable {
-                fail(&mut tx, job.id, &token, &job.ip_address, &now, &job.error()).await?;
+                let error = job.error();
+                if fail(&mut tx, job.id, &token, &now, &error).await? && blocklist == ORIGINAL_LIST
+                {
+                    insert_error(&mut tx, &job.target, &now, &error).await?;
+                }
             }
             tx.commit().await?;
         }
@@ -362,20 +387,24 @@ impl Queue for SqliteStore {
         if !answers.is_empty() {
             record_answers(&mut tx, &answers, &timestamp::format(now)).await?;
         }
+        // Failed attempts whose job still held its claim.
+        let mut failed = HashSet::new();
         for outcome in outcomes {
-            let (job, token, ip, at) = (
+            let (job, token, at) = (
                 outcome.job_id,
                 outcome.lease_token.as_str(),
-                outcome.address.to_string(),
                 timestamp::format(outcome.at),
             );
-            let (ip, at) = (ip.as_str(), at.as_str());
-            match &outcome.result {
-                JobResult::Answer(_) => {}
-                JobResult::Retry { error, run_after } => {
+            let at = at.as_str();
+            let error = match &outcome.result {
+                JobResult::Answer(_) => continue,
+                JobResult::Retry {
+                    error, run_after, ..
+                } => {
                     let run_after = timestamp::format(*run_after);
-                    // OR IGNORE: if the address has a pending job already, this one stays
-                    // running and is dropped below, as the pending job supersedes it.
+                    // OR IGNORE: if the target has a pending job of the list already, this
+                    // one stays running and is dropped below, as the pending job supersedes
+                    // it.
                     let held = sqlx::query!(
                         "UPDATE OR IGNORE lookup_jobs
                          SET state = 'pending', run_after = ?3, lease_expires_at = NULL,
@@ -391,12 +420,16 @@ impl Queue for SqliteStore {
                     .await?
                     .rows_affected()
                         + drop_superseded(&mut tx, job, token).await?;
-                    if held > 0 {
-                        insert_error(&mut tx, ip, at, error).await?;
+                    if held == 0 {
+                        continue;
                     }
+                    error
                 }
-                JobResult::Fail { error } => {
-                    fail(&mut tx, job, token, ip, at, error).await?;
+                JobResult::Fail { error, .. } => {
+                    if !fail(&mut tx, job, token, at, error).await? {
+                        continue;
+                    }
+                    error
                 }
                 JobResult::Release => {
                     sqlx::query!(
@@ -411,8 +444,33 @@ impl Queue for SqliteStore {
                     .execute(&mut *tx)
                     .await?;
                     drop_superseded(&mut tx, job, token).await?;
+                    continue;
                 }
+            };
+            failed.insert(job);
+            if batch::has_history(outcome) {
+                insert_error(&mut tx, &outcome.target.to_string(), at, error).await?;
             }
+        }
+        if !failed.is_empty() {
+            record_errors(&mut tx, &batch::latest_errors(outcomes, &failed)).await?;
+        }
+        // Every outcome's queries were sent, also those of outcomes dropped above.
+        let counts: Vec<(&str, String, u64)> = batch::query_counts(outcomes)
+            .into_iter()
+            .map(|(list, day, queries)| (list, timestamp::format_day(day), queries))
+            .collect();
+        if !counts.is_empty() {
+            let counts = to_json(&counts)?;
+            sqlx::query!(
+                "INSERT INTO blocklist_queries (blocklist, day, queries)
+                 SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1) WHERE true
+                 ON CONFLICT (blocklist, day)
+                 DO UPDATE SET queries = blocklist_queries.queries + excluded.queries",
+                counts
+            )
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -421,8 +479,8 @@ impl Queue for SqliteStore {
     async fn reclaim_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         let now = timestamp::format(now);
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        // OR IGNORE skips a job whose address has a pending job already; the DELETE then
-        // drops it, since the pending job will look the address up.
+        // OR IGNORE skips a job whose target has a pending job of its list already; the
+        // DELETE then drops it, since the pending job will ask the list.
         let reclaimed = sqlx::query!(
             "UPDATE OR IGNORE lookup_jobs
              SET state = 'pending', lease_expires_at = NULL, lease_token = NULL, updated_at = ?1
@@ -452,6 +510,104 @@ impl Queue for SqliteStore {
         Ok(QueueCounts::from_states(
             rows.into_iter().map(|row| (row.state, row.count)),
         ))
+    }
+}
+
+#[async_trait]
+impl ListResults for SqliteStore {
+    async fn list_results(&self, target: &Target) -> Result<Vec<ListResultRecord>, StoreError> {
+        let target = target.to_string();
+        let rows = sqlx::query!(
+            r#"SELECT blocklist, state, return_codes, reason, checked_at, expires_at, last_error,
+                      resolver, query_name, rcode, ttl, test_points_passed, answered_at
+               FROM list_results WHERE target = ?1 ORDER BY blocklist"#,
+            target
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let instant = |text: Option<String>| text.as_deref().map(instant).transpose();
+                ListResultColumns {
+                    blocklist: row.blocklist,
+                    state: row.state,
+                    return_codes: row.return_codes,
+                    reason: row.reason,
+                    checked_at: instant(row.checked_at)?,
+                    expires_at: instant(row.expires_at)?,
+                    last_error: row.last_error,
+                    resolver: row.resolver,
+                    query_name: row.query_name,
+                    rcode: row.rcode,
+                    ttl: row.ttl,
+                    test_points_passed: row.test_points_passed.map(|passed| passed != 0),
+                    answered_at: instant(row.answered_at)?,
+                }
+                .read()
+            })
+            .collect()
+    }
+
+    async fn domain(&self, domain: &Domain) -> Result<Option<DomainRecord>, StoreError> {
+        let name = domain.as_str();
+        let row = sqlx::query!(
+            "SELECT created_at, updated_at FROM domain_lookups WHERE domain = ?1",
+            name
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(DomainRecord {
+                domain: domain.clone(),
+                created_at: instant(&row.created_at)?,
+                updated_at: instant(&row.updated_at)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn count_queries(
+        &self,
+        blocklist: &str,
+        day: Date,
+        queries: u64,
+    ) -> Result<(), StoreError> {
+        if queries == 0 {
+            return Ok(());
+        }
+        let day = timestamp::format_day(day);
+        let queries = i64::try_from(queries).unwrap_or(i64::MAX);
+        sqlx::query!(
+            "INSERT INTO blocklist_queries (blocklist, day, queries) VALUES (?1, ?2, ?3)
+             ON CONFLICT (blocklist, day)
+             DO UPDATE SET queries = blocklist_queries.queries + excluded.queries",
+            blocklist,
+            day,
+            queries
+        )
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn queries_on(&self, day: Date) -> Result<Vec<(String, u64)>, StoreError> {
+        let day = timestamp::format_day(day);
+        let rows = sqlx::query!(
+            "SELECT blocklist, queries FROM blocklist_queries
+             WHERE day = ?1 AND queries > 0 ORDER BY blocklist",
+            day
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                (
+                    row.blocklist,
+                    u64::try_from(row.queries).unwrap_or_default(),
+                )
+            })
+            .collect())
     }
 }
 
@@ -568,8 +724,9 @@ fn instant(text: &str) -> Result<OffsetDateTime, StoreError> {
         .ok_or_else(|| StoreError::Unreadable(format!("{text:?}, not an RFC 3339 timestamp")))
 }
 
-/// Stores a batch of answers with three set-wise statements, whatever the batch size: the
-/// jobs still holding their claim are marked done, and only their answers are written.
+/// Stores a batch of answers with set-wise statements, whatever the batch size: the jobs
+/// still holding their claim are marked done, and only their answers are written: each
+/// list's result, then the addresses' and domains' records and the original list's history.
 async fn record_answers(
     tx: &mut sqlx::SqliteConnection,
     answers: &[&JobOutcome],
@@ -582,7 +739,7 @@ async fn record_answers(
     let claims = to_json(&claims)?;
     // The claims are one list that SQLite reads once; running jobs are few (at most those in
     // flight), so checking each against the list is cheap.
-    let held: std::collections::HashSet<i64> = sqlx::query_scalar!(
+    let held: HashSet<i64> = sqlx::query_scalar!(
         r#"UPDATE lookup_jobs
            SET state = 'done', lease_expires_at = NULL, lease_token = NULL, last_error = NULL,
                updated_at = ?2
@@ -596,40 +753,182 @@ async fn record_answers(
     .await?
     .into_iter()
     .collect();
-
-    let rows: Vec<(String, String, String, String)> = answers
-        .iter()
-        .filter(|o| held.contains(&o.job_id))
-        .filter_map(|o| match &o.result {
-            JobResult::Answer(answer) => Some((
-                uuid::Uuid::new_v4().to_string(),
-                o.address.to_string(),
-                answer.response_code(),
-                timestamp::format(o.at),
-            )),
-            _ => None,
-        })
-        .collect();
-    if rows.is_empty() {
+    let held = HeldAnswers::new(answers.iter().copied(), &held);
+    if held.is_empty() {
         return Ok(());
     }
-    let rows = to_json(&rows)?;
-    // uuid and created_at are written once; a later answer moves response_code and
-    // updated_at, but never back in time (two jobs of one address may finish out of order).
-    sqlx::query!(
-        "INSERT INTO lookups (uuid, ip_address, response_code, created_at, updated_at)
-         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 3
-         FROM json_each(?1) WHERE true
-         ON CONFLICT (ip_address) DO UPDATE
-         SET response_code = excluded.response_code, updated_at = excluded.updated_at
-         WHERE excluded.updated_at >= lookups.updated_at",
-        rows
+
+    // Each list's result: an answer replaces one at most as new, and clears last_error. The
+    // rows it wrote say which original-list answers are now current.
+    let results: Vec<_> = held
+        .results()
+        .into_iter()
+        .map(|row| {
+            let (answer, evidence) = (row.answer, &row.answer.evidence);
+            (
+                row.target(),
+                row.blocklist(),
+                row.state(),
+                row.return_codes(),
+                answer.reason.as_deref(),
+                timestamp::format(evidence.answered_at),
+                timestamp::format(answer.expires_at),
+                evidence.resolver.to_string(),
+                evidence.query_name.as_str(),
+                evidence.rcode.as_str(),
+                evidence.ttl,
+                u8::from(evidence.test_points_passed),
+                timestamp::format(evidence.answered_at),
+            )
+        })
+        .collect();
+    let results = to_json(&results)?;
+    let current: HashSet<String> = sqlx::query!(
+        r#"INSERT INTO list_results (target, blocklist, state, return_codes, reason, checked_at,
+               expires_at, last_error, resolver, query_name, rcode, ttl, test_points_passed,
+               answered_at)
+           SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
+                  value ->> 6, NULL, value ->> 7, value ->> 8, value ->> 9, value ->> 10,
+                  value ->> 11, value ->> 12
+           FROM json_each(?1) WHERE true
+           ON CONFLICT (target, blocklist) DO UPDATE
+           SET state = excluded.state, return_codes = excluded.return_codes,
+               reason = excluded.reason, checked_at = excluded.checked_at,
+               expires_at = excluded.expires_at, last_error = NULL,
+               resolver = excluded.resolver, query_name = excluded.query_name,
+               rcode = excluded.rcode, ttl = excluded.ttl,
+               test_points_passed = excluded.test_points_passed,
+               answered_at = excluded.answered_at
+           WHERE list_results.checked_at IS NULL
+              OR excluded.checked_at >= list_results.checked_at
+           RETURNING target AS "target!: String", blocklist AS "blocklist!: String""#,
+        results
     )
-    .execute(&mut *tx)
-    .await?;
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .filter(|row| row.blocklist == ORIGINAL_LIST)
+    .map(|row| row.target)
+    .collect();
+
+    // uuid and created_at are written once; updated_at moves to the latest answer of any
+    // list, never back in time. response_code is the original list's current answer; a row
+    // holding NOT_LOOKED_UP (another list's answer) keeps the stored one.
+    let addresses: Vec<(String, String, String, String, String)> = held
+        .addresses(&current)
+        .into_iter()
+        .map(|row| {
+            (
+                uuid::Uuid::new_v4().to_string(),
+                row.key,
+                row.response_code,
+                timestamp::format(row.created_at),
+                timestamp::format(row.updated_at),
+            )
+        })
+        .collect();
+    if !addresses.is_empty() {
+        let addresses = to_json(&addresses)?;
+        sqlx::query!(
+            "INSERT INTO lookups (uuid, ip_address, response_code, created_at, updated_at)
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4
+             FROM json_each(?1) WHERE true
+             ON CONFLICT (ip_address) DO UPDATE
+             SET response_code = CASE WHEN excluded.response_code = ?2
+                                      THEN lookups.response_code
+                                      ELSE excluded.response_code END,
+                 updated_at = max(lookups.updated_at, excluded.updated_at)",
+            addresses,
+            NOT_LOOKED_UP
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    let history: Vec<(String, String, String)> = held
+        .history()
+        .into_iter()
+        .map(|(ip, at, code)| (ip, timestamp::format(at), code))
+        .collect();
+    if !history.is_empty() {
+        let history = to_json(&history)?;
+        sqlx::query!(
+            "INSERT INTO lookup_history (ip_address, looked_up_at, response_code)
+             SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1)",
+            history
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    let domains: Vec<(String, String, String)> = held
+        .domains()
+        .into_iter()
+        .map(|row| {
+            (
+                row.key,
+                timestamp::format(row.created_at),
+                timestamp::format(row.updated_at),
+            )
+        })
+        .collect();
+    if !domains.is_empty() {
+        let domains = to_json(&domains)?;
+        sqlx::query!(
+            "INSERT INTO domain_lookups (domain, created_at, updated_at)
+             SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1) WHERE true
+             ON CONFLICT (domain) DO UPDATE
+             SET updated_at = max(domain_lookups.updated_at, excluded.updated_at)",
+            domains
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Stores failed attempts in `list_results`, one statement: a new row is `unknown` with the
+/// error and the attempt's evidence; an unknown row takes both; an answered row keeps its
+/// answer and evidence and takes the error as `last_error`.
+async fn record_errors(
+    tx: &mut sqlx::SqliteConnection,
+    errors: &[batch::ErrorRow<'_>],
+) -> Result<(), StoreError> {
+    let rows: Vec<_> = errors
+        .iter()
+        .map(|row| {
+            let evidence = row.evidence;
+            (
+                &row.target,
+                row.blocklist,
+                row.error,
+                evidence.map(|e| e.resolver.to_string()),
+                evidence.map(|e| e.query_name.as_str()),
+                evidence.map(|e| e.rcode.as_str()),
+                evidence.and_then(|e| e.ttl),
+                evidence.map(|e| u8::from(e.test_points_passed)),
+                evidence.map(|e| timestamp::format(e.answered_at)),
+            )
+        })
+        .collect();
+    let rows = to_json(&rows)?;
     sqlx::query!(
-        "INSERT INTO lookup_history (ip_address, looked_up_at, response_code)
-         SELECT value ->> 1, value ->> 3, value ->> 2 FROM json_each(?1)",
+        "INSERT INTO list_results (target, blocklist, state, return_codes, last_error, resolver,
+             query_name, rcode, ttl, test_points_passed, answered_at)
+         SELECT value ->> 0, value ->> 1, 'unknown', '', value ->> 2, value ->> 3, value ->> 4,
+                value ->> 5, value ->> 6, value ->> 7, value ->> 8
+         FROM json_each(?1) WHERE true
+         ON CONFLICT (target, blocklist) DO UPDATE
+         SET last_error = excluded.last_error,
+             resolver = iif(list_results.state = 'unknown', excluded.resolver,
+                            list_results.resolver),
+             query_name = iif(list_results.state = 'unknown', excluded.query_name,
+                              list_results.query_name),
+             rcode = iif(list_results.state = 'unknown', excluded.rcode, list_results.rcode),
+             ttl = iif(list_results.state = 'unknown', excluded.ttl, list_results.ttl),
+             test_points_passed = iif(list_results.state = 'unknown',
+                                      excluded.test_points_passed,
+                                      list_results.test_points_passed),
+             answered_at = iif(list_results.state = 'unknown', excluded.answered_at,
+                               list_results.answered_at)",
         rows
     )
     .execute(&mut *tx)
@@ -641,16 +940,14 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))
 }
 
-/// Marks a job failed, if it still holds the claim `token`, and logs `error` to its address's
-/// history.
+/// Marks a job failed, if it still holds the claim `token`; returns whether it did.
 async fn fail(
     tx: &mut sqlx::SqliteConnection,
     job: i64,
     token: &str,
-    ip: &str,
     at: &str,
     error: &str,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let held = sqlx::query!(
         "UPDATE lookup_jobs
          SET state = 'failed', lease_expires_at = NULL, lease_token = NULL,
@@ -664,12 +961,10 @@ async fn fail(
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    if held > 0 {
-        insert_error(tx, ip, at, error).await?;
-    }
-    Ok(())
+    Ok(held > 0)
 }
 
+/// Logs a failed attempt of the original list to an address's history.
 async fn insert_error(
     tx: &mut sqlx::SqliteConnection,
     ip: &str,
@@ -687,8 +982,8 @@ async fn insert_error(
     Ok(())
 }
 
-/// Drops a job still running under `token` because its address has a pending job, which
-/// supersedes it; returns whether it did.
+/// Drops a job still running under `token` because its target has a pending job of its list,
+/// which supersedes it; returns whether it did.
 async fn drop_superseded(
     tx: &mut sqlx::SqliteConnection,
     job: i64,

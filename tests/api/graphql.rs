@@ -61,7 +61,7 @@ async fn enqueue_queues_every_address_in_canonical_form() {
     assert_eq!(app.count_rows("SELECT count(*) FROM lookup_jobs").await, 3);
     for stored in ["127.0.0.2", "2001:db8::2", "192.0.2.1"] {
         let sql = format!(
-            "SELECT count(*) FROM lookup_jobs WHERE ip_address = '{stored}' AND state = 'pending'"
+            "SELECT count(*) FROM lookup_jobs WHERE target = '{stored}' AND state = 'pending'"
         );
         assert_eq!(app.count_rows(&sql).await, 1, "{stored}");
     }

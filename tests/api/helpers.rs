@@ -132,6 +132,8 @@ pub fn test_engine() -> EngineSettings {
         max_attempts: 20,
         health_interval: Duration::from_millis(200),
         rate_limit_pause: Duration::from_secs(5),
+        min_fresh: Duration::from_secs(60),
+        max_fresh: Duration::from_secs(86_400),
     }
 }
 
@@ -156,7 +158,11 @@ pub async fn start_dns() -> std::sync::Arc<TestDnsServer> {
 pub fn test_config(db: &TestDb, dns: &TestDnsServer) -> Config {
     Config {
         resolver: test_resolver(dns),
+        blocklists: std::sync::Arc::new(
+            secworks::blocklists::Blocklists::zen_at("zen.spamhaus.org").unwrap(),
+        ),
         engine: test_engine(),
+        clock: secworks::timestamp::Clock::system(),
         host: "127.0.0.1".parse().unwrap(),
         port: 0,
         database_url: db.url().to_owned(),

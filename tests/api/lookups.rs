@@ -340,7 +340,13 @@ async fn the_dqs_key_reaches_the_blocklist_and_nothing_else() {
     );
     let db = crate::helpers::TestDb::new().await;
     let mut config = test_config(&db, &dns);
-    config.resolver.zone = secworks_dnsbl::Zone::dqs(KEY).unwrap();
+    config.blocklists = std::sync::Arc::new(
+        secworks::blocklists::Blocklists::new(&secworks::blocklists::BlocklistSettings {
+            dqs_key: Some(KEY.to_owned()),
+            ..Default::default()
+        })
+        .unwrap(),
+    );
     let app = spawn_with(config, dns).await;
     let token = app.token().await;
     app.dns.set(
@@ -531,16 +537,22 @@ async fn the_lookup_command_asks_once_and_prints() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{stdout}");
     assert!(
-        lines[0].starts_with("127.0.0.2\t127.0.0.2, 127.0.0.4, 127.0.0.10\tSBL"),
+        lines[0].starts_with("127.0.0.2\tspamhaus-zen\t127.0.0.2, 127.0.0.4, 127.0.0.10\tSBL"),
         "{stdout}"
     );
-    assert_eq!(lines[1], "127.0.0.1\tNo Response");
-    assert!(lines[2].starts_with("2001:db8::2\t127.0.0.2\t"), "{stdout}");
+    assert_eq!(lines[1], "127.0.0.1\tspamhaus-zen\tNo Response");
+    assert!(
+        lines[2].starts_with("2001:db8::2\tspamhaus-zen\t127.0.0.2\t"),
+        "{stdout}"
+    );
 
     let output = run(vec!["192.0.2.50".into()]).await;
     assert!(!output.status.success());
     let stdout = String::from_utf8(output.stdout).unwrap();
-    assert!(stdout.starts_with("192.0.2.50\terror: "), "{stdout}");
+    assert!(
+        stdout.starts_with("192.0.2.50\tspamhaus-zen\terror: "),
+        "{stdout}"
+    );
 
     let output = run(vec!["1.2.3.4".into(), "nope".into()]).await;
     assert!(!output.status.success());

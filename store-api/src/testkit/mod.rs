@@ -25,6 +25,7 @@
 //! deterministic.
 
 mod accounts;
+mod lists;
 pub mod postgres;
 mod queue;
 mod results;
@@ -36,9 +37,13 @@ use std::sync::Arc;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-use crate::{Address, ClaimedJob, JobOutcome, JobResult, Outcome, Queue, Store};
+use crate::{
+    Address, ClaimedJob, Evidence, JobOutcome, JobResult, ListAnswer, NewJob, ORIGINAL_LIST,
+    Outcome, Queue, Store, Target, Verdict,
+};
 
 pub use accounts::*;
+pub use lists::*;
 pub use queue::*;
 pub use results::*;
 
@@ -74,10 +79,14 @@ impl Stores {
 /// older version) wrote: the only part of the suite each backend writes itself.
 #[async_trait::async_trait]
 pub trait RawRows: Send + Sync {
-    /// Queues a pending job whose address column holds `address_text` as given, due at `due`.
-    async fn insert_job(&self, address_text: &str, due: OffsetDateTime);
+    /// Queues a pending job whose target column holds `target_text` as given, due at `due`,
+    /// leaving its list to the column's default, as a version before lists would have (so
+    /// it is a job of [`ORIGINAL_LIST`]).
+    async fn insert_job(&self, target_text: &str, due: OffsetDateTime);
     /// The `error` of every history row whose address column holds `address_text`.
     async fn history_errors(&self, address_text: &str) -> Vec<String>;
+    /// Overwrites the stored return codes of `blocklist`'s result for `target_text`.
+    async fn set_return_codes(&self, target_text: &str, blocklist: &str, codes_text: &str);
 }
 
 /// Instantiates the conformance suite: one `#[tokio::test]` per behaviour, each on a fresh
@@ -109,6 +118,18 @@ macro_rules! conformance_tests {
             history_is_newest_first_and_limited,
             import_adds_only_what_is_new,
             timestamps_come_back_as_they_went_in,
+            // Lists
+            each_list_keeps_its_own_answer_per_target,
+            the_original_list_writes_response_code_and_history_and_other_lists_do_not,
+            a_domain_answer_makes_and_updates_its_record,
+            an_error_before_any_answer_is_unknown_with_its_evidence,
+            an_error_after_an_answer_keeps_it_until_a_later_answer,
+            an_older_answer_never_replaces_a_newer_one,
+            reuse_fresh_skips_only_a_fresh_answer_of_the_same_list,
+            one_pending_job_per_target_and_list,
+            a_claim_takes_only_its_lists_jobs,
+            queries_are_counted_per_list_and_utc_day_across_stores,
+            an_unreadable_stored_list_result_is_an_error,
         );
     };
 }
@@ -154,29 +175,110 @@ fn addresses(count: u32) -> Vec<Address> {
         .collect()
 }
 
+/// A fixed resolver's evidence for an answer (or a failed attempt) at `at`.
+fn evidence(at: OffsetDateTime) -> Evidence {
+    Evidence {
+        resolver: "192.0.2.53:53".parse().expect("a socket address"),
+        query_name: "1.2.0.192.zen.spamhaus.org".to_owned(),
+        rcode: "NXDOMAIN".to_owned(),
+        ttl: Some(300),
+        test_points_passed: true,
+        answered_at: at,
+    }
+}
+
+/// A list's answer that came at `at` and is fresh for an hour.
+fn list_answer(outcome: Outcome, at: OffsetDateTime) -> ListAnswer {
+    let (verdict, return_codes) = match outcome {
+        Outcome::Listed(codes) => (Verdict::Listed, codes),
+        Outcome::NotListed => (Verdict::NotListed, Vec::new()),
+    };
+    ListAnswer {
+        verdict,
+        return_codes,
+        reason: None,
+        expires_at: at + Duration::hours(1),
+        evidence: evidence(at),
+    }
+}
+
+/// A job of the original list for each address.
+fn zen(addresses: &[Address]) -> Vec<NewJob> {
+    addresses
+        .iter()
+        .map(|&address| NewJob {
+            target: Target::Ip(address),
+            blocklist: ORIGINAL_LIST.to_owned(),
+        })
+        .collect()
+}
+
+/// Queues the original list's jobs for `addresses`, as secworks did before lists.
+async fn enqueue(store: &dyn Queue, addresses: &[Address], now: OffsetDateTime) {
+    store
+        .enqueue(&zen(addresses), false, now)
+        .await
+        .expect("enqueue");
+}
+
+/// What became of `job`: one query sent, unless it was released untried.
 fn outcome(job: &ClaimedJob, at: OffsetDateTime, result: JobResult) -> JobOutcome {
+    let queries = u64::from(result != JobResult::Release);
     JobOutcome {
         job_id: job.id,
         lease_token: job.lease_token.clone(),
-        address: job.address,
+        target: job.target.clone(),
+        blocklist: job.blocklist.clone(),
         at,
         result,
+        queries,
     }
 }
 
 fn answer(job: &ClaimedJob, answer: Outcome, at: OffsetDateTime) -> JobOutcome {
-    outcome(job, at, JobResult::Answer(answer))
+    outcome(job, at, JobResult::Answer(list_answer(answer, at)))
 }
 
 fn retry(job: &ClaimedJob, at: OffsetDateTime, run_after: OffsetDateTime) -> JobOutcome {
     let error = "DNS timeout".to_owned();
-    outcome(job, at, JobResult::Retry { error, run_after })
+    outcome(
+        job,
+        at,
+        JobResult::Retry {
+            error,
+            run_after,
+            evidence: Some(evidence(at)),
+        },
+    )
 }
 
-/// Claims jobs due at `now` with a lease of five minutes, as a worker would.
+fn fail(job: &ClaimedJob, at: OffsetDateTime, error: &str) -> JobOutcome {
+    let error = error.to_owned();
+    outcome(
+        job,
+        at,
+        JobResult::Fail {
+            error,
+            evidence: None,
+        },
+    )
+}
+
+/// Claims the original list's jobs due at `now` with a lease of five minutes, as a worker
+/// would.
 async fn claim(store: &dyn Queue, limit: u32, now: OffsetDateTime) -> Vec<ClaimedJob> {
+    claim_list(store, ORIGINAL_LIST, limit, now).await
+}
+
+/// Claims `blocklist`'s jobs due at `now` with a lease of five minutes.
+async fn claim_list(
+    store: &dyn Queue,
+    blocklist: &str,
+    limit: u32,
+    now: OffsetDateTime,
+) -> Vec<ClaimedJob> {
     store
-        .claim_jobs(limit, now, now + Duration::minutes(5))
+        .claim_jobs(blocklist, limit, now, now + Duration::minutes(5))
         .await
         .expect("claim jobs")
 }

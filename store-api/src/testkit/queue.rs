@@ -4,20 +4,23 @@ use std::collections::HashSet;
 
 use time::Duration;
 
-use super::{Stores, T0, address, addresses, answer, at, claim, listed, outcome, record, retry};
-use crate::{Attempt, JobResult, Outcome, QueueCounts, StoredAnswer};
+use super::{
+    Stores, T0, address, addresses, answer, at, claim, enqueue, fail, listed, outcome, record,
+    retry, zen,
+};
+use crate::{Attempt, JobResult, ORIGINAL_LIST, Outcome, QueueCounts, StoredAnswer, Target};
 
 pub async fn enqueue_joins_a_pending_job_of_the_same_address(stores: Stores) {
     let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
     let ip = address("192.0.2.1");
-    a.enqueue(&[ip, ip], T0).await.unwrap();
-    b.enqueue(&[ip], at(1)).await.unwrap();
-    a.enqueue(&[], at(2)).await.unwrap();
+    enqueue(a, &[ip, ip], T0).await;
+    enqueue(b, &[ip], at(1)).await;
+    enqueue(a, &[], at(2)).await;
     assert_eq!(b.queue_counts().await.unwrap().pending, 1);
     // A running job does not hold the address: queued again, it waits beside it.
     let running = claim(a, 10, at(3)).await;
     assert_eq!(running.len(), 1);
-    b.enqueue(&[ip], at(4)).await.unwrap();
+    enqueue(b, &[ip], at(4)).await;
     let counts = a.queue_counts().await.unwrap();
     assert_eq!((counts.pending, counts.running), (1, 1));
 }
@@ -25,15 +28,15 @@ pub async fn enqueue_joins_a_pending_job_of_the_same_address(stores: Stores) {
 pub async fn claims_take_due_jobs_oldest_first_up_to_the_limit(stores: Stores) {
     let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
     let [first, second, third] = ["192.0.2.1", "2001:db8::1", "192.0.2.3"].map(address);
-    a.enqueue(&[first], at(0)).await.unwrap();
-    a.enqueue(&[second], at(1)).await.unwrap();
-    a.enqueue(&[third], at(2)).await.unwrap();
+    enqueue(a, &[first], at(0)).await;
+    enqueue(a, &[second], at(1)).await;
+    enqueue(a, &[third], at(2)).await;
 
     // Not yet due.
     assert!(claim(a, 10, at(-1)).await.is_empty());
     let claimed = claim(b, 10, at(1)).await;
-    let got: Vec<_> = claimed.iter().map(|job| job.address).collect();
-    assert_eq!(got, [first, second]);
+    let got: Vec<_> = claimed.iter().map(|job| job.target.clone()).collect();
+    assert_eq!(got, [Target::Ip(first), Target::Ip(second)]);
     assert!(claimed.iter().all(|job| job.attempts == 1));
     assert_eq!(claimed[0].lease_token, claimed[1].lease_token);
     assert_ne!(claimed[0].id, claimed[1].id);
@@ -41,7 +44,7 @@ pub async fn claims_take_due_jobs_oldest_first_up_to_the_limit(stores: Stores) {
     // Claimed jobs are no one else's, and a limit is a limit.
     let later = claim(a, 1, at(10)).await;
     assert_eq!(later.len(), 1);
-    assert_eq!(later[0].address, third);
+    assert_eq!(later[0].target, Target::Ip(third));
     assert_ne!(later[0].lease_token, claimed[0].lease_token);
     assert!(claim(b, 10, at(10)).await.is_empty());
     assert_eq!(a.queue_counts().await.unwrap().running, 3);
@@ -49,9 +52,12 @@ pub async fn claims_take_due_jobs_oldest_first_up_to_the_limit(stores: Stores) {
 
 pub async fn a_lease_runs_out_and_the_job_is_claimed_again(stores: Stores) {
     let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
-    a.enqueue(&[address("192.0.2.1")], T0).await.unwrap();
+    enqueue(a, &[address("192.0.2.1")], T0).await;
     let lease_until = at(60);
-    let held = a.claim_jobs(10, T0, lease_until).await.unwrap();
+    let held = a
+        .claim_jobs(ORIGINAL_LIST, 10, T0, lease_until)
+        .await
+        .unwrap();
     assert_eq!(held.len(), 1);
 
     // Not before the lease runs out.
@@ -76,9 +82,9 @@ pub async fn a_lease_runs_out_and_the_job_is_claimed_again(stores: Stores) {
 pub async fn a_late_outcome_of_a_reclaimed_job_is_dropped(stores: Stores) {
     let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
     let ip = address("192.0.2.1");
-    a.enqueue(&[ip], T0).await.unwrap();
+    enqueue(a, &[ip], T0).await;
     // Store a claims with a lease that runs out at once: its worker "died".
-    let stale = a.claim_jobs(10, T0, T0).await.unwrap();
+    let stale = a.claim_jobs(ORIGINAL_LIST, 10, T0, T0).await.unwrap();
     assert_eq!(stale.len(), 1);
     assert_eq!(b.reclaim_expired(at(1)).await.unwrap(), 1);
     let fresh = claim(b, 10, at(1)).await;
@@ -93,10 +99,7 @@ pub async fn a_late_outcome_of_a_reclaimed_job_is_dropped(stores: Stores) {
     assert!(a.history(&ip, 10).await.unwrap().is_empty());
     record(b, &[answer(&fresh[0], listed(&[2]), at(3))]).await;
     record(a, &[answer(&stale[0], listed(&[4]), at(4))]).await;
-    let fail = JobResult::Fail {
-        error: "DNS timeout".to_owned(),
-    };
-    record(a, &[outcome(&stale[0], at(4), fail)]).await;
+    record(a, &[fail(&stale[0], at(4), "DNS timeout")]).await;
     let stored = a.lookup(&ip).await.unwrap().unwrap();
     assert_eq!(stored.answer, StoredAnswer::Blocklist(listed(&[2])));
     assert_eq!(stored.updated_at, at(3));
@@ -109,9 +112,9 @@ pub async fn answers_of_one_address_keep_uuid_and_never_go_back_in_time(stores: 
     let store = stores.a.as_ref();
     let ip = address("2001:db8::1");
     // Two jobs of one address: one running, then one queued again and claimed.
-    store.enqueue(&[ip], T0).await.unwrap();
+    enqueue(store, &[ip], T0).await;
     let first = claim(store, 10, T0).await;
-    store.enqueue(&[ip], T0).await.unwrap();
+    enqueue(store, &[ip], T0).await;
     let second = claim(store, 10, T0).await;
     assert_ne!(first[0].id, second[0].id);
 
@@ -131,11 +134,11 @@ pub async fn answers_of_one_address_keep_uuid_and_never_go_back_in_time(stores: 
     assert_eq!((stored.created_at, stored.updated_at), (late, late));
 
     // An older answer changes nothing but the history; a newer one keeps uuid and created_at.
-    store.enqueue(&[ip], T0).await.unwrap();
+    enqueue(store, &[ip], T0).await;
     let third = claim(store, 10, T0).await;
     record(store, &[answer(&third[0], Outcome::NotListed, early)]).await;
     assert_eq!(store.lookup(&ip).await.unwrap().unwrap(), stored);
-    store.enqueue(&[ip], T0).await.unwrap();
+    enqueue(store, &[ip], T0).await;
     let fourth = claim(store, 10, T0).await;
     let later = at(86_400);
     record(store, &[answer(&fourth[0], Outcome::NotListed, later)]).await;
@@ -156,9 +159,9 @@ pub async fn answers_of_one_address_keep_uuid_and_never_go_back_in_time(stores: 
 pub async fn a_retried_job_gives_way_to_a_pending_one(stores: Stores) {
     let store = stores.a.as_ref();
     let ip = address("198.51.100.7");
-    store.enqueue(&[ip], T0).await.unwrap();
+    enqueue(store, &[ip], T0).await;
     let running = claim(store, 10, T0).await;
-    store.enqueue(&[ip], T0).await.unwrap();
+    enqueue(store, &[ip], T0).await;
     record(store, &[retry(&running[0], at(1), at(60))]).await;
     let counts = store.queue_counts().await.unwrap();
     assert_eq!((counts.pending, counts.running), (1, 0));
@@ -178,7 +181,7 @@ pub async fn a_retried_job_gives_way_to_a_pending_one(stores: Stores) {
     assert_eq!((again[0].id, again[0].attempts), (pending[0].id, 1));
 
     // A released job also gives way to a pending one.
-    store.enqueue(&[ip], at(5)).await.unwrap();
+    enqueue(store, &[ip], at(5)).await;
     record(store, &[outcome(&again[0], at(6), JobResult::Release)]).await;
     let counts = store.queue_counts().await.unwrap();
     assert_eq!((counts.pending, counts.running), (1, 0));
@@ -188,20 +191,18 @@ pub async fn a_retry_waits_for_its_time_and_a_failure_is_final(stores: Stores) {
     let store = stores.a.as_ref();
     let ip = address("203.0.113.5");
     // A result from an earlier lookup, which failures must not replace.
-    store.enqueue(&[ip], T0).await.unwrap();
+    enqueue(store, &[ip], T0).await;
     let first = claim(store, 10, T0).await;
     record(store, &[answer(&first[0], listed(&[2]), at(1))]).await;
 
-    store.enqueue(&[ip], at(10)).await.unwrap();
+    enqueue(store, &[ip], at(10)).await;
     let job = claim(store, 10, at(10)).await;
     record(store, &[retry(&job[0], at(11), at(100))]).await;
     assert!(claim(store, 10, at(99)).await.is_empty());
     let retried = claim(store, 10, at(100)).await;
     assert_eq!((retried[0].id, retried[0].attempts), (job[0].id, 2));
-    let fail = JobResult::Fail {
-        error: "DNS server failure (SERVFAIL)".to_owned(),
-    };
-    record(store, &[outcome(&retried[0], at(101), fail)]).await;
+    let failed = fail(&retried[0], at(101), "DNS server failure (SERVFAIL)");
+    record(store, &[failed]).await;
     assert!(claim(store, 10, at(1000)).await.is_empty());
 
     let counts = store.queue_counts().await.unwrap();
@@ -233,19 +234,17 @@ pub async fn a_retry_waits_for_its_time_and_a_failure_is_final(stores: Stores) {
 pub async fn queue_counts_count_each_state(stores: Stores) {
     let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
     assert_eq!(a.queue_counts().await.unwrap(), QueueCounts::default());
-    a.enqueue(&addresses(7), T0).await.unwrap();
+    enqueue(a, &addresses(7), T0).await;
     let jobs = claim(a, 4, T0).await;
     record(
         a,
         &[
             answer(&jobs[0], listed(&[2]), at(1)),
             answer(&jobs[1], Outcome::NotListed, at(1)),
-            outcome(
+            fail(
                 &jobs[2],
                 at(1),
-                JobResult::Fail {
-                    error: "blocklist answered without A records (NODATA)".to_owned(),
-                },
+                "blocklist answered without A records (NODATA)",
             ),
         ],
     )
@@ -270,16 +269,18 @@ pub async fn a_job_whose_stored_address_cannot_be_read_fails_at_its_claim(stores
     stores.raw.insert_job(BAD, T0).await;
     let good = address("192.0.2.1");
     let now = at(60);
-    store.enqueue(&[good], now).await.expect("enqueue");
+    enqueue(store.as_ref(), &[good], now).await;
 
     let claimed = claim(store.as_ref(), 10, now).await;
     assert_eq!(claimed.len(), 1);
-    assert_eq!(claimed[0].address, good);
+    assert_eq!(claimed[0].target, Target::Ip(good));
     let counts = store.queue_counts().await.expect("counts");
     assert_eq!((counts.failed, counts.running), (1, 1));
     assert_eq!(
         stores.raw.history_errors(BAD).await,
-        vec![format!("stored address \"{BAD}\" is not an IP address")]
+        vec![format!(
+            "stored target \"{BAD}\" is neither an IP address nor a domain"
+        )]
     );
     assert!(store.history(&good, 10).await.expect("history").is_empty());
 }
@@ -293,13 +294,13 @@ pub async fn two_stores_look_every_address_up_exactly_once(stores: Stores) {
     let (x, y) = tokio::join!(
         async {
             for chunk in first.chunks(500) {
-                a.enqueue(chunk, T0).await?;
+                a.enqueue(&zen(chunk), false, T0).await?;
             }
             Ok::<_, crate::StoreError>(())
         },
         async {
             for chunk in second.chunks(500).rev() {
-                b.enqueue(chunk, T0).await?;
+                b.enqueue(&zen(chunk), false, T0).await?;
             }
             Ok::<_, crate::StoreError>(())
         }
@@ -326,14 +327,14 @@ pub async fn two_stores_look_every_address_up_exactly_once(stores: Stores) {
                     .map(|job| answer(job, listed(&[2]), at(2)))
                     .collect();
                 record(store.as_ref(), &outcomes).await;
-                claimed.extend(jobs.into_iter().map(|job| job.address));
+                claimed.extend(jobs.into_iter().map(|job| job.target));
             }
         }));
     }
     let mut seen = HashSet::new();
     for worker in workers {
         for ip in worker.await.unwrap() {
-            assert!(seen.insert(ip), "{ip} was claimed twice");
+            assert!(seen.insert(ip.clone()), "{ip} was claimed twice");
         }
     }
     assert_eq!(seen.len(), all.len());
@@ -354,7 +355,7 @@ pub async fn two_stores_look_every_address_up_exactly_once(stores: Stores) {
 pub async fn returning_jobs_to_the_queue_races_enqueue_safely(stores: Stores) {
     let (a, b) = (stores.a.clone(), stores.b.clone());
     let all = addresses(100);
-    a.enqueue(&all, T0).await.unwrap();
+    enqueue(a.as_ref(), &all, T0).await;
     // Store a keeps returning its jobs (retry at once) while store b queues the same addresses
     // again: both make pending jobs of the same addresses at once.
     let writer = tokio::spawn({
@@ -370,7 +371,7 @@ pub async fn returning_jobs_to_the_queue_races_enqueue_safely(stores: Stores) {
     let mut reversed = all.clone();
     reversed.reverse();
     for _ in 0..10 {
-        b.enqueue(&reversed, T0).await.unwrap();
+        enqueue(b.as_ref(), &reversed, T0).await;
     }
     writer.await.unwrap();
     let counts = b.queue_counts().await.unwrap();

@@ -2,15 +2,15 @@
 
 use time::macros::datetime;
 
-use super::{Stores, T0, address, answer, at, claim, listed, record, retry};
-use crate::{Attempt, ImportCounts, ImportedUser, LookupRecord, Outcome, StoredAnswer};
+use super::{Stores, T0, address, answer, at, claim, enqueue, listed, record, retry};
+use crate::{Attempt, ImportCounts, ImportedUser, LookupRecord, Outcome, StoredAnswer, Target};
 
 pub async fn an_address_never_looked_up_has_no_result_and_no_history(stores: Stores) {
     let ip = address("2001:db8::42");
     assert_eq!(stores.a.lookup(&ip).await.unwrap(), None);
     assert!(stores.a.history(&ip, 10).await.unwrap().is_empty());
     // Queued is not looked up.
-    stores.b.enqueue(&[ip], T0).await.unwrap();
+    enqueue(&*stores.b, &[ip], T0).await;
     assert_eq!(stores.a.lookup(&ip).await.unwrap(), None);
 }
 
@@ -20,12 +20,12 @@ pub async fn history_is_newest_first_and_limited(stores: Stores) {
     let other = address("192.0.2.78");
     for (i, code) in [2u8, 4, 10].into_iter().enumerate() {
         let i = i64::try_from(i).unwrap() * 10;
-        store.enqueue(&[ip, other], at(i)).await.unwrap();
+        enqueue(store, &[ip, other], at(i)).await;
         let jobs = claim(store, 10, at(i)).await;
         let outcomes: Vec<_> = jobs
             .iter()
             .map(|job| {
-                if job.address == ip {
+                if job.target == Target::Ip(ip) {
                     answer(job, listed(&[code]), at(i + 1))
                 } else {
                     retry(job, at(i + 1), at(i + 5))
@@ -102,7 +102,7 @@ pub async fn import_adds_only_what_is_new(stores: Stores) {
         ),
     ];
     // An address that already has a result keeps it.
-    a.enqueue(&[lookups[1].address], T0).await.unwrap();
+    enqueue(a, &[lookups[1].address], T0).await;
     let job = claim(a, 10, T0).await;
     record(a, &[answer(&job[0], listed(&[4]), at(1))]).await;
     let ours = a.lookup(&lookups[1].address).await.unwrap();
