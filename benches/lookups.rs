@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use secworks::lookup::EngineSettings;
 use secworks::{Application, Config};
 use secworks_dnsbl::test_server::TestDnsServer;
-use secworks_dnsbl::{DnsblResolver, ResolverSettings, Zone, raw_rate};
+use secworks_dnsbl::{Catalogue, DnsblResolver, ResolverSettings, Zone, raw_rate};
 use serde_json::{Value, json};
 
 const ADDRESSES: usize = 10_000;
@@ -31,6 +31,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let resolver = DnsblResolver::new(resolver_settings.clone())?;
+
+    // The list as the service asks it, ZEN by default.
+    let catalogue = Catalogue::builtin()?;
+    let zen = catalogue
+        .get("spamhaus-zen")
+        .ok_or("no spamhaus-zen in the catalogue")?;
     let dir = tempfile::tempdir()?;
     let database = BenchDatabase::create(dir.path()).await?;
     println!("database: {}", database.backend());
@@ -106,7 +112,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .iter()
             .map(|a| a.parse())
             .collect::<Result<_, _>>()?;
-        let raw = raw_rate(&resolver, &raw_ips, CONCURRENCY).await;
+        let raw = raw_rate(&resolver, zen, &raw_ips, CONCURRENCY).await;
         if raw.errors > 0 {
             return Err(format!("{} raw lookups failed", raw.errors).into());
         }

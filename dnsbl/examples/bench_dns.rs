@@ -20,7 +20,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use secworks_dnsbl::test_server::{TestAnswer, TestDnsServer};
-use secworks_dnsbl::{DnsblResolver, ResolverSettings, Zone, raw_rate};
+use secworks_dnsbl::{Catalogue, DnsblResolver, ResolverSettings, Zone, raw_rate};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -72,6 +72,11 @@ async fn raw(
         attempts: 2,
         zone: Zone::default(),
     })?;
+    // The list as the service asks it, ZEN by default.
+    let catalogue = Catalogue::builtin()?;
+    let zen = catalogue
+        .get("spamhaus-zen")
+        .ok_or("no spamhaus-zen in the catalogue")?;
     let first = u32::from(first);
     let ips: Vec<IpAddr> = (0..lookups)
         .map(|i| IpAddr::V4(Ipv4Addr::from(first.wrapping_add(i))))
@@ -80,9 +85,9 @@ async fn raw(
     let warm_up: Vec<IpAddr> = (1..=500)
         .map(|i| IpAddr::V4(Ipv4Addr::from(first.wrapping_sub(i))))
         .collect();
-    raw_rate(&resolver, &warm_up, concurrency.min(16)).await;
+    raw_rate(&resolver, zen, &warm_up, concurrency.min(16)).await;
 
-    let rate = raw_rate(&resolver, &ips, concurrency).await;
+    let rate = raw_rate(&resolver, zen, &ips, concurrency).await;
     println!(
         "{} {} {:.4} {:.0}",
         rate.lookups,

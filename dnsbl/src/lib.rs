@@ -15,9 +15,10 @@
 //! [`ListLookupError::is_rate_limited`], [`ListLookupError::is_retryable`],
 //! [`ListLookupError::needs_attention`].
 //!
-//! The older ZEN-only path — [`DnsblResolver::lookup`], [`classify`] into [`Outcome`],
-//! [`DnsblResolver::check_test_points`] — still serves the service until it moves to
-//! `query_list`.
+//! The first, ZEN-only path — [`DnsblResolver::lookup`], [`classify`] into [`Outcome`],
+//! [`DnsblResolver::check_test_points`] — remains for the text an answer is stored as in the
+//! original contract ([`Outcome::response_code`]) and for the raw-rate benchmark; the service
+//! asks every list, ZEN included, through `query_list`.
 //!
 //! The rule throughout: only a real answer is a [`ListOutcome`] (or [`Outcome`]). Error codes, NODATA, timeouts
 //! and server failures are errors, because storing them as "not listed" would report a

@@ -1,4 +1,5 @@
-//! How fast the resolver alone can look addresses up: the ceiling for the service's rate.
+//! How fast the resolver alone can ask a list about addresses, the way the service asks it
+//! ([`DnsblResolver::query_list`]): the ceiling for the service's rate.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -7,6 +8,9 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
+use crate::address::Address;
+use crate::catalogue::Blocklist;
+use crate::domain::Target;
 use crate::resolver::DnsblResolver;
 
 /// The result of [`raw_rate`].
@@ -14,7 +18,7 @@ use crate::resolver::DnsblResolver;
 pub struct RawRate {
     /// Lookups finished (answers and errors alike).
     pub lookups: usize,
-    /// How many of them ended in a [`LookupError`](crate::LookupError).
+    /// How many of them ended in an error ([`ListLookupError`](crate::ListLookupError)).
     pub errors: usize,
     /// Wall-clock time for all of them.
     pub elapsed: Duration,
@@ -32,24 +36,37 @@ impl RawRate {
     }
 }
 
-/// Looks every address in `ips` up, keeping `concurrency` lookups in flight (at least one),
-/// and reports how long it took.
+/// Asks `list` (without a key) about every address in `ips`, keeping `concurrency` lookups in
+/// flight (at least one), and reports how long it took.
 ///
 /// Each in-flight slot is its own task, so a multi-threaded runtime spreads the work over
 /// its threads as the service's workers would.
-pub async fn raw_rate(resolver: &DnsblResolver, ips: &[IpAddr], concurrency: usize) -> RawRate {
+pub async fn raw_rate(
+    resolver: &DnsblResolver,
+    list: &Blocklist,
+    ips: &[IpAddr],
+    concurrency: usize,
+) -> RawRate {
+    let list = Arc::new(list.clone());
     let ips: Arc<[IpAddr]> = ips.into();
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
 
     let mut slots = JoinSet::new();
     for _ in 0..concurrency.clamp(1, ips.len().max(1)) {
-        let (resolver, ips, next) = (resolver.clone(), ips.clone(), next.clone());
+        let (resolver, list, ips, next) =
+            (resolver.clone(), list.clone(), ips.clone(), next.clone());
         slots.spawn(async move {
             let (mut lookups, mut errors) = (0, 0);
             while let Some(&ip) = ips.get(next.fetch_add(1, Ordering::Relaxed)) {
                 lookups += 1;
-                if resolver.lookup(ip).await.is_err() {
+                let target = Target::Ip(Address::from(ip));
+                if resolver
+                    .query_list(&list, None, &target)
+                    .await
+                    .result
+                    .is_err()
+                {
                     errors += 1;
                 }
             }
