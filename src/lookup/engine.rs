@@ -260,7 +260,8 @@ impl LookupEngine {
         });
         let (results, received) = mpsc::channel(BATCH * 2);
         tasks.spawn(write_outcomes(shared.queue.clone(), received));
-        tasks.spawn(reclaim_leases(shared.clone()));
+        let enabled = lists.enabled().map(|list| list.id.clone()).collect();
+        tasks.spawn(reclaim_leases(shared.clone(), enabled));
 
         let now = clock.now();
         let mut workers = Vec::new();
@@ -687,18 +688,53 @@ async fn write_outcomes(store: Arc<dyn Queue>, mut received: mpsc::Receiver<JobO
     }
 }
 
-/// Returns jobs of dead workers to the queue, at start and then every half lease.
-async fn reclaim_leases(shared: Arc<Shared>) {
+/// Returns jobs of dead workers to the queue, at start and then every half lease. At start,
+/// after the first pass, gives up the jobs of lists that are no longer enabled.
+async fn reclaim_leases(shared: Arc<Shared>, enabled: Vec<String>) {
     let every = (shared.settings.lease / 2).max(Duration::from_millis(100));
+    let mut first = true;
     loop {
         match shared.queue.reclaim_expired(shared.clock.now()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(jobs = n, "returned jobs with expired leases to the queue"),
             Err(e) => tracing::warn!(error = %e, "cannot reclaim expired leases"),
         }
+        if std::mem::take(&mut first) {
+            give_up_disabled_lists(&shared, &enabled).await;
+        }
         tokio::select! {
             () = shared.stop.cancelled() => return,
             () = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// Fails the pending jobs of lists not enabled here: no worker would ever claim them, and
+/// they would keep the queue from ever being idle. (Every replica on a database is meant to
+/// enable the same lists.)
+async fn give_up_disabled_lists(shared: &Shared, enabled: &[String]) {
+    let lists = match shared.queue.pending_lists().await {
+        Ok(lists) => lists,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read which blocklists have pending jobs");
+            return;
+        }
+    };
+    for list in lists.iter().filter(|list| !enabled.contains(list)) {
+        let error = format!(
+            "blocklist {list} is not enabled (SECWORKS_BLOCKLISTS), so the lookup was given up"
+        );
+        match shared
+            .queue
+            .fail_pending(list, &error, shared.clock.now())
+            .await
+        {
+            Ok(jobs) => tracing::warn!(
+                blocklist = %list,
+                jobs,
+                "gave up the pending lookups of a blocklist that is not enabled"
+            ),
+            Err(e) => tracing::warn!(error = %e, blocklist = %list, "cannot give up its jobs"),
         }
     }
 }

@@ -187,6 +187,18 @@ pub trait Queue: Send + Sync {
     async fn reclaim_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
 
     async fn queue_counts(&self) -> Result<QueueCounts, StoreError>;
+
+    /// The lists that have pending jobs, in id order.
+    async fn pending_lists(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Fails every pending job of `blocklist` with `error`, at `now`; returns how many. For
+    /// a list no longer enabled, whose jobs no worker would ever claim.
+    async fn fail_pending(
+        &self,
+        blocklist: &str,
+        error: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
 }
 
 #[cfg(test)]

@@ -511,6 +511,33 @@ impl Queue for SqliteStore {
             rows.into_iter().map(|row| (row.state, row.count)),
         ))
     }
+
+    async fn pending_lists(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar!(
+            "SELECT DISTINCT blocklist FROM lookup_jobs WHERE state = 'pending' ORDER BY blocklist"
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn fail_pending(
+        &self,
+        blocklist: &str,
+        error: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let now = timestamp::format(now);
+        Ok(sqlx::query!(
+            "UPDATE lookup_jobs SET state = 'failed', last_error = ?2, updated_at = ?3
+             WHERE blocklist = ?1 AND state = 'pending'",
+            blocklist,
+            error,
+            now
+        )
+        .execute(&self.writer)
+        .await?
+        .rows_affected())
+    }
 }
 
 #[async_trait]

@@ -758,3 +758,61 @@ async fn the_readme_private_list_works_as_shown() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_list_no_longer_enabled_has_its_pending_lookups_given_up() {
+    let db = TestDb::new().await;
+    let catalogue = Catalogue::builtin().unwrap();
+    let dns = Arc::new(
+        TestDnsServer::start_catalogue(&catalogue, None)
+            .await
+            .unwrap(),
+    );
+    // SpamCop's test points fail, so its jobs wait.
+    dns.fail_test_points("spamcop", true);
+    let with = |enabled: &str| {
+        let mut config = test_config(&db, &dns);
+        config.blocklists = Arc::new(
+            Blocklists::new(&BlocklistSettings {
+                enabled: Some(enabled.to_owned()),
+                ..BlocklistSettings::default()
+            })
+            .unwrap(),
+        );
+        config
+    };
+    let app = spawn_with(with("spamhaus-zen,spamcop"), dns.clone()).await;
+    let token = app.token().await;
+    app.enqueue(&token, &["192.0.2.90", "192.0.2.91"]).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = app.queue_status(&token).await;
+        if status["done"] == 2 && status["pending"] == 2 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.stop().await;
+
+    // Restarted without SpamCop: no worker would ever take its jobs, so they are given up
+    // (and say why) instead of keeping the queue busy forever.
+    let app = spawn_with(with("spamhaus-zen"), dns).await;
+    let token = app.token().await;
+    let status = app
+        .wait_for_idle_queue(&token, Duration::from_secs(10))
+        .await;
+    assert_eq!(status["failed"], 2, "{status}");
+    let errors = crate::helpers::texts_at(
+        &app.database_url,
+        "SELECT last_error FROM lookup_jobs WHERE state = 'failed'",
+    )
+    .await;
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.contains("spamcop is not enabled (SECWORKS_BLOCKLISTS)")),
+        "{errors:?}"
+    );
+    app.stop().await;
+}

@@ -456,6 +456,43 @@ pub async fn a_claim_takes_only_its_lists_jobs(stores: Stores) {
     assert_eq!(claim_list(a, SPAMCOP, 10, at(1_000)).await.len(), 2);
 }
 
+pub async fn a_disabled_lists_pending_jobs_are_given_up_alone(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let [first, second] = ["192.0.2.74", "192.0.2.75"].map(ip);
+    a.enqueue(
+        &[
+            job(&first, SPAMCOP),
+            job(&second, SPAMCOP),
+            job(&first, ORIGINAL_LIST),
+        ],
+        false,
+        T0,
+    )
+    .await
+    .unwrap();
+    let running = claim_list(a, SPAMCOP, 1, T0).await;
+    assert_eq!(running.len(), 1);
+    assert_eq!(
+        b.pending_lists().await.unwrap(),
+        [SPAMCOP.to_owned(), ORIGINAL_LIST.to_owned()],
+        "in id order"
+    );
+    let error = "blocklist spamcop is not enabled";
+    assert_eq!(b.fail_pending(SPAMCOP, error, at(1)).await.unwrap(), 1);
+    assert_eq!(b.pending_lists().await.unwrap(), [ORIGINAL_LIST.to_owned()]);
+    let counts = a.queue_counts().await.unwrap();
+    assert_eq!(
+        (counts.pending, counts.running, counts.failed),
+        (1, 1, 1),
+        "the running job and the other list's job stay"
+    );
+    // The failed job no longer holds its place: the pair can be queued again.
+    a.enqueue(&[job(&second, SPAMCOP)], false, at(2))
+        .await
+        .unwrap();
+    assert_eq!(claim_list(a, SPAMCOP, 10, at(2)).await.len(), 1);
+}
+
 pub async fn queries_are_counted_per_list_and_utc_day_across_stores(stores: Stores) {
     let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
     let day_1 = date!(2024 - 01 - 01);

@@ -128,6 +128,7 @@ macro_rules! conformance_tests {
             reuse_fresh_skips_only_a_fresh_answer_of_the_same_list,
             one_pending_job_per_target_and_list,
             a_claim_takes_only_its_lists_jobs,
+            a_disabled_lists_pending_jobs_are_given_up_alone,
             queries_are_counted_per_list_and_utc_day_across_stores,
             an_unreadable_stored_list_result_is_an_error,
         );
