@@ -816,3 +816,78 @@ async fn a_list_no_longer_enabled_has_its_pending_lookups_given_up() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_lookup_and_blocklists_commands_ask_the_chosen_lists() {
+    let catalogue = Catalogue::builtin().unwrap();
+    let dns = TestDnsServer::start_catalogue(&catalogue, None)
+        .await
+        .unwrap();
+    let run = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_secworks"));
+        command
+            .args(args)
+            .env("SECWORKS_DNS_SERVER", dns.addr().to_string())
+            .env("SECWORKS_DNS_TIMEOUT", "500ms")
+            .env_remove("SECWORKS_BLOCKLISTS")
+            .env_remove("SECWORKS_DQS_KEY")
+            .env_remove("DATABASE_URL");
+        async move { command.output().await.unwrap() }
+    };
+    // Addresses go to the IP lists, domains to the domain lists, one line each.
+    let output = run(&[
+        "lookup",
+        "--lists",
+        "spamhaus-dbl,spamcop",
+        "dbltest.com",
+        "127.0.0.2",
+        "127.0.0.1",
+    ])
+    .await;
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "dbltest.com\tspamhaus-dbl\t127.0.1.2\tspam (127.0.1.2)",
+            "127.0.0.2\tspamcop\t127.0.0.2\tSCBL (127.0.0.2)",
+            "127.0.0.1\tspamcop\tNo Response",
+        ],
+        "{stdout}"
+    );
+    // A list whose test points fail is not trusted, and says so.
+    dns.fail_test_points("spamcop", true);
+    let output = run(&["lookup", "--lists", "spamcop", "192.0.2.1"]).await;
+    assert!(!output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.starts_with("192.0.2.1\tspamcop\terror: answers not trusted: "),
+        "{stdout}"
+    );
+    let output = run(&["lookup", "--lists", "sorbs", "192.0.2.1"]).await;
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("unknown blocklist \"sorbs\""),
+        "{output:?}"
+    );
+
+    let output = run(&["blocklists", "--check"]).await;
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let zen = stdout
+        .lines()
+        .find(|line| line.starts_with("spamhaus-zen\t"))
+        .unwrap();
+    assert!(zen.contains("\tenabled, test points pass\t"), "{zen}");
+    let zrd = stdout
+        .lines()
+        .find(|line| line.starts_with("spamhaus-zrd\t"))
+        .unwrap();
+    assert!(zrd.contains("needs SECWORKS_DQS_KEY"), "{zrd}");
+    assert_eq!(
+        stdout.lines().count(),
+        1 + catalogue.lists().len(),
+        "{stdout}"
+    );
+}
