@@ -8,8 +8,10 @@
 //! roots, then the field's arguments, and is called only when a query selects its field: the
 //! place for a value that costs a read of its own. `schema_builder` requires every one of those
 //! traits of its resolver type, so a missing resolver is a compile error rather than a runtime
-//! failure. What the generator does not support (interfaces, unions, subscriptions, custom
-//! directives, type extensions) is rejected with a message naming the construct.
+//! failure. A method of `SubscriptionResolvers` (the subscription root's trait) opens a stream
+//! instead: it returns a `BoxStream<'static, Result<T>>` of the field's values, each item one
+//! event. What the generator does not support (interfaces, unions, custom directives, type
+//! extensions) is rejected with a message naming the construct.
 //!
 //! The configuration lives beside the SDL rather than in it (no custom directive), so the
 //! published schema stays exactly the file.

@@ -12,6 +12,7 @@ use super::names::{self, ident};
 pub(super) fn emit(schema: &Schema) -> TokenStream {
     let types = schema.types.iter().map(|def| match &def.kind {
         Kind::Root(fields) => root(def, fields),
+        Kind::Subscription(fields) => subscription(def, fields),
         Kind::Object(fields) => object(def, fields),
         Kind::Enum(values) => enumeration(def, values),
         Kind::Input(fields) => input(def, fields),
@@ -33,6 +34,7 @@ fn root(def: &TypeDef, fields: &[Field]) -> TokenStream {
         &all_fields,
         None,
         &format!(" Resolvers for the root type `{name}`."),
+        Output::Value,
     );
     let methods = fields.iter().map(|field| {
         let (method, call) = (field_ident(&field.name), call_args(&field.args));
@@ -52,6 +54,86 @@ fn root(def: &TypeDef, fields: &[Field]) -> TokenStream {
             #(#methods)*
         }
     }
+}
+
+/// The subscription root: its resolver trait, whose methods open streams, and an object
+/// generic over the trait's implementation.
+fn subscription(def: &TypeDef, fields: &[Field]) -> TokenStream {
+    let name = &def.name;
+    let ty = type_ident(name);
+    let resolvers = ident(&names::resolvers_trait(name));
+    let type_docs = docs(def.description.as_deref());
+    let all_fields: Vec<&Field> = fields.iter().collect();
+    let resolvers_trait = resolvers_trait(
+        name,
+        &all_fields,
+        None,
+        &format!(
+            " Resolvers for the root type `{name}`: each method opens the stream of its field's\n \
+             values. An error from the method refuses the subscription; an error in the stream\n \
+             is that event's error, and the stream goes on."
+        ),
+        Output::Stream,
+    );
+    let methods = fields
+        .iter()
+        .map(|field| subscription_glue(&resolvers, field));
+    let struct_doc = format!(" The root type `{name}`, resolved by `R`'s [`{resolvers}`].");
+    quote! {
+        #resolvers_trait
+        #[doc = #struct_doc]
+        pub struct #ty<R>(pub ::std::sync::Arc<R>);
+        #type_docs
+        #[::async_graphql::Subscription(name = #name)]
+        impl<R: #resolvers> #ty<R> {
+            #(#methods)*
+        }
+    }
+}
+
+/// A subscription field's async-graphql method: opens the resolver's stream. Its items are
+/// `Result`s, which async-graphql resolves one event each, so an error ends neither the
+/// stream nor the subscription.
+fn subscription_glue(resolvers: &proc_macro2::Ident, field: &Field) -> TokenStream {
+    let docs = docs(field.description.as_deref());
+    let attr = graphql_attr(&field.name, &field.deprecation, Vec::new());
+    let (method, call) = (field_ident(&field.name), call_args(&field.args));
+    let output = rust_type(&field.ty, false);
+    let allow = allow_many_arguments(field);
+    let args = glue_args(field);
+    let open = quote!(#resolvers::#method(&*self.0, ctx, #(#call),*).await);
+    // As for a query's field: a failing nullable field is null with an error beside it, in the
+    // event whose value failed (async-graphql moves the errors added while an item is made
+    // into that item's response). A failing non-null field leaves the event's `data` null.
+    let body = if field.ty.nullable {
+        quote! {{
+            let stream = #open?;
+            Ok(::async_graphql::futures_util::StreamExt::map(stream, move |item| {
+                item.or_else(|error| {
+                    ctx.add_error(ctx.set_error_path(error.into_server_error(ctx.item.pos)));
+                    Ok(None)
+                })
+            }))
+        }}
+    } else {
+        quote!({ #open })
+    };
+    // `impl Stream` as the only bound: the macro reads the item type from the last bound.
+    quote! {
+        #docs
+        #attr
+        #allow
+        async fn #method(&self, ctx: &::async_graphql::Context<'_>, #(#args),*)
+            -> ::async_graphql::Result<impl ::async_graphql::futures_util::Stream<Item = ::async_graphql::Result<#output>>>
+            #body
+    }
+}
+
+/// A subscription resolver's stream of `ty` values: boxed, so that any stream will do, and
+/// `'static`, as it outlives the call that opened it.
+fn event_stream(ty: &Type) -> TokenStream {
+    let output = rust_type(ty, false);
+    quote!(::async_graphql::futures_util::stream::BoxStream<'static, ::async_graphql::Result<#output>>)
 }
 
 /// An object type: a struct of the fields it holds. If some fields are resolved (they take
@@ -74,7 +156,7 @@ fn object(def: &TypeDef, fields: &[Field]) -> TokenStream {
     let trait_doc = format!(
         " Resolvers for the fields of `{name}` that take arguments or are resolved by hand."
     );
-    let resolvers_trait = resolvers_trait(name, &resolved, Some(&ty), &trait_doc);
+    let resolvers_trait = resolvers_trait(name, &resolved, Some(&ty), &trait_doc, Output::Value);
     let erased_trait = erased_trait(name, &resolved);
     // One `#[Object]` impl for all fields rather than SimpleObject + ComplexObject: that keeps
     // the SDL's field order (ComplexObject fields would come last) and allows a type whose
@@ -119,22 +201,30 @@ fn simple_object(def: &TypeDef, fields: &[Field]) -> TokenStream {
     }
 }
 
+/// What a resolver method's future yields: the field's value, or a stream of its values.
+#[derive(Clone, Copy)]
+enum Output {
+    Value,
+    Stream,
+}
+
 /// `pub trait <Type>Resolvers`: one method per field, given `parent` outside the roots.
 fn resolvers_trait(
     owner: &str,
     fields: &[&Field],
     parent: Option<&proc_macro2::Ident>,
     doc: &str,
+    output: Output,
 ) -> TokenStream {
     let resolvers = ident(&names::resolvers_trait(owner));
     let parent = parent.map(|ty| quote!(parent: &#ty,));
     let methods = fields.iter().map(|field| {
         let docs = docs(field.description.as_deref());
-        let (method, params, output) = (
-            field_ident(&field.name),
-            params(&field.args),
-            rust_type(&field.ty, false),
-        );
+        let (method, params) = (field_ident(&field.name), params(&field.args));
+        let output = match output {
+            Output::Value => rust_type(&field.ty, false),
+            Output::Stream => event_stream(&field.ty),
+        };
         let allow = allow_many_arguments(field);
         quote! {
             #docs
@@ -143,8 +233,9 @@ fn resolvers_trait(
                 -> impl ::std::future::Future<Output = ::async_graphql::Result<#output>> + Send;
         }
     });
+    let doc = doc.lines();
     quote! {
-        #[doc = #doc]
+        #(#[doc = #doc])*
         pub trait #resolvers: Send + Sync + 'static {
             #(#methods)*
         }
@@ -207,18 +298,7 @@ fn resolver_glue(field: &Field, body: TokenStream) -> TokenStream {
     let attr = graphql_attr(&field.name, &field.deprecation, Vec::new());
     let (method, output) = (field_ident(&field.name), rust_type(&field.ty, false));
     let allow = allow_many_arguments(field);
-    let args = field.args.iter().map(|arg| {
-        let mut extra = Vec::new();
-        if let Some(desc) = &arg.description {
-            extra.push(quote!(desc = #desc));
-        }
-        if let Some(default) = &arg.default {
-            extra.push(quote!(default_with = #default));
-        }
-        let attr = graphql_attr(&arg.name, &arg.deprecation, extra);
-        let (id, ty) = (field_ident(&arg.name), rust_type(&arg.ty, arg.boxed));
-        quote!(#attr #id: #ty)
-    });
+    let args = glue_args(field);
     // A failing nullable field is null with an error beside it, as the GraphQL spec says;
     // async-graphql would otherwise drop the field and, for a lone root field, all of `data`.
     let body = if field.ty.nullable {
@@ -238,6 +318,27 @@ fn resolver_glue(field: &Field, body: TokenStream) -> TokenStream {
         #allow
         async fn #method(&self, ctx: &::async_graphql::Context<'_>, #(#args),*) -> ::async_graphql::Result<#output> #body
     }
+}
+
+/// The glue's parameters for `field`'s arguments, each with its SDL name, description and
+/// default.
+fn glue_args(field: &Field) -> Vec<TokenStream> {
+    field
+        .args
+        .iter()
+        .map(|arg| {
+            let mut extra = Vec::new();
+            if let Some(desc) = &arg.description {
+                extra.push(quote!(desc = #desc));
+            }
+            if let Some(default) = &arg.default {
+                extra.push(quote!(default_with = #default));
+            }
+            let attr = graphql_attr(&arg.name, &arg.deprecation, extra);
+            let (id, ty) = (field_ident(&arg.name), rust_type(&arg.ty, arg.boxed));
+            quote!(#attr #id: #ty)
+        })
+        .collect()
 }
 
 /// An object's struct field.
@@ -339,6 +440,16 @@ fn schema_glue(schema: &Schema) -> TokenStream {
             quote!(::async_graphql::EmptyMutation),
         ),
     };
+    let (subscription_ty, subscription) = match &schema.subscription {
+        Some(name) => {
+            let ty = type_ident(name);
+            (quote!(#ty<R>), quote!(#ty(#resolvers)))
+        }
+        None => (
+            quote!(::async_graphql::EmptySubscription),
+            quote!(::async_graphql::EmptySubscription),
+        ),
+    };
     let mut bounds = Vec::new();
     let mut data = Vec::new();
     let mut registrations = Vec::new();
@@ -346,7 +457,7 @@ fn schema_glue(schema: &Schema) -> TokenStream {
         let ty = type_ident(&def.name);
         let trait_name = ident(&names::resolvers_trait(&def.name));
         match &def.kind {
-            Kind::Root(_) => bounds.push(quote!(#trait_name)),
+            Kind::Root(_) | Kind::Subscription(_) => bounds.push(quote!(#trait_name)),
             Kind::Object(fields) if fields.iter().any(|f| f.resolved) => {
                 let erased = ident(&names::erased_trait(&def.name));
                 bounds.push(quote!(#trait_name));
@@ -364,16 +475,16 @@ fn schema_glue(schema: &Schema) -> TokenStream {
     }
     quote! {
         /// The schema: the root types with resolvers `R`.
-        pub type Schema<R> = ::async_graphql::Schema<#query<R>, #mutation_ty, ::async_graphql::EmptySubscription>;
+        pub type Schema<R> = ::async_graphql::Schema<#query<R>, #mutation_ty, #subscription_ty>;
 
         /// Starts a schema whose resolvers are `resolvers` (the caller adds limits and data, then
         /// calls `.finish()`). Every type of the SDL is registered, used by a root field or not.
         pub fn schema_builder<R>(resolvers: ::std::sync::Arc<R>)
-            -> ::async_graphql::SchemaBuilder<#query<R>, #mutation_ty, ::async_graphql::EmptySubscription>
+            -> ::async_graphql::SchemaBuilder<#query<R>, #mutation_ty, #subscription_ty>
         where
             R: #(#bounds)+*,
         {
-            ::async_graphql::Schema::build(#query(#resolvers), #mutation, ::async_graphql::EmptySubscription)
+            ::async_graphql::Schema::build(#query(#resolvers), #mutation, #subscription)
                 #(#data)*
                 #(#registrations)*
         }

@@ -17,6 +17,7 @@ use super::names;
 pub(super) struct Schema {
     pub query: String,
     pub mutation: Option<String>,
+    pub subscription: Option<String>,
     pub types: Vec<TypeDef>,
 }
 
@@ -27,8 +28,11 @@ pub(super) struct TypeDef {
 }
 
 pub(super) enum Kind {
-    /// A root type: every field is resolved by the root's resolver trait.
+    /// The query or mutation root: every field is resolved by the root's resolver trait.
     Root(Vec<Field>),
+    /// The subscription root: every field is a stream of values that the root's resolver trait
+    /// opens.
+    Subscription(Vec<Field>),
     /// An object type: a struct of the fields it holds, plus a resolver trait for the others.
     Object(Vec<Field>),
     Enum(Vec<EnumValue>),
@@ -91,6 +95,7 @@ pub(super) struct Catalog<'d> {
     by_name: HashMap<&'d str, &'d TypeDefinition>,
     query: &'d str,
     mutation: Option<&'d str>,
+    subscription: Option<&'d str>,
     /// Object fields without arguments that a resolver method computes.
     by_hand: HashSet<(&'d str, &'d str)>,
     boxed: HashSet<(&'d str, &'d str)>,
@@ -106,6 +111,7 @@ pub(super) fn build(doc: &ServiceDocument, config: &Config) -> Result<Schema, St
     Ok(Schema {
         query: catalog.query.to_owned(),
         mutation: catalog.mutation.map(str::to_owned),
+        subscription: catalog.subscription.map(str::to_owned),
         types,
     })
 }
@@ -135,12 +141,17 @@ impl<'d> Catalog<'d> {
             }
         }
         let by_name = index_definitions(&defs)?;
-        let (query, mutation) = roots(schema_def, &by_name)?;
+        let Roots {
+            query,
+            mutation,
+            subscription,
+        } = roots(schema_def, &by_name)?;
         let mut catalog = Self {
             defs,
             by_name,
             query,
             mutation,
+            subscription,
             by_hand: HashSet::new(),
             boxed: HashSet::new(),
         };
@@ -153,7 +164,7 @@ impl<'d> Catalog<'d> {
         if BUILTIN_SCALARS.contains(&name) {
             return Named::Builtin;
         }
-        if name == self.query || Some(name) == self.mutation {
+        if name == self.query || Some(name) == self.mutation || Some(name) == self.subscription {
             return Named::Root;
         }
         match self.by_name.get(name).map(|def| &def.kind) {
@@ -237,10 +248,10 @@ impl<'d> Catalog<'d> {
             TypeKind::Object(object) => {
                 let root = matches!(self.named(name), Named::Root);
                 let fields = self.fields(name, root, &object.fields)?;
-                if root {
-                    Kind::Root(fields)
-                } else {
-                    Kind::Object(fields)
+                match root {
+                    true if Some(name) == self.subscription => Kind::Subscription(fields),
+                    true => Kind::Root(fields),
+                    false => Kind::Object(fields),
                 }
             }
             TypeKind::Enum(e) => Kind::Enum(enum_values(name, e)?),
@@ -483,38 +494,46 @@ fn index_definitions<'d>(
     Ok(by_name)
 }
 
-/// The query and mutation root names: from the `schema` block, else `Query` and `Mutation`.
+/// The root type names of a schema.
+struct Roots<'d> {
+    query: &'d str,
+    mutation: Option<&'d str>,
+    subscription: Option<&'d str>,
+}
+
+/// The root type names: from the `schema` block, else `Query`, `Mutation` and `Subscription`.
 fn roots<'d>(
     schema: Option<&'d SchemaDefinition>,
     by_name: &HashMap<&'d str, &'d TypeDefinition>,
-) -> Result<(&'d str, Option<&'d str>), String> {
-    let (query, mutation) = match schema {
+) -> Result<Roots<'d>, String> {
+    let roots = match schema {
         Some(schema) => {
             if let Some(directive) = schema.directives.first() {
                 let name = &directive.node.name.node;
                 return Err(unsupported(format!("directive `@{name}` on the schema")));
             }
-            if let Some(subscription) = &schema.subscription {
-                return Err(unsupported(format!(
-                    "subscription root `{}`",
-                    subscription.node
-                )));
+            Roots {
+                // The parser rejects a `schema` block without a query root.
+                query: schema.query.as_ref().map_or("Query", |q| q.node.as_str()),
+                mutation: schema.mutation.as_ref().map(|m| m.node.as_str()),
+                subscription: schema.subscription.as_ref().map(|s| s.node.as_str()),
             }
-            // The parser rejects a `schema` block without a query root.
-            let query = schema.query.as_ref().map_or("Query", |q| q.node.as_str());
-            (query, schema.mutation.as_ref().map(|m| m.node.as_str()))
         }
         None => {
-            if by_name.contains_key("Subscription") {
-                return Err(unsupported("subscription type `Subscription`"));
+            let defined = |name: &'d str| by_name.contains_key(name).then_some(name);
+            Roots {
+                query: "Query",
+                mutation: defined("Mutation"),
+                subscription: defined("Subscription"),
             }
-            (
-                "Query",
-                by_name.contains_key("Mutation").then_some("Mutation"),
-            )
         }
     };
-    for (role, name) in [("query", Some(query)), ("mutation", mutation)] {
+    let named = [
+        ("query", Some(roots.query)),
+        ("mutation", roots.mutation),
+        ("subscription", roots.subscription),
+    ];
+    for (role, name) in named {
         let Some(name) = name else { continue };
         match by_name.get(name).map(|def| &def.kind) {
             Some(TypeKind::Object(_)) => {}
@@ -526,12 +545,15 @@ fn roots<'d>(
             None => return Err(format!("the {role} root type `{name}` is not defined")),
         }
     }
-    if Some(query) == mutation {
-        return Err(unsupported(format!(
-            "type `{query}` as both the query and the mutation root"
-        )));
+    for (i, (role, name)) in named.iter().enumerate() {
+        let Some(name) = name else { continue };
+        if let Some((other, _)) = named[i + 1..].iter().find(|(_, n)| *n == Some(*name)) {
+            return Err(unsupported(format!(
+                "type `{name}` as both the {role} and the {other} root"
+            )));
+        }
     }
-    Ok((query, mutation))
+    Ok(roots)
 }
 
 fn enum_values(owner: &str, e: &EnumType) -> Result<Vec<EnumValue>, String> {

@@ -241,6 +241,44 @@ fn without_mutation_the_schema_uses_empty_mutation() {
     assert_generates("without_mutation", QUERY);
 }
 
+/// Each subscription field is a stream the resolver opens: arguments with defaults and
+/// descriptions, deprecations and names are those of a query's field; a nullable field's
+/// failing event is null with an error beside it, as a query's field would be.
+#[test]
+fn subscription_fields_are_streams_opened_through_a_trait() {
+    assert_generates(
+        "subscription",
+        r#"
+        type Query { a: Int }
+        type Mutation { b: Int }
+        "Events as they happen."
+        type Subscription {
+          "A tick every `seconds`."
+          heartbeat(
+            "How often."
+            seconds: Int! = 30
+          ): Int!
+          listingEvents(watchlist: String, after: String): ListingEvent
+          everything: [ListingEvent!]! @deprecated(reason: "Use listingEvents.")
+        }
+        type ListingEvent { ip_address: String!, listed: Boolean }
+        "#,
+    );
+}
+
+/// Without a mutation the schema has `EmptyMutation` beside the subscription; a schema block
+/// may name the subscription root anything, and then `Subscription` is an ordinary object.
+#[test]
+fn schema_block_names_the_subscription_root() {
+    assert_generates(
+        "subscription_schema_block",
+        "schema { query: Reads subscription: Events }
+         type Reads { a: Int }
+         type Events { changed(since: String = \"now\"): Subscription! }
+         type Subscription { c: Int }",
+    );
+}
+
 /// Outside a schema block `Mutation` would be the root; here it is an ordinary object.
 #[test]
 fn schema_block_names_the_roots() {
@@ -286,14 +324,6 @@ fn rejects_unsupported_constructs() {
         (
             "interface Node { id: ID } type Query implements Node { id: ID }",
             "unsupported construct: interface type `Node`",
-        ),
-        (
-            "type Query { a: Int } type Subscription { b: Int }",
-            "unsupported construct: subscription type `Subscription`",
-        ),
-        (
-            "schema { query: Query subscription: S } type Query { a: Int } type S { b: Int }",
-            "unsupported construct: subscription root `S`",
         ),
         (
             "directive @auth on FIELD_DEFINITION type Query { a: Int }",
@@ -360,6 +390,26 @@ fn rejects_unsupported_constructs() {
             "unsupported construct: type `Query` as both the query and the mutation root",
         ),
         (
+            "schema { query: Query subscription: Query } type Query { a: Int }",
+            "unsupported construct: type `Query` as both the query and the subscription root",
+        ),
+        (
+            "schema { query: Query mutation: M subscription: M } type Query { a: Int } type M { b: Int }",
+            "unsupported construct: type `M` as both the mutation and the subscription root",
+        ),
+        (
+            "type Query { a: Subscription } type Subscription { b: Int }",
+            "unsupported construct: root type `Subscription` as the type of field `Query.a`",
+        ),
+        (
+            "type Query { a: Int } type Subscription { b: Subscription }",
+            "unsupported construct: root type `Subscription` as the type of field `Subscription.b`",
+        ),
+        (
+            "type Query { a: Int } type Subscription",
+            "unsupported construct: object type `Subscription` without fields",
+        ),
+        (
             "type Query { __a: Int }",
             "unsupported construct: field `Query.__a`: names starting with `__` are reserved",
         ),
@@ -419,6 +469,18 @@ fn rejects_unknown_and_misplaced_types() {
         (
             "schema { query: E } enum E { A }",
             "the query root type `E` is not an object type",
+        ),
+        (
+            "schema { query: Query subscription: Events } type Query { a: Int }",
+            "the subscription root type `Events` is not defined",
+        ),
+        (
+            "schema { query: Query subscription: E } type Query { a: Int } enum E { A }",
+            "the subscription root type `E` is not an object type",
+        ),
+        (
+            "type Query { a: Int } input Subscription { b: Int }",
+            "the subscription root type `Subscription` is not an object type",
         ),
     ];
     for (sdl, message) in cases {
@@ -480,6 +542,10 @@ fn rejects_duplicates_and_rust_name_collisions() {
         (
             "type Query { a(ctx: Int): Int }",
             "name collision: argument `ctx` of `Query.a` becomes `ctx`, which the generated resolver method already uses for its own parameter",
+        ),
+        (
+            "type Query { a: Int } type Subscription { b(ctx: Int): Int }",
+            "name collision: argument `ctx` of `Subscription.b` becomes `ctx`, which the generated resolver method already uses for its own parameter",
         ),
         (
             "type Query { a: T } type T { b(parent: Int): Int }",
@@ -571,6 +637,7 @@ fn rejects_defaults_that_do_not_fit_their_type() {
 #[test]
 fn rejects_resolved_by_hand_entries_that_name_no_plain_object_field() {
     let sdl = "type Query { a: Lookup } enum E { A } input I { f: Int }
+               type Subscription { events: Int! }
                type Lookup { ip: String!, last_error: String, history(limit: Int): [String!]! }";
     let cases = [
         ("Lookp.last_error", "names the unknown type `Lookp`"),
@@ -582,6 +649,10 @@ fn rejects_resolved_by_hand_entries_that_name_no_plain_object_field() {
         (
             "Query.a",
             "names a field of the root type `Query`, whose fields are all resolved by hand",
+        ),
+        (
+            "Subscription.events",
+            "names a field of the root type `Subscription`, whose fields are all resolved by hand",
         ),
         ("E.A", "names `E`, which is not an object type"),
         ("I.f", "names `I`, which is not an object type"),
