@@ -500,11 +500,18 @@ fn join_txt(response: &DnsResponse) -> Option<String> {
     texts.sort();
     texts.dedup();
     if texts.is_empty() {
-        None
-    } else {
-        Some(texts.join("; "))
+        return None;
     }
+    let joined = texts.join("; ");
+    // A reason is a line for people; a zone that answers kilobytes is not stored whole.
+    Some(match joined.char_indices().nth(MAX_REASON_CHARS) {
+        Some((cut, _)) => format!("{}…", &joined[..cut]),
+        None => joined,
+    })
 }
+
+/// The longest TXT reason kept, in characters.
+const MAX_REASON_CHARS: usize = 1024;
 
 #[cfg(test)]
 mod tests {
@@ -601,6 +608,15 @@ mod tests {
             Some("Listed by SBL; Listed by XBL, see https://example.org/x")
         );
         assert_eq!(join_txt(&response(ResponseCode::NoError, Vec::new())), None);
+        let long = "é".repeat(120);
+        let answer = response(ResponseCode::NoError, vec![txt(&[long.as_str(); 10])]);
+        let kept = join_txt(&answer).unwrap();
+        assert_eq!(
+            kept.chars().count(),
+            MAX_REASON_CHARS + 1,
+            "cut, with an ellipsis"
+        );
+        assert!(kept.ends_with("é…"));
     }
 
     #[test]
