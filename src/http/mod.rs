@@ -11,6 +11,7 @@ pub mod observe;
 mod pages;
 pub mod server;
 pub mod tokens;
+mod ws;
 
 use std::sync::Arc;
 
@@ -46,6 +47,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
             "/graphql",
             poem::post(graphql::execute).get(graphql::execute_get),
         )
+        .at("/graphql/ws", poem::get(ws::subscribe))
         .at("/graphql/schema.graphql", poem::get(published_schema))
         .nest("/docs", pages::DOCS.routes())
         .nest("/graphiql", pages::GRAPHIQL.routes())

@@ -17,4 +17,5 @@ mod observability;
 mod probes;
 mod replicas;
 mod security;
+mod subscriptions;
 mod tokens;
