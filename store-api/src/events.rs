@@ -189,9 +189,8 @@ impl EventColumns {
         Ok(ListingEventRecord {
             id: self.id,
             at: self.at,
-            target: Target::parse(&self.target).ok_or_else(|| {
-                StoreError::Unreadable(format!("event target {:?}", self.target))
-            })?,
+            target: Target::parse(&self.target)
+                .ok_or_else(|| StoreError::Unreadable(format!("event target {:?}", self.target)))?,
             blocklist: self.blocklist,
             change: ListingChange::read(&self.change)?,
             return_codes: crate::batch::read_return_codes(&self.return_codes)?,
@@ -211,16 +210,20 @@ mod tests {
 
     #[test]
     fn changes_compare_with_the_previous_real_answer() {
-        use ListingChange::*;
-        use Verdict::*;
+        use ListingChange::{Changed, Delisted};
+        use Verdict::{Listed, NotListed};
         let (two, four) = (codes(&[2]), codes(&[4]));
         let between = |prev: Option<(Verdict, &[Ipv4Addr])>, v, c: &[Ipv4Addr]| {
             ListingChange::between(prev, v, c)
         };
-        assert_eq!(between(None, Listed, &two), Some(Listed));
+        let listed = Some(ListingChange::Listed);
+        assert_eq!(between(None, Listed, &two), listed);
         assert_eq!(between(None, NotListed, &[]), None);
-        assert_eq!(between(Some((NotListed, &[])), Listed, &two), Some(Listed));
-        assert_eq!(between(Some((Listed, &two)), NotListed, &[]), Some(Delisted));
+        assert_eq!(between(Some((NotListed, &[])), Listed, &two), listed);
+        assert_eq!(
+            between(Some((Listed, &two)), NotListed, &[]),
+            Some(Delisted)
+        );
         assert_eq!(between(Some((Listed, &two)), Listed, &four), Some(Changed));
         assert_eq!(between(Some((Listed, &two)), Listed, &two), None);
         assert_eq!(between(Some((NotListed, &[])), NotListed, &[]), None);

@@ -385,7 +385,9 @@ impl WatchlistDiff {
 }
 
 /// Reads stored entries back, or [`StoreError::Unreadable`].
-pub fn read_entries(texts: impl IntoIterator<Item = String>) -> Result<BTreeSet<WatchEntry>, StoreError> {
+pub fn read_entries(
+    texts: impl IntoIterator<Item = String>,
+) -> Result<BTreeSet<WatchEntry>, StoreError> {
     texts
         .into_iter()
         .map(|text| {
@@ -437,8 +439,14 @@ mod tests {
         );
         assert_eq!(entry("192.0.2.0/33"), Err(EntryProblem::NotARange));
         assert_eq!(entry("::ffff:c000:200/120"), Err(EntryProblem::Ipv4Mapped));
-        assert!(matches!(entry("localhost"), Err(EntryProblem::NotATarget(_))));
-        assert!(matches!(entry("192.0.2.999"), Err(EntryProblem::NotATarget(_))));
+        assert!(matches!(
+            entry("localhost"),
+            Err(EntryProblem::NotATarget(_))
+        ));
+        assert!(matches!(
+            entry("192.0.2.999"),
+            Err(EntryProblem::NotATarget(_))
+        ));
     }
 
     #[test]
@@ -474,7 +482,10 @@ mod tests {
     fn ranges_expand_to_every_address_and_diffs_count_distinct_targets() {
         let range: WatchEntry = "192.0.2.0/30".parse().unwrap();
         let targets: Vec<String> = range.targets().map(|t| t.to_string()).collect();
-        assert_eq!(targets, ["192.0.2.0", "192.0.2.1", "192.0.2.2", "192.0.2.3"]);
+        assert_eq!(
+            targets,
+            ["192.0.2.0", "192.0.2.1", "192.0.2.2", "192.0.2.3"]
+        );
         assert_eq!(range.size(), 4);
         let wide: WatchEntry = "2001:db8::/112".parse().unwrap();
         assert_eq!(wide.size(), 65_536);
