@@ -54,6 +54,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         max_body_bytes: 1 << 20,
         max_enqueue: 10_000,
+        max_watch_targets: 1_000_000,
         request_timeout: Duration::from_secs(30),
         login_limits: secworks::config::LoginLimits {
             per_user: "5/1m".parse()?,

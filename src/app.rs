@@ -107,6 +107,7 @@ impl Application {
                 engine.handle(),
                 config.blocklists.clone(),
                 config.max_enqueue,
+                config.max_watch_targets,
             ),
             config.query_limits,
         );

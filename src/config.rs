@@ -125,6 +125,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SECWORKS_MAX_ENQUEUE", value_name = "SECWORKS_MAX_ENQUEUE", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_enqueue: u32,
 
+    /// Most addresses and domains all watchlists together hold, CIDR ranges expanded.
+    #[arg(long, env = "SECWORKS_MAX_WATCH_TARGETS", value_name = "SECWORKS_MAX_WATCH_TARGETS", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_watch_targets: u64,
+
     #[command(flatten)]
     pub dns: DnsArgs,
 
@@ -323,6 +327,7 @@ pub struct Config {
     pub query_limits: QueryLimits,
     pub max_body_bytes: usize,
     pub max_enqueue: usize,
+    pub max_watch_targets: u64,
     pub request_timeout: Duration,
     pub login_limits: LoginLimits,
     pub trust_forwarded_for: bool,
@@ -403,6 +408,7 @@ impl Config {
         Ok(Self {
             max_body_bytes: args.max_body_bytes as usize,
             max_enqueue: args.max_enqueue as usize,
+            max_watch_targets: args.max_watch_targets,
             query_limits: QueryLimits {
                 max_depth: usize::from(args.graphql_max_depth),
                 max_complexity: args.graphql_max_complexity as usize,

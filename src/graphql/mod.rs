@@ -1,7 +1,9 @@
 //! The GraphQL API of schema.graphql: the generated glue and the resolvers behind it.
 
+mod events;
 mod limits;
 mod resolvers;
+mod watchlists;
 
 pub mod generated {
     #![allow(clippy::all, missing_docs)]

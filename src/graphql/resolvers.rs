@@ -9,14 +9,15 @@ use secworks_dnsbl::{
 };
 
 use super::generated::{
-    Blocklist, BlocklistKind, DomainLookup, Evidence, ListResult, ListStatus, Listing, Lookup,
-    LookupAttempt, LookupResolvers, MutationResolvers, QueryResolvers, QueueStatus,
+    Blocklist, BlocklistKind, DomainLookup, Evidence, ListResult, ListStatus, Listing,
+    ListingEventConnection, Lookup, LookupAttempt, LookupResolvers, MutationResolvers,
+    QueryResolvers, QueueStatus, Watchlist,
 };
 use crate::blocklists::Blocklists;
 use crate::lookup::EngineHandle;
 use crate::store::{
-    Attempt, HistoryRecord, ListResultRecord, ListResults, ListState, LookupRecord, ORIGINAL_LIST,
-    Queue, Results, Store, StoreError, StoredAnswer, Verdict,
+    Attempt, HistoryRecord, ListResultRecord, ListResults, ListState, ListingEvents, LookupRecord,
+    ORIGINAL_LIST, Queue, Results, Store, StoreError, StoredAnswer, Verdict, Watchlists,
 };
 use crate::timestamp;
 
@@ -30,10 +31,14 @@ pub struct Resolvers {
     results: Arc<dyn Results>,
     lists: Arc<dyn ListResults>,
     queue: Arc<dyn Queue>,
-    engine: EngineHandle,
-    blocklists: Arc<Blocklists>,
+    pub(super) watchlists: Arc<dyn Watchlists>,
+    pub(super) events: Arc<dyn ListingEvents>,
+    pub(super) engine: EngineHandle,
+    pub(super) blocklists: Arc<Blocklists>,
     /// The most addresses or domains one `enqueue` or `enqueueDomains` takes.
     max_enqueue: usize,
+    /// The most targets all watchlists together hold (`SECWORKS_MAX_WATCH_TARGETS`).
+    pub(super) max_watch_targets: u64,
 }
 
 impl Resolvers {
@@ -42,14 +47,18 @@ impl Resolvers {
         engine: EngineHandle,
         blocklists: Arc<Blocklists>,
         max_enqueue: usize,
+        max_watch_targets: u64,
     ) -> Self {
         Self {
             results: store.clone(),
             lists: store.clone(),
+            watchlists: store.clone(),
+            events: store.clone(),
             queue: store,
             engine,
             blocklists,
             max_enqueue,
+            max_watch_targets,
         }
     }
 
@@ -210,6 +219,30 @@ impl QueryResolvers for Resolvers {
             paused_reason,
         })
     }
+
+    // Watchlists and listing events: in `watchlists.rs`.
+
+    async fn watchlists(&self, _ctx: &Context<'_>) -> async_graphql::Result<Vec<Watchlist>> {
+        self.all_watchlists().await
+    }
+
+    async fn watchlist(
+        &self,
+        _ctx: &Context<'_>,
+        name: String,
+    ) -> async_graphql::Result<Option<Watchlist>> {
+        self.one_watchlist(name).await
+    }
+
+    async fn listing_events(
+        &self,
+        _ctx: &Context<'_>,
+        after: Option<String>,
+        first: Option<i32>,
+        watchlist: Option<String>,
+    ) -> async_graphql::Result<ListingEventConnection> {
+        self.events_page(after, first, watchlist).await
+    }
 }
 
 impl MutationResolvers for Resolvers {
@@ -238,6 +271,44 @@ impl MutationResolvers for Resolvers {
             reuse_fresh,
         )
         .await
+    }
+
+    // Watchlists: in `watchlists.rs`.
+
+    async fn put_watchlist(
+        &self,
+        _ctx: &Context<'_>,
+        name: String,
+        targets: Vec<String>,
+        interval: Option<String>,
+    ) -> async_graphql::Result<Watchlist> {
+        self.put(name, targets, interval).await
+    }
+
+    async fn add_watch_targets(
+        &self,
+        _ctx: &Context<'_>,
+        name: String,
+        targets: Vec<String>,
+    ) -> async_graphql::Result<Watchlist> {
+        self.add_targets(name, targets).await
+    }
+
+    async fn remove_watch_targets(
+        &self,
+        _ctx: &Context<'_>,
+        name: String,
+        targets: Vec<String>,
+    ) -> async_graphql::Result<Watchlist> {
+        self.remove_targets(name, targets).await
+    }
+
+    async fn delete_watchlist(
+        &self,
+        _ctx: &Context<'_>,
+        name: String,
+    ) -> async_graphql::Result<bool> {
+        self.delete(name).await
     }
 }
 
@@ -534,7 +605,7 @@ fn invalid_domains(bad: &[InvalidDomain]) -> async_graphql::Error {
 }
 
 /// Logs a store failure and returns an error that reveals nothing of it.
-fn internal(error: StoreError) -> async_graphql::Error {
+pub(super) fn internal(error: StoreError) -> async_graphql::Error {
     tracing::error!(error = %error, "resolver failed on the store");
     async_graphql::Error::new("internal error").extend_with(|_, ext| ext.set("code", "INTERNAL"))
 }

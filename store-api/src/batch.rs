@@ -35,6 +35,17 @@ pub fn return_codes_text(codes: &[Ipv4Addr]) -> String {
         .join(",")
 }
 
+/// Reads [`return_codes_text`] back, or [`StoreError::Unreadable`].
+pub fn read_return_codes(text: &str) -> Result<Vec<Ipv4Addr>, StoreError> {
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .map(str::parse)
+        .collect::<Result<Vec<Ipv4Addr>, _>>()
+        .map_err(|_| StoreError::Unreadable(format!("return codes {text:?}")))
+}
+
 /// A list result as its columns hold it, for [`ListResultColumns::read`]. (SQLite's backend
 /// reads its text instants and 0/1 flags into these first.)
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,15 +75,7 @@ impl ListResultColumns {
             "unknown" => ListState::Unknown,
             other => return Err(unreadable(format!("list result state {other:?}"))),
         };
-        let return_codes = if self.return_codes.is_empty() {
-            Vec::new()
-        } else {
-            self.return_codes
-                .split(',')
-                .map(str::parse)
-                .collect::<Result<Vec<Ipv4Addr>, _>>()
-                .map_err(|_| unreadable(format!("return codes {:?}", self.return_codes)))?
-        };
+        let return_codes = read_return_codes(&self.return_codes)?;
         let evidence = match (
             self.resolver,
             self.query_name,

@@ -1,6 +1,8 @@
 //! The persistence interface of secworks: one narrow trait per concern — [`Accounts`] (users,
 //! the token key, revocations), [`Queue`] (lookup jobs), [`Results`] (each address's result
-//! and history), [`ListResults`] (each list's result per address or domain, query counts), [`Import`] and [`Ping`] — the records they take and return, and the one
+//! and history), [`ListResults`] (each list's result per address or domain, query counts),
+//! [`Watchlists`] (named sets of watched targets), [`ListingEvents`] (the log of listing
+//! changes), [`Import`] and [`Ping`] — the records they take and return, and the one
 //! timestamp format every backend serves. [`Store`] is all of them, for wiring; each caller
 //! depends on the part it uses. The backends, one crate each (`secworks-store-sqlite`,
 //! `secworks-store-postgres`), implement every part, each checking its queries against its own
@@ -14,6 +16,7 @@
 mod accounts;
 mod answer;
 pub mod batch;
+pub mod events;
 mod import;
 mod lists;
 mod queue;
@@ -21,6 +24,7 @@ mod results;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod timestamp;
+pub mod watchlists;
 
 use async_trait::async_trait;
 pub use secworks_dnsbl::{Address, Domain, Outcome, Target};
@@ -28,6 +32,7 @@ pub use time::OffsetDateTime;
 
 pub use accounts::{Accounts, TokenStanding, User, UserSummary};
 pub use answer::StoredAnswer;
+pub use events::{ListingChange, ListingEventRecord, ListingEvents};
 pub use import::{Import, ImportCounts, ImportedUser};
 pub use lists::{
     DomainRecord, Evidence, ListAnswer, ListResultRecord, ListResults, ListState, NOT_LOOKED_UP,
@@ -38,6 +43,10 @@ pub use queue::{
     read_claimed,
 };
 pub use results::{Attempt, HistoryRecord, LookupRecord, Results};
+pub use watchlists::{
+    EntryProblem, InvalidWatchEntry, WatchEntry, WatchlistName, WatchlistRecord, WatchlistWrite,
+    Watchlists,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -65,9 +74,23 @@ pub trait Ping: Send + Sync {
 
 /// The whole store, as the application opens it: every part, for wiring. Each caller takes
 /// the part it uses (`Arc<dyn Store>` upcasts to `Arc<dyn Queue>` and the others).
-pub trait Store: Accounts + Queue + Results + ListResults + Import + Ping + 'static {}
+pub trait Store:
+    Accounts + Queue + Results + ListResults + Watchlists + ListingEvents + Import + Ping + 'static
+{
+}
 
-impl<T> Store for T where T: Accounts + Queue + Results + ListResults + Import + Ping + 'static {}
+impl<T> Store for T where
+    T: Accounts
+        + Queue
+        + Results
+        + ListResults
+        + Watchlists
+        + ListingEvents
+        + Import
+        + Ping
+        + 'static
+{
+}
 
 #[cfg(test)]
 mod suite_list {

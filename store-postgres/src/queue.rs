@@ -2,18 +2,21 @@
 //!
 //! Lock order, the same in every transaction that waits for locks, so that they cannot wait
 //! for each other in a circle: job rows by id, then `list_results` rows by (target, list),
-//! then `lookups` rows by address, `domain_lookups` rows by domain, and last the
-//! `blocklist_queries` rows by (list, day), which every replica's writer updates. Claims never
+//! then `lookups` rows by address, `domain_lookups` rows by domain, the
+//! `blocklist_queries` rows by (list, day), which every replica's writer updates, and last
+//! the `listing_event_ids` row, taken only by batches that make listing events. Claims never
 //! wait (SKIP LOCKED). What remains (an enqueue and a result writer both making one pair's job
 //! pending; a batch's answers and errors, two statements on `list_results`, against another
 //! batch's) PostgreSQL resolves by aborting one, and [`crate::retry`] runs it again.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::net::Ipv4Addr;
 
-use secworks_store_api::batch::{self, ErrorRow, HeldAnswers};
+use secworks_store_api::batch::{self, AnswerRow, ErrorRow, HeldAnswers};
+use secworks_store_api::events::{self, EventRow};
 use secworks_store_api::{
     ClaimedJob, ClaimedRow, JobOutcome, JobResult, NOT_LOOKED_UP, ORIGINAL_LIST, StoreError,
-    read_claimed,
+    Verdict, read_claimed,
 };
 use sqlx::{PgConnection, PgPool};
 use time::{Date, OffsetDateTime};
@@ -159,8 +162,8 @@ pub(crate) async fn record(
         mark_done(&mut tx, &answers, now).await?
     };
     let held = HeldAnswers::new(answers.iter().copied(), &done);
-    let current = if held.is_empty() {
-        HashSet::new()
+    let (current, events) = if held.is_empty() {
+        (HashSet::new(), Vec::new())
     } else {
         record_answers(&mut tx, &held).await?
     };
@@ -239,6 +242,9 @@ pub(crate) async fn record(
     if !counts.is_empty() {
         count_queries(&mut tx, &counts).await?;
     }
+    if !events.is_empty() {
+        crate::watch::append_events(&mut tx, &events).await?;
+    }
     tx.commit().await?;
     Ok(())
 }
@@ -273,12 +279,14 @@ async fn mark_done(
 /// order, and the original list's history. An answer replaces one at most as new and clears
 /// last_error. Returns the addresses whose original-list answer is now the current one (the
 /// rows the upsert wrote; a concurrent writer of the same row waits for this transaction and
-/// then compares against what it committed).
-async fn record_answers(
+/// then compares against what it committed), and the listing events the answers make, for
+/// the caller to append last.
+async fn record_answers<'a>(
     tx: &mut PgConnection,
-    held: &HeldAnswers<'_>,
-) -> Result<HashSet<String>, StoreError> {
+    held: &HeldAnswers<'a>,
+) -> Result<(HashSet<String>, Vec<EventRow<'a>>), StoreError> {
     let rows = held.results();
+    let previous = previous_answers(tx, &rows).await?;
     let mut targets = Vec::with_capacity(rows.len());
     let mut lists = Vec::with_capacity(rows.len());
     let mut states = Vec::with_capacity(rows.len());
@@ -342,10 +350,15 @@ async fn record_answers(
     )
     .fetch_all(&mut *tx)
     .await?;
+    let written: HashSet<(String, String)> = written
+        .into_iter()
+        .map(|row| (row.target, row.blocklist))
+        .collect();
+    let events = events::listing_events(&rows, &written, &previous);
     let current = written
         .into_iter()
-        .filter(|row| row.blocklist == ORIGINAL_LIST)
-        .map(|row| row.target)
+        .filter(|(_, list)| list == ORIGINAL_LIST)
+        .map(|(target, _)| target)
         .collect();
 
     let history = held.history();
@@ -369,7 +382,55 @@ async fn record_answers(
         .execute(&mut *tx)
         .await?;
     }
-    Ok(current)
+    Ok((current, events))
+}
+
+/// Each list's previous real answer about each target of a batch, for its listing events,
+/// read so that no other writer can change it before this transaction commits. Existing
+/// rows are locked (`FOR UPDATE`, which also reads the latest committed version of a row it
+/// had to wait for). A row that does not exist yet cannot be locked, and another replica
+/// could insert it meanwhile (two running jobs of one pair): so missing rows are first
+/// inserted as `unknown` placeholders, which waits for such an insert to commit and then
+/// leaves its row alone. Every placeholder is overwritten by the batch's answer in this same
+/// transaction (an answer always replaces an `unknown` row), so none is ever seen. Rows go
+/// in (target, list) order, the lock order, as the upsert after takes them. Two statements
+/// per batch, however many answers.
+async fn previous_answers(
+    tx: &mut PgConnection,
+    rows: &[AnswerRow<'_>],
+) -> Result<HashMap<(String, String), (Verdict, Vec<Ipv4Addr>)>, StoreError> {
+    let targets: Vec<String> = rows.iter().map(AnswerRow::target).collect();
+    let lists: Vec<&str> = rows.iter().map(AnswerRow::blocklist).collect();
+    sqlx::query!(
+        "INSERT INTO list_results (target, blocklist, state, return_codes)
+         SELECT t, b, 'unknown', ''
+         FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS k (t, b, n)
+         ORDER BY n
+         ON CONFLICT (target, blocklist) DO NOTHING",
+        &targets,
+        &lists as &[&str]
+    )
+    .execute(&mut *tx)
+    .await?;
+    let stored = sqlx::query!(
+        "SELECT r.target, r.blocklist, r.state, r.return_codes
+         FROM list_results AS r
+         JOIN UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS k (t, b, n)
+           ON r.target = k.t AND r.blocklist = k.b
+         ORDER BY k.n
+         FOR UPDATE OF r",
+        &targets,
+        &lists as &[&str]
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut previous = HashMap::new();
+    for row in stored {
+        if let Some(answer) = events::previous_answer(&row.state, &row.return_codes)? {
+            previous.insert((row.target, row.blocklist), answer);
+        }
+    }
+    Ok(previous)
 }
 
 /// Stores failed attempts in `list_results`, one statement: a new row is `unknown` with the

@@ -1,16 +1,19 @@
 //! The SQLite backend of secworks, its embedded default: [`SqliteStore`] implements every part
-//! of the store ([`Accounts`], [`Queue`], [`Results`], [`ListResults`], [`Import`], [`Ping`])
-//! over one SQLite file in WAL mode.
+//! of the store ([`Accounts`], [`Queue`], [`Results`], [`ListResults`], `Watchlists`,
+//! `ListingEvents`, [`Import`], [`Ping`]) over one SQLite file in WAL mode.
 //!
 //! Instants are stored as the fixed-width RFC 3339 text of [`timestamp`], so text order is
 //! time order; addresses and answers as their text.
 
-use std::collections::HashSet;
+mod watch;
+
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use secworks_store_api::batch::{self, HeldAnswers, ListResultColumns};
+use secworks_store_api::events::{self, EventRow};
 use secworks_store_api::{
     Accounts, Address, Attempt, ClaimedJob, ClaimedRow, Domain, DomainRecord, HistoryRecord,
     Import, ImportCounts, ImportedUser, JobOutcome, JobResult, ListResultRecord, ListResults,
@@ -384,9 +387,11 @@ impl Queue for SqliteStore {
             .iter()
             .filter(|o| matches!(o.result, JobResult::Answer(_)))
             .collect();
-        if !answers.is_empty() {
-            record_answers(&mut tx, &answers, &timestamp::format(now)).await?;
-        }
+        let events = if answers.is_empty() {
+            Vec::new()
+        } else {
+            record_answers(&mut tx, &answers, &timestamp::format(now)).await?
+        };
         // Failed attempts whose job still held its claim.
         let mut failed = HashSet::new();
         for outcome in outcomes {
@@ -471,6 +476,9 @@ impl Queue for SqliteStore {
             )
             .execute(&mut *tx)
             .await?;
+        }
+        if !events.is_empty() {
+            watch::append_events(&mut tx, &events).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -746,7 +754,7 @@ impl Import for SqliteStore {
 }
 
 /// Reads a stored instant.
-fn instant(text: &str) -> Result<OffsetDateTime, StoreError> {
+pub(crate) fn instant(text: &str) -> Result<OffsetDateTime, StoreError> {
     timestamp::parse(text)
         .ok_or_else(|| StoreError::Unreadable(format!("{text:?}, not an RFC 3339 timestamp")))
 }
@@ -754,11 +762,12 @@ fn instant(text: &str) -> Result<OffsetDateTime, StoreError> {
 /// Stores a batch of answers with set-wise statements, whatever the batch size: the jobs
 /// still holding their claim are marked done, and only their answers are written: each
 /// list's result, then the addresses' and domains' records and the original list's history.
-async fn record_answers(
+/// Returns the listing events the answers make, for the caller to append last.
+async fn record_answers<'a>(
     tx: &mut sqlx::SqliteConnection,
-    answers: &[&JobOutcome],
+    answers: &[&'a JobOutcome],
     now: &str,
-) -> Result<(), StoreError> {
+) -> Result<Vec<EventRow<'a>>, StoreError> {
     let claims: Vec<(i64, &str)> = answers
         .iter()
         .map(|o| (o.job_id, o.lease_token.as_str()))
@@ -782,14 +791,35 @@ async fn record_answers(
     .collect();
     let held = HeldAnswers::new(answers.iter().copied(), &held);
     if held.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
+    }
+    let rows = held.results();
+    // Each list's previous real answer, for the listing events: one read for the batch, in
+    // the transaction (SQLite's one writer holds the database until it commits).
+    let keys: Vec<(String, &str)> = rows.iter().map(|r| (r.target(), r.blocklist())).collect();
+    let keys = to_json(&keys)?;
+    let mut previous = HashMap::new();
+    for row in sqlx::query!(
+        r#"SELECT target AS "target!: String", blocklist AS "blocklist!: String", state,
+                  return_codes
+           FROM list_results
+           WHERE (target, blocklist) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?1))
+             AND state <> 'unknown'"#,
+        keys
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    {
+        if let Some(answer) = events::previous_answer(&row.state, &row.return_codes)? {
+            previous.insert((row.target, row.blocklist), answer);
+        }
     }
 
     // Each list's result: an answer replaces one at most as new, and clears last_error. The
-    // rows it wrote say which original-list answers are now current.
-    let results: Vec<_> = held
-        .results()
-        .into_iter()
+    // rows it wrote say which original-list answers are now current, and which answers make
+    // events.
+    let results: Vec<_> = rows
+        .iter()
         .map(|row| {
             let (answer, evidence) = (row.answer, &row.answer.evidence);
             (
@@ -810,7 +840,7 @@ async fn record_answers(
         })
         .collect();
     let results = to_json(&results)?;
-    let current: HashSet<String> = sqlx::query!(
+    let written: HashSet<(String, String)> = sqlx::query!(
         r#"INSERT INTO list_results (target, blocklist, state, return_codes, reason, checked_at,
                expires_at, last_error, resolver, query_name, rcode, ttl, test_points_passed,
                answered_at)
@@ -834,9 +864,14 @@ async fn record_answers(
     .fetch_all(&mut *tx)
     .await?
     .into_iter()
-    .filter(|row| row.blocklist == ORIGINAL_LIST)
-    .map(|row| row.target)
+    .map(|row| (row.target, row.blocklist))
     .collect();
+    let events = events::listing_events(&rows, &written, &previous);
+    let current: HashSet<String> = written
+        .into_iter()
+        .filter(|(_, list)| list == ORIGINAL_LIST)
+        .map(|(target, _)| target)
+        .collect();
 
     // uuid and created_at are written once; updated_at moves to the latest answer of any
     // list, never back in time. response_code is the original list's current answer; a row
@@ -909,7 +944,7 @@ async fn record_answers(
         .execute(&mut *tx)
         .await?;
     }
-    Ok(())
+    Ok(events)
 }
 
 /// Stores failed attempts in `list_results`, one statement: a new row is `unknown` with the
@@ -963,7 +998,7 @@ async fn record_errors(
     Ok(())
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))
 }
 

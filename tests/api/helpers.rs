@@ -176,6 +176,7 @@ pub fn test_config(db: &TestDb, dns: &TestDnsServer) -> Config {
         },
         max_body_bytes: 1 << 20,
         max_enqueue: 10_000,
+        max_watch_targets: 1_000_000,
         request_timeout: Duration::from_secs(30),
         login_limits: secworks::config::LoginLimits {
             per_user: "5/1m".parse().unwrap(),

@@ -19,3 +19,4 @@ mod replicas;
 mod security;
 mod subscriptions;
 mod tokens;
+mod watchlists;

@@ -29,6 +29,7 @@ mod lists;
 pub mod postgres;
 mod queue;
 mod results;
+mod watch;
 
 use std::any::Any;
 use std::net::{IpAddr, Ipv4Addr};
@@ -46,6 +47,7 @@ pub use accounts::*;
 pub use lists::*;
 pub use queue::*;
 pub use results::*;
+pub use watch::*;
 
 /// Two independent handles on one fresh database, a way below the traits to write rows
 /// secworks itself never would, and what keeps the database alive.
@@ -131,6 +133,13 @@ macro_rules! conformance_tests {
             a_disabled_lists_pending_jobs_are_given_up_alone,
             queries_are_counted_per_list_and_utc_day_across_stores,
             an_unreadable_stored_list_result_is_an_error,
+            // Watchlists and listing events
+            listing_changes_make_events_and_errors_do_not,
+            events_page_after_a_cursor_and_filter_by_watchlist,
+            event_ids_follow_commit_order_across_stores,
+            watchlists_are_created_replaced_changed_and_deleted,
+            the_target_limit_spans_all_watchlists_and_a_refusal_changes_nothing,
+            a_wide_range_is_written_and_replaced_in_batches,
         );
     };
 }
