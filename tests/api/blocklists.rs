@@ -543,7 +543,13 @@ async fn fresh_answers_are_reused_only_when_asked() {
     let again = t
         .wait("192.0.2.40", |r| r["checked_at"] != checked.as_str())
         .await;
-    assert_ne!(again["updated_at"], first["updated_at"]);
+    // The address's row and its list results are two reads, each of a committed state: one
+    // may come from just before the answer was stored, so read again until both have it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while t.ip("192.0.2.40").await["updated_at"] == first["updated_at"] {
+        assert!(tokio::time::Instant::now() < deadline, "updated_at never moved");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let rechecked = result(&again, "spamhaus-zen")["checked_at"]
         .as_str()
         .unwrap()
