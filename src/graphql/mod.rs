@@ -2,6 +2,7 @@
 
 mod limits;
 mod resolvers;
+mod webhooks;
 
 pub mod generated {
     #![allow(clippy::all, missing_docs)]
