@@ -18,3 +18,4 @@ mod probes;
 mod replicas;
 mod security;
 mod tokens;
+mod webhooks;
