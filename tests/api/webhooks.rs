@@ -388,7 +388,7 @@ async fn every_event_arrives_signed_and_in_order_across_a_restart_and_an_outage(
     t.answer(ip, &[2]).await;
     t.answer(other, &[3]).await;
     t.wait_webhook(&id, |w| w["pending"] == 2).await;
-    let failures = "SELECT failures FROM webhooks";
+    let failures = "SELECT CAST(failures AS BIGINT) FROM webhooks";
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while scalar_at(&db_url(&t), failures).await < 1 {
         assert!(tokio::time::Instant::now() < deadline, "no failed attempt");
@@ -539,7 +539,7 @@ async fn a_name_resolving_to_loopback_is_not_reached_at_delivery_without_the_set
     let t = hooked_with(&db, &dns, |config| config.webhooks.allow_private = false).await;
     t.answer("192.0.2.30", &[2]).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while scalar_at(&db_url(&t), "SELECT failures FROM webhooks").await < 1 {
+    while scalar_at(&db_url(&t), "SELECT CAST(failures AS BIGINT) FROM webhooks").await < 1 {
         assert!(tokio::time::Instant::now() < deadline, "no attempt made");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
