@@ -66,6 +66,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_connections: None,
         header_timeout: Duration::from_secs(10),
         idle_timeout: Duration::from_secs(60),
+        webhooks: secworks::webhooks::WebhookSettings::default(),
         resolver: resolver_settings,
         engine: EngineSettings {
             concurrency: CONCURRENCY,

@@ -14,6 +14,7 @@ use crate::graphql::{self, Resolvers};
 use crate::http::{self, AppState};
 use crate::lookup::LookupEngine;
 use crate::store;
+use crate::webhooks::WebhookWorker;
 
 /// How often revocations of tokens that expired anyway are deleted.
 const PURGE_INTERVAL: Duration = Duration::from_secs(600);
@@ -32,6 +33,8 @@ pub enum StartError {
     Token(#[from] auth::TokenError),
     #[error("cannot set up the DNS resolver (SECWORKS_DNS_SERVER): {0}")]
     Resolver(#[from] secworks_dnsbl::ResolverError),
+    #[error("cannot set up the webhook client's TLS: {0}")]
+    Webhooks(#[from] rustls::Error),
     #[error("cannot listen on {addr} (HOST, PORT): {source}")]
     Bind {
         addr: SocketAddr,
@@ -46,6 +49,7 @@ pub struct Application {
     connections: http::server::ConnectionLimits,
     state: Arc<AppState>,
     engine: LookupEngine,
+    webhooks: WebhookWorker,
     grace: Duration,
 }
 
@@ -92,6 +96,10 @@ impl Application {
         let listener = TcpListener::bind(requested).await.map_err(bind_error)?;
         let addr = listener.local_addr().unwrap_or(requested);
         let connections = connection_limits(&config);
+        let webhook_client = crate::webhooks::client::WebhookClient::new(
+            config.webhooks.timeout,
+            config.webhooks.allow_private,
+        )?;
         // Last, so that a failed start leaves no workers behind.
         let engine = LookupEngine::start(
             store.clone(),
@@ -101,6 +109,14 @@ impl Application {
             config.engine.clone(),
             config.clock.clone(),
         );
+        // After the engine, whose writer appends the events it delivers.
+        let webhooks = WebhookWorker::start(
+            store.clone(),
+            store.clone(),
+            config.blocklists.clone(),
+            webhook_client,
+            config.clock.clone(),
+        );
         let schema = graphql::build(
             Resolvers::new(
                 store.clone(),
@@ -108,7 +124,8 @@ impl Application {
                 config.blocklists.clone(),
                 config.max_enqueue,
                 config.max_watch_targets,
-            ),
+            )
+            .with_webhooks(store.clone(), &config.webhooks, config.clock.clone()),
             config.query_limits,
         );
         let state = Arc::new(AppState {
@@ -131,6 +148,7 @@ impl Application {
             connections,
             state,
             engine,
+            webhooks,
             grace: config.shutdown_grace,
         })
     }
@@ -174,10 +192,11 @@ impl Application {
             // Also when the server stopped on its own: the lookups must not outlive it.
             stop.cancel();
         };
-        let (engine, grace) = (self.engine, self.grace);
+        let (engine, webhooks, grace) = (self.engine, self.webhooks, self.grace);
         let lookups = async {
             stop.cancelled().await;
-            engine.shutdown(grace).await;
+            // Both within the grace period: deliveries in flight finish or are sent again.
+            tokio::join!(engine.shutdown(grace), webhooks.shutdown(grace));
         };
         tokio::join!(server, lookups);
         purge.abort();

@@ -16,6 +16,7 @@ pub use crate::auth::LoginLimits;
 use crate::blocklists::{BlocklistError, BlocklistSettings, Blocklists};
 use crate::graphql::QueryLimits;
 use crate::lookup::EngineSettings;
+use crate::webhooks::WebhookSettings;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -137,6 +138,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub engine: EngineArgs,
+
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
 }
 
 /// Which blocklists are queried; shared by the server and `secworks lookup`.
@@ -336,6 +340,7 @@ pub struct Config {
     pub max_connections: Option<usize>,
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
+    pub webhooks: WebhookSettings,
 }
 
 impl std::fmt::Debug for Config {
@@ -428,6 +433,7 @@ impl Config {
             resolver,
             blocklists,
             engine: args.engine.settings(),
+            webhooks: args.webhooks.settings(),
             clock: crate::timestamp::Clock::system(),
             host: args.host,
             port: args.port,
@@ -436,6 +442,28 @@ impl Config {
             token_key,
             admin_password,
         })
+    }
+}
+
+/// How webhooks are delivered.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebhookArgs {
+    /// Longest time one webhook delivery attempt may take, connecting included.
+    #[arg(long, env = "SECWORKS_WEBHOOK_TIMEOUT", value_name = "SECWORKS_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub webhook_timeout: Duration,
+
+    /// Let webhooks reach addresses that are not global (loopback, private, link-local, ...):
+    /// only for receivers on a trusted network.
+    #[arg(long, env = "SECWORKS_WEBHOOK_ALLOW_PRIVATE", value_name = "SECWORKS_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+}
+
+impl WebhookArgs {
+    pub fn settings(&self) -> WebhookSettings {
+        WebhookSettings {
+            timeout: self.webhook_timeout,
+            allow_private: self.webhook_allow_private,
+        }
     }
 }
 

@@ -18,6 +18,7 @@ pub mod lookup;
 pub mod memory;
 pub mod store;
 pub mod timestamp;
+pub mod webhooks;
 
 pub use app::Application;
 pub use config::Config;
@@ -41,6 +42,17 @@ mod layers {
         ("graphql", &["poem", "poem_openapi", "crate::http"]),
         (
             "lookup",
+            &[
+                "poem",
+                "poem_openapi",
+                "async_graphql",
+                "crate::http",
+                "crate::graphql",
+                "crate::auth",
+            ],
+        ),
+        (
+            "webhooks",
             &[
                 "poem",
                 "poem_openapi",

@@ -4,6 +4,7 @@ mod events;
 mod limits;
 mod resolvers;
 mod watchlists;
+mod webhooks;
 
 pub mod generated {
     #![allow(clippy::all, missing_docs)]

@@ -28,6 +28,8 @@ const MAX_HISTORY: i32 = 100;
 const DEFAULT_HISTORY: i32 = 10;
 
 pub struct Resolvers {
+    /// Webhooks: in `webhooks.rs`.
+    pub(super) hooks: super::webhooks::WebhookApi,
     results: Arc<dyn Results>,
     lists: Arc<dyn ListResults>,
     queue: Arc<dyn Queue>,
@@ -50,6 +52,7 @@ impl Resolvers {
         max_watch_targets: u64,
     ) -> Self {
         Self {
+            hooks: super::webhooks::WebhookApi::new(store.clone()),
             results: store.clone(),
             lists: store.clone(),
             watchlists: store.clone(),
@@ -119,6 +122,15 @@ impl Resolvers {
 }
 
 impl QueryResolvers for Resolvers {
+    // Webhooks: in `webhooks.rs`.
+
+    async fn webhooks(
+        &self,
+        _ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::generated::Webhook>> {
+        self.list_webhooks().await
+    }
+
     async fn get_ip_details(
         &self,
         _ctx: &Context<'_>,
@@ -246,6 +258,21 @@ impl QueryResolvers for Resolvers {
 }
 
 impl MutationResolvers for Resolvers {
+    // Webhooks: in `webhooks.rs`.
+
+    async fn create_webhook(
+        &self,
+        _ctx: &Context<'_>,
+        url: String,
+        watchlist: Option<String>,
+    ) -> async_graphql::Result<super::generated::NewWebhook> {
+        self.new_webhook(url, watchlist).await
+    }
+
+    async fn delete_webhook(&self, _ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        self.remove_webhook(id).await
+    }
+
     async fn enqueue(
         &self,
         _ctx: &Context<'_>,

@@ -80,6 +80,11 @@ fn describe() {
         "secworks_login_failures_total",
         "Refused logins, by reason: bad_credentials or throttled."
     );
+    describe_counter!(
+        "secworks_webhook_deliveries_total",
+        "Webhook delivery attempts, by outcome: delivered (2xx), rejected (another status) or \
+         failed (no answer)."
+    );
     describe_gauge!(
         "secworks_lookup_jobs",
         "Lookup jobs by state (pending, running, done, failed), read at scrape time."

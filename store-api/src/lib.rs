@@ -2,9 +2,9 @@
 //! the token key, revocations), [`Queue`] (lookup jobs), [`Results`] (each address's result
 //! and history), [`ListResults`] (each list's result per address or domain, query counts),
 //! [`Watchlists`] (named sets of watched targets), [`ListingEvents`] (the log of listing
-//! changes), [`Import`] and [`Ping`] — the records they take and return, and the one
-//! timestamp format every backend serves. [`Store`] is all of them, for wiring; each caller
-//! depends on the part it uses. The backends, one crate each (`secworks-store-sqlite`,
+//! changes), [`Webhooks`] (where the events are sent), [`Import`] and [`Ping`] — the records
+//! they take and return, and the one timestamp format every backend serves. [`Store`] is all
+//! of them, for wiring; each caller depends on the part it uses. The backends, one crate each (`secworks-store-sqlite`,
 //! `secworks-store-postgres`), implement every part, each checking its queries against its own
 //! database, and pass one suite of behaviour tests (module `testkit`, feature
 //! `testkit`).
@@ -25,6 +25,7 @@ mod results;
 pub mod testkit;
 pub mod timestamp;
 pub mod watchlists;
+pub mod webhooks;
 
 use async_trait::async_trait;
 pub use secworks_dnsbl::{Address, Domain, Outcome, Target};
@@ -47,6 +48,7 @@ pub use watchlists::{
     EntryProblem, InvalidWatchEntry, WatchEntry, WatchlistName, WatchlistRecord, WatchlistWrite,
     Watchlists,
 };
+pub use webhooks::{ClaimedWebhook, Delivery, NewWebhook, WebhookCreated, WebhookRecord, Webhooks};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -75,7 +77,16 @@ pub trait Ping: Send + Sync {
 /// The whole store, as the application opens it: every part, for wiring. Each caller takes
 /// the part it uses (`Arc<dyn Store>` upcasts to `Arc<dyn Queue>` and the others).
 pub trait Store:
-    Accounts + Queue + Results + ListResults + Watchlists + ListingEvents + Import + Ping + 'static
+    Accounts
+    + Queue
+    + Results
+    + ListResults
+    + Watchlists
+    + ListingEvents
+    + Webhooks
+    + Import
+    + Ping
+    + 'static
 {
 }
 
@@ -86,6 +97,7 @@ impl<T> Store for T where
         + ListResults
         + Watchlists
         + ListingEvents
+        + Webhooks
         + Import
         + Ping
         + 'static

@@ -1,11 +1,12 @@
 //! The SQLite backend of secworks, its embedded default: [`SqliteStore`] implements every part
 //! of the store ([`Accounts`], [`Queue`], [`Results`], [`ListResults`], `Watchlists`,
-//! `ListingEvents`, [`Import`], [`Ping`]) over one SQLite file in WAL mode.
+//! `ListingEvents`, `Webhooks`, [`Import`], [`Ping`]) over one SQLite file in WAL mode.
 //!
 //! Instants are stored as the fixed-width RFC 3339 text of [`timestamp`], so text order is
 //! time order; addresses and answers as their text.
 
 mod watch;
+mod webhooks;
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;

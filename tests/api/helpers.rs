@@ -188,6 +188,11 @@ pub fn test_config(db: &TestDb, dns: &TestDnsServer) -> Config {
         max_connections: None,
         header_timeout: Duration::from_secs(10),
         idle_timeout: Duration::from_secs(60),
+        // The tests' webhook receivers listen on loopback.
+        webhooks: secworks::webhooks::WebhookSettings {
+            allow_private: true,
+            ..Default::default()
+        },
     }
 }
 

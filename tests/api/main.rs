@@ -20,3 +20,4 @@ mod security;
 mod subscriptions;
 mod tokens;
 mod watchlists;
+mod webhooks;

@@ -30,6 +30,7 @@ pub mod postgres;
 mod queue;
 mod results;
 mod watch;
+mod webhooks;
 
 use std::any::Any;
 use std::net::{IpAddr, Ipv4Addr};
@@ -48,6 +49,7 @@ pub use lists::*;
 pub use queue::*;
 pub use results::*;
 pub use watch::*;
+pub use webhooks::*;
 
 /// Two independent handles on one fresh database, a way below the traits to write rows
 /// secworks itself never would, and what keeps the database alive.
@@ -140,6 +142,13 @@ macro_rules! conformance_tests {
             watchlists_are_created_replaced_changed_and_deleted,
             the_target_limit_spans_all_watchlists_and_a_refusal_changes_nothing,
             a_wide_range_is_written_and_replaced_in_batches,
+            // Webhooks
+            webhooks_are_created_listed_and_deleted,
+            a_new_webhook_starts_at_the_end_of_the_log,
+            a_claimed_webhook_is_leased_to_one_store_at_a_time,
+            a_cursor_moves_only_forward,
+            pending_counts_only_events_that_match_the_filter,
+            failures_make_a_webhook_failing_until_a_success,
         );
     };
 }
