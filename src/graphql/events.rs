@@ -10,6 +10,7 @@ use super::generated::{
 };
 use super::resolvers::{Resolvers, internal};
 use super::watchlists::{bad_input, watchlist_name};
+use crate::blocklists::Blocklists;
 use crate::store::{self, ListingEventRecord};
 use crate::timestamp;
 
@@ -81,42 +82,46 @@ impl Resolvers {
     }
 
     fn event(&self, record: ListingEventRecord) -> ListingEvent {
-        let cursor = record.id.to_string();
-        let (change, listed) = match record.change {
-            store::ListingChange::Listed => (ListingChange::Listed, true),
-            store::ListingChange::Delisted => (ListingChange::Delisted, false),
-            store::ListingChange::Changed => (ListingChange::Changed, true),
-        };
-        let delist_url = self
-            .blocklists
-            .get(&record.blocklist)
-            .and_then(|list| list.lookup_url.clone())
-            .filter(|_| listed);
-        ListingEvent {
-            id: ID(cursor.clone()),
-            cursor,
-            at: timestamp::format(record.at),
-            target: record.target.to_string(),
-            change,
-            return_codes: record
-                .return_codes
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-            previous_return_codes: record
-                .previous_return_codes
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-            reason: record.reason,
-            delist_url,
-            blocklist: record.blocklist,
-        }
+        event_of(&self.blocklists, record)
+    }
+}
+
+/// An event as GraphQL shows it; the delist link comes from the catalogue.
+pub(super) fn event_of(blocklists: &Blocklists, record: ListingEventRecord) -> ListingEvent {
+    let cursor = record.id.to_string();
+    let (change, listed) = match record.change {
+        store::ListingChange::Listed => (ListingChange::Listed, true),
+        store::ListingChange::Delisted => (ListingChange::Delisted, false),
+        store::ListingChange::Changed => (ListingChange::Changed, true),
+    };
+    let delist_url = blocklists
+        .get(&record.blocklist)
+        .and_then(|list| list.lookup_url.clone())
+        .filter(|_| listed);
+    ListingEvent {
+        id: ID(cursor.clone()),
+        cursor,
+        at: timestamp::format(record.at),
+        target: record.target.to_string(),
+        change,
+        return_codes: record
+            .return_codes
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        previous_return_codes: record
+            .previous_return_codes
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        reason: record.reason,
+        delist_url,
+        blocklist: record.blocklist,
     }
 }
 
 /// A cursor this service gave out: an event id in decimal, nothing else.
-fn read_cursor(text: &str) -> Option<i64> {
+pub(super) fn read_cursor(text: &str) -> Option<i64> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

@@ -3,6 +3,7 @@
 mod events;
 mod limits;
 mod resolvers;
+mod subscriptions;
 mod watchlists;
 mod webhooks;
 

@@ -147,7 +147,7 @@ async fn run(shared: Arc<Shared>) {
         while let Ok(at) = retries.try_recv() {
             next_retry = Some(next_retry.map_or(at, |next| next.min(at)));
         }
-        let end = match shared.hooks.last_event_id().await {
+        let end = match shared.events.last_event_id().await {
             Ok(end) => Some(end),
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the end of the listing-event log");
@@ -250,7 +250,7 @@ async fn deliver_events(
         }
         // Every event up to `end` has committed, so a filtered read that finds none of them
         // lets the cursor skip there.
-        let end = shared.hooks.last_event_id().await?;
+        let end = shared.events.last_event_id().await?;
         let Some(events) = shared
             .events
             .listing_events(cursor, EVENTS, webhook.watchlist.as_ref())

@@ -95,6 +95,10 @@ pub trait ListingEvents: Send + Sync {
         limit: u32,
         watchlist: Option<&WatchlistName>,
     ) -> Result<Option<Vec<ListingEventRecord>>, StoreError>;
+
+    /// The id of the last event in the log (0 for none): cheap, for noticing new events and
+    /// for starting at the log's end.
+    async fn last_event_id(&self) -> Result<i64, StoreError>;
 }
 
 /// For backends: a list's previous real answer about a target, as `list_results` holds it

@@ -127,9 +127,6 @@ pub trait Webhooks: Send + Sync {
     /// Deletes a webhook; whether there was one.
     async fn delete_webhook(&self, id: i64) -> Result<bool, StoreError>;
 
-    /// The id of the last event in the log (0 for none): cheap, for noticing new events.
-    async fn last_event_id(&self) -> Result<i64, StoreError>;
-
     /// Claims up to `limit` webhooks due at `now` (their retry time has come, no other claim
     /// holds them) that have events after their cursor, oldest due first, leasing them until
     /// `lease_until`.

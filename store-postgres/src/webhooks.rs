@@ -96,13 +96,6 @@ impl Webhooks for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn last_event_id(&self) -> Result<i64, StoreError> {
-        let last = sqlx::query_scalar!("SELECT last FROM listing_event_ids WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(last)
-    }
-
     async fn claim_webhooks(
         &self,
         limit: u32,

@@ -257,6 +257,13 @@ impl Watchlists for SqliteStore {
 
 #[async_trait]
 impl ListingEvents for SqliteStore {
+    async fn last_event_id(&self) -> Result<i64, StoreError> {
+        let last = sqlx::query_scalar!("SELECT last FROM listing_event_ids WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(last)
+    }
+
     async fn listing_events(
         &self,
         after: i64,

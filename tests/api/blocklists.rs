@@ -547,7 +547,10 @@ async fn fresh_answers_are_reused_only_when_asked() {
     // may come from just before the answer was stored, so read again until both have it.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while t.ip("192.0.2.40").await["updated_at"] == first["updated_at"] {
-        assert!(tokio::time::Instant::now() < deadline, "updated_at never moved");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "updated_at never moved"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let rechecked = result(&again, "spamhaus-zen")["checked_at"]

@@ -143,3 +143,101 @@ async fn the_endpoint_speaks_only_graphql_transport_ws() {
     );
     app.stop().await;
 }
+
+/// An initialised connection with `token`.
+async fn connected(app: &TestApp, token: &str) -> Socket {
+    let mut socket = connect(app, Some("graphql-transport-ws")).await.unwrap();
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }),
+    )
+    .await;
+    assert_eq!(
+        next(&mut socket, Duration::from_secs(5)).await.unwrap()["type"],
+        "connection_ack"
+    );
+    socket
+}
+
+const EVENTS: &str = "subscription ($after: String, $watchlist: String) {
+    listingEvents(after: $after, watchlist: $watchlist) {
+      cursor target blocklist change return_codes previous_return_codes delist_url } }";
+
+#[tokio::test]
+async fn listing_events_arrive_as_they_happen_and_resume_after_a_cursor() {
+    use secworks_dnsbl::test_server::TestAnswer;
+
+    let app = spawn_app().await;
+    let token = app.token().await;
+    app.wait_for_idle_queue(&token, Duration::from_secs(5))
+        .await;
+    let mut socket = connected(&app, &token).await;
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": EVENTS } }),
+    )
+    .await;
+    // Subscribed before the change: the event comes as it is stored.
+    app.dns.set(
+        "192.0.2.80".parse().unwrap(),
+        TestAnswer::Records(vec!["127.0.0.2".parse().unwrap()]),
+    );
+    app.enqueue(&token, &["192.0.2.80"]).await;
+    let listed = next(&mut socket, Duration::from_secs(20)).await.unwrap();
+    assert_eq!(listed["type"], "next", "{listed}");
+    assert_eq!(listed["id"], "1");
+    let event = &listed["payload"]["data"]["listingEvents"];
+    assert_eq!(event["target"], "192.0.2.80");
+    assert_eq!(event["blocklist"], "spamhaus-zen");
+    assert_eq!(event["change"], "LISTED");
+    assert_eq!(event["return_codes"], json!(["127.0.0.2"]));
+    assert_eq!(event["delist_url"], "https://check.spamhaus.org/");
+    let cursor = event["cursor"].as_str().unwrap().to_owned();
+    drop(socket);
+
+    // Missed while away: a new subscription after the cursor gets it first.
+    app.dns
+        .set("192.0.2.80".parse().unwrap(), TestAnswer::NxDomain);
+    app.enqueue(&token, &["192.0.2.80"]).await;
+    app.wait_for_details(&token, "192.0.2.80", |d| d["listed"] == false)
+        .await;
+    let mut socket = connected(&app, &token).await;
+    send(
+        &mut socket,
+        json!({ "id": "2", "type": "subscribe",
+                "payload": { "query": EVENTS, "variables": { "after": cursor } } }),
+    )
+    .await;
+    let delisted = next(&mut socket, Duration::from_secs(20)).await.unwrap();
+    let event = &delisted["payload"]["data"]["listingEvents"];
+    assert_eq!(event["change"], "DELISTED", "{delisted}");
+    assert_eq!(event["previous_return_codes"], json!(["127.0.0.2"]));
+    assert_eq!(event["delist_url"], Value::Null);
+
+    // An unknown watchlist or a cursor we never gave refuses the subscription.
+    for (id, variables, problem) in [
+        ("3", json!({ "watchlist": "nope" }), "no watchlist named"),
+        ("4", json!({ "after": "x1" }), "not a cursor"),
+    ] {
+        send(
+            &mut socket,
+            json!({ "id": id, "type": "subscribe",
+                    "payload": { "query": EVENTS, "variables": variables } }),
+        )
+        .await;
+        // An execution error: one result with the error and no data, then the end.
+        let refused = next(&mut socket, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(refused["type"], "next", "{refused}");
+        assert_eq!(refused["id"], id);
+        assert_eq!(refused["payload"]["data"], Value::Null);
+        let error = &refused["payload"]["errors"][0];
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{refused}");
+        assert!(
+            error["message"].as_str().unwrap().contains(problem),
+            "{refused}"
+        );
+        let complete = next(&mut socket, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(complete, json!({ "type": "complete", "id": id }));
+    }
+    app.stop().await;
+}
