@@ -145,16 +145,23 @@ pub(crate) async fn record(
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
-    sqlx::query_scalar!(
-        "SELECT id FROM lookup_jobs WHERE id = ANY ($1) ORDER BY id FOR UPDATE",
+    // The claims the jobs hold now: an outcome of an earlier claim of a job claimed again
+    // (its lease ran out) is dropped here, even when the live claim's outcome is in this
+    // batch too, so that one job is never stored twice.
+    let claims: HashSet<(i64, String)> = sqlx::query!(
+        "SELECT id, lease_token FROM lookup_jobs WHERE id = ANY ($1) ORDER BY id FOR UPDATE",
         &batch.ids
     )
     .fetch_all(&mut *tx)
-    .await?;
+    .await?
+    .into_iter()
+    .filter_map(|row| Some((row.id, row.lease_token?)))
+    .collect();
+    let is_current = |o: &JobOutcome| claims.contains(&(o.job_id, o.lease_token.clone()));
     let answers: Vec<&JobOutcome> = batch
         .outcomes
         .iter()
-        .filter(|o| matches!(o.result, JobResult::Answer(_)))
+        .filter(|o| matches!(o.result, JobResult::Answer(_)) && is_current(o))
         .collect();
     let done = if answers.is_empty() {
         HashSet::new()
@@ -169,6 +176,9 @@ pub(crate) async fn record(
     };
     let mut failed = HashSet::new();
     for (outcome, target) in batch.outcomes.iter().zip(&batch.targets) {
+        if !is_current(outcome) {
+            continue;
+        }
         let (job, token, at) = (outcome.job_id, outcome.lease_token.as_str(), outcome.at);
         let error = match &outcome.result {
             JobResult::Answer(_) => continue,
@@ -233,7 +243,8 @@ pub(crate) async fn record(
         }
     }
     if !failed.is_empty() {
-        record_errors(&mut tx, &batch::latest_errors(batch.outcomes, &failed)).await?;
+        let current = batch.outcomes.iter().filter(|o| is_current(o));
+        record_errors(&mut tx, &batch::latest_errors(current, &failed)).await?;
     }
     if !held.is_empty() {
         record_targets(&mut tx, &held, &current).await?;

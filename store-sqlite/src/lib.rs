@@ -384,9 +384,24 @@ impl Queue for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        // The claims the jobs hold now: an outcome of an earlier claim of a job claimed again
+        // (its lease ran out) is dropped here, even when the live claim's outcome is in this
+        // batch too, so that one job is never stored twice.
+        let ids = to_json(&outcomes.iter().map(|o| o.job_id).collect::<Vec<i64>>())?;
+        let claims: HashSet<(i64, String)> = sqlx::query!(
+            r#"SELECT id AS "id!: i64", lease_token FROM lookup_jobs
+               WHERE state = 'running' AND id IN (SELECT value FROM json_each(?1))"#,
+            ids
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .filter_map(|row| Some((row.id, row.lease_token?)))
+        .collect();
+        let is_current = |o: &JobOutcome| claims.contains(&(o.job_id, o.lease_token.clone()));
         let answers: Vec<&JobOutcome> = outcomes
             .iter()
-            .filter(|o| matches!(o.result, JobResult::Answer(_)))
+            .filter(|o| matches!(o.result, JobResult::Answer(_)) && is_current(o))
             .collect();
         let events = if answers.is_empty() {
             Vec::new()
@@ -395,7 +410,7 @@ impl Queue for SqliteStore {
         };
         // Failed attempts whose job still held its claim.
         let mut failed = HashSet::new();
-        for outcome in outcomes {
+        for outcome in outcomes.iter().filter(|o| is_current(o)) {
             let (job, token, at) = (
                 outcome.job_id,
                 outcome.lease_token.as_str(),
@@ -459,7 +474,8 @@ impl Queue for SqliteStore {
             }
         }
         if !failed.is_empty() {
-            record_errors(&mut tx, &batch::latest_errors(outcomes, &failed)).await?;
+            let current = outcomes.iter().filter(|o| is_current(o));
+            record_errors(&mut tx, &batch::latest_errors(current, &failed)).await?;
         }
         // Every outcome's queries were sent, also those of outcomes dropped above.
         let counts: Vec<(&str, String, u64)> = batch::query_counts(outcomes)

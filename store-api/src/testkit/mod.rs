@@ -105,6 +105,7 @@ macro_rules! conformance_tests {
             claims_take_due_jobs_oldest_first_up_to_the_limit,
             a_lease_runs_out_and_the_job_is_claimed_again,
             a_late_outcome_of_a_reclaimed_job_is_dropped,
+            a_stale_and_a_live_outcome_of_one_job_in_one_batch_store_once,
             answers_of_one_address_keep_uuid_and_never_go_back_in_time,
             a_retried_job_gives_way_to_a_pending_one,
             a_retry_waits_for_its_time_and_a_failure_is_final,

@@ -108,6 +108,33 @@ pub async fn a_late_outcome_of_a_reclaimed_job_is_dropped(stores: Stores) {
     assert_eq!((counts.done, counts.failed, counts.running), (1, 0, 0));
 }
 
+pub async fn a_stale_and_a_live_outcome_of_one_job_in_one_batch_store_once(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let ip = address("192.0.2.2");
+    enqueue(a, &[ip], T0).await;
+    // Claimed, its lease runs out, claimed again by the same store: both lookups finish and
+    // their outcomes reach the writer in one batch, in either order.
+    let stale = a.claim_jobs(ORIGINAL_LIST, 10, T0, T0).await.unwrap();
+    assert_eq!(b.reclaim_expired(at(1)).await.unwrap(), 1);
+    let live = claim(a, 10, at(1)).await;
+    assert_eq!(stale[0].id, live[0].id);
+    record(
+        a,
+        &[
+            answer(&live[0], listed(&[2]), at(2)),
+            answer(&stale[0], listed(&[4]), at(3)),
+            retry(&stale[0], at(3), at(9)),
+        ],
+    )
+    .await;
+    let stored = a.lookup(&ip).await.unwrap().unwrap();
+    assert_eq!(stored.answer, StoredAnswer::Blocklist(listed(&[2])));
+    let history = a.history(&ip, 10).await.unwrap();
+    assert_eq!(history.len(), 1, "stored once: {history:?}");
+    let counts = a.queue_counts().await.unwrap();
+    assert_eq!((counts.done, counts.pending, counts.running), (1, 0, 0));
+}
+
 pub async fn answers_of_one_address_keep_uuid_and_never_go_back_in_time(stores: Stores) {
     let store = stores.a.as_ref();
     let ip = address("2001:db8::1");
