@@ -389,14 +389,8 @@ async fn dispatch(
             }
             continue;
         }
-        let permit = tokio::select! {
-            biased;
-            () = shared.stop.cancelled() => break,
-            permit = shared.permits.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-        };
+        // The job first, then a place in flight: the places are shared by every list, and a
+        // list with nothing to do must not hold one.
         let job = tokio::select! {
             biased;
             () = shared.stop.cancelled() => break,
@@ -405,6 +399,25 @@ async fn dispatch(
                 None => break,
             },
         };
+        let permit = tokio::select! {
+            biased;
+            () = shared.stop.cancelled() => {
+                release(&shared, job, &results).await;
+                break;
+            }
+            permit = shared.permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => {
+                    release(&shared, job, &results).await;
+                    break;
+                }
+            },
+        };
+        // The wait for a place may have outlasted the list's health or budget.
+        if worker.pause(shared.clock.now()).is_some() {
+            release(&shared, job, &results).await;
+            continue;
+        }
         if !worker.throttle.try_take_slot() {
             tokio::select! {
                 biased;
@@ -561,9 +574,12 @@ async fn look_up(shared: &Shared, worker: &Worker, job: &ClaimedJob) -> (JobResu
     metrics::histogram!("secworks_dns_lookup_duration_seconds", "blocklist" => list.clone())
         .record(started.elapsed());
     let at = shared.clock.now();
-    // One query was taken from the budget before sending; a TXT query may have followed.
-    if response.queries > 1 {
-        worker.budget.spend(at, response.queries - 1);
+    // One query was taken from the budget before sending; a TXT query (or a silent server
+    // passed over) may have added more, and a query name that could not be built sent none.
+    match response.queries {
+        0 => worker.budget.refund(at, 1),
+        1 => {}
+        more => worker.budget.spend(at, more - 1),
     }
     // An answer counts only if the list's test points still pass: a list that has just
     // started answering NXDOMAIN to everything must not turn its answers into "not listed".

@@ -40,6 +40,13 @@ pub async fn monitor(
     health: watch::Sender<Health>,
 ) {
     let points = worker.list.test_points.len() as u64;
+    if worker.budget.limit().is_some_and(|limit| limit < points) {
+        tracing::warn!(
+            list = %worker.list.id,
+            points,
+            "the daily budget is smaller than one check of the test points: the list can never run (SECWORKS_DAILY_BUDGETS)"
+        );
+    }
     loop {
         if !worker.budget.try_spend(shared.clock.now(), points) {
             tokio::select! {
@@ -54,9 +61,12 @@ pub async fn monitor(
             report = resolver.check_list_test_points(&worker.list, worker.key.as_ref()) => report,
         };
         let now = shared.clock.now();
-        // Reserved `points`; the report says what was really sent.
+        // Reserved `points`; the report says what was really sent (a check stops at the
+        // first point that fails, and a server passed over counts too).
         if report.queries > points {
             worker.budget.spend(now, report.queries - points);
+        } else {
+            worker.budget.refund(now, points - report.queries);
         }
         if let Err(e) = shared
             .counts
