@@ -133,13 +133,26 @@ impl QueryResolvers for Resolvers {
 
     async fn get_ip_details(
         &self,
-        _ctx: &Context<'_>,
+        ctx: &Context<'_>,
         ip: String,
     ) -> async_graphql::Result<Option<Lookup>> {
         let Ok(address) = ip.parse::<Address>() else {
             return Err(invalid_address(&ip));
         };
         let target = Target::Ip(address);
+        // With ZEN the only list that answers for this address (the default), the address's
+        // row holds ZEN's current answer, so `listed` needs no second read: the per-list
+        // results are read only when the query selects them or other lists answer too.
+        let only_original = {
+            let mut fitting = self.blocklists.for_target(&target);
+            matches!((fitting.next(), fitting.next()), (Some(list), None) if list.id == ORIGINAL_LIST)
+        };
+        if only_original && !ctx.look_ahead().field("results").exists() {
+            let record = self.results.lookup(&address).await.map_err(internal)?;
+            return Ok(Some(
+                record.map_or_else(|| never_looked_up(address), Lookup::from),
+            ));
+        }
         let (record, stored) = tokio::try_join!(
             self.results.lookup(&address),
             self.lists.list_results(&target)

@@ -900,3 +900,57 @@ async fn the_lookup_and_blocklists_commands_ask_the_chosen_lists() {
         "{stdout}"
     );
 }
+
+/// With ZEN alone (the default) `listed` is read from the address's row; with its per-list
+/// results selected, from those. Both must say the same in every state.
+#[tokio::test]
+async fn listed_is_the_same_whether_or_not_results_are_selected() {
+    let app = crate::helpers::spawn_app().await;
+    let token = app.token().await;
+    let set = |ip: &str, answer: TestAnswer| app.dns.set(ip.parse().unwrap(), answer);
+    set("192.0.2.101", records(&[[127, 0, 0, 2]]));
+    set("192.0.2.102", TestAnswer::NxDomain);
+    set("192.0.2.103", TestAnswer::ServFail);
+    app.enqueue(&token, &["192.0.2.101", "192.0.2.102", "192.0.2.103"])
+        .await;
+    app.wait_for_details(&token, "192.0.2.102", |d| d["listed"] == false)
+        .await;
+    app.wait_for_details(&token, "192.0.2.103", |d| !d["last_error"].is_null())
+        .await;
+    // Listed, then an error: the answer stays.
+    set("192.0.2.101", TestAnswer::ServFail);
+    app.enqueue(&token, &["192.0.2.101"]).await;
+    app.wait_for_details(&token, "192.0.2.101", |d| !d["last_error"].is_null())
+        .await;
+    for (ip, listed) in [
+        ("192.0.2.101", json!(true)),
+        ("192.0.2.102", json!(false)),
+        ("192.0.2.103", Value::Null),
+        ("192.0.2.104", Value::Null),
+    ] {
+        let variables = json!({ "ip": ip });
+        let short = app
+            .graphql_ok(
+                &token,
+                "query ($ip: String!) { getIpDetails(ip: $ip) { listed } }",
+                variables.clone(),
+            )
+            .await;
+        let long = app
+            .graphql_ok(
+                &token,
+                "query ($ip: String!) { getIpDetails(ip: $ip) { listed results { status } } }",
+                variables,
+            )
+            .await;
+        assert_eq!(
+            short["data"]["getIpDetails"]["listed"], listed,
+            "{ip}: {short}"
+        );
+        assert_eq!(
+            long["data"]["getIpDetails"]["listed"], listed,
+            "{ip}: {long}"
+        );
+    }
+    app.stop().await;
+}
