@@ -61,6 +61,8 @@ fn non_global_v6(ip: Ipv6Addr) -> Option<&'static str> {
         [s, ..] if (s & 0xffc0) == 0xfec0 => "a site-local address",
         _ if ip.is_multicast() => "a multicast address",
         [0x100, 0, 0, 0, ..] => "a discard-only address",
+        // RFC 8215's local-use NAT64 prefix: translated by a local gateway, never global.
+        [0x64, 0xff9b, 1, ..] => "a local-use NAT64 address",
         [0x2001, 0xdb8, ..] => "a documentation address",
         [0x2001, s, ..] if s < 0x200 => "an IETF protocol assignment",
         // 6to4 reaches the IPv4 address it embeds.
@@ -238,6 +240,7 @@ mod tests {
             ("::ffff:127.0.0.1", "loopback"),
             ("::ffff:169.254.169.254", "link-local"),
             ("64:ff9b::a00:1", "private"),
+            ("64:ff9b:1::808:808", "local-use NAT64"),
             ("2002:7f00:1::", "loopback"),
             ("::127.0.0.1", "reserved"),
         ];

@@ -48,6 +48,8 @@ const POLL: Duration = Duration::from_millis(500);
 /// How often webhooks are claimed even when no new event was seen: retries that another
 /// replica scheduled, and leases of a replica that died.
 const SWEEP: Duration = Duration::from_secs(5);
+/// How long a webhook waits after its delivery failed on the store (not on the receiver).
+const STORE_RETRY: time::Duration = time::Duration::seconds(30);
 /// Webhooks claimed at once; each is delivered by its own task.
 const CLAIM: u32 = 16;
 /// Events read at once for one webhook.
@@ -216,8 +218,12 @@ async fn deliver(
         Ok(Next::Release(due)) => release(due).await,
         Ok(Next::Released) => {}
         Err(e) => {
-            tracing::error!(error = %e, webhook = webhook.id, "webhook delivery failed on the store");
-            release(shared.clock.now()).await;
+            // Not the receiver's fault, but due at once it would be claimed again at once and
+            // fail the same way: try again after a while.
+            tracing::error!(error = %e, webhook = webhook.id, "webhook delivery failed on the store; retrying in 30 s");
+            let due = shared.clock.now() + STORE_RETRY;
+            let _ = retries.send(due);
+            release(due).await;
         }
     }
 }
