@@ -55,6 +55,7 @@ impl Resolvers {
     ) -> async_graphql::Result<Watchlist> {
         let name = watchlist_name("name", &name)?;
         let entries = watch_entries(&targets)?;
+        self.check_size(&entries)?;
         let interval = parse_interval(interval.as_deref().unwrap_or(DEFAULT_INTERVAL))?;
         let write = self
             .watchlists
@@ -78,6 +79,7 @@ impl Resolvers {
     ) -> async_graphql::Result<Watchlist> {
         let name = watchlist_name("name", &name)?;
         let entries = watch_entries(&targets)?;
+        self.check_size(&entries)?;
         let write = self
             .watchlists
             .add_watch_entries(
@@ -113,6 +115,27 @@ impl Resolvers {
             .delete_watchlist(&name)
             .await
             .map_err(internal)
+    }
+}
+
+impl Resolvers {
+    /// Refuses entries that alone cover more than all watchlists may hold, before anything
+    /// expands them: 60,000 /16 ranges fit in one request body and would be billions of
+    /// addresses. (Overlaps are counted twice here; the store counts exactly.)
+    fn check_size(&self, entries: &BTreeSet<WatchEntry>) -> async_graphql::Result<()> {
+        let covered = entries
+            .iter()
+            .fold(0u64, |sum, entry| sum.saturating_add(entry.size()));
+        if covered <= self.max_watch_targets {
+            return Ok(());
+        }
+        Err(async_graphql::Error::new(format!(
+            "argument `targets`: the entries cover up to {covered} addresses and domains (CIDR \
+             ranges expanded), more than all watchlists together may hold ({}, \
+             SECWORKS_MAX_WATCH_TARGETS); nothing was changed",
+            self.max_watch_targets
+        ))
+        .extend_with(|_, ext| ext.set("code", "TOO_MANY_TARGETS")))
     }
 }
 
