@@ -89,6 +89,13 @@ async fn next_event(mut follow: Follow) -> Option<(async_graphql::Result<Listing
             let event = event_of(&follow.blocklists, record);
             return Some((Ok(event), follow));
         }
+        // With a watchlist, most events are not its own: the log's end, read first, is where
+        // the next read may start when none of the events up to it matched (every event up
+        // to it has committed, so the read below saw them all).
+        let end = match &follow.watchlist {
+            Some(_) => follow.events.last_event_id().await.ok(),
+            None => None,
+        };
         match follow
             .events
             .listing_events(follow.after, PAGE, follow.watchlist.as_ref())
@@ -98,7 +105,12 @@ async fn next_event(mut follow: Follow) -> Option<(async_graphql::Result<Listing
                 follow.after = records.last().map_or(follow.after, |r| r.id);
                 follow.ready.extend(records);
             }
-            Ok(Some(_)) => tokio::time::sleep(POLL).await,
+            Ok(Some(_)) => {
+                if let Some(end) = end {
+                    follow.after = follow.after.max(end);
+                }
+                tokio::time::sleep(POLL).await;
+            }
             Ok(None) => return None,
             Err(e) => {
                 tracing::warn!(error = %e, "a subscription cannot read the listing-event log; retrying");
