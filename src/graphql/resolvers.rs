@@ -598,50 +598,71 @@ fn invalid_address(value: &str) -> async_graphql::Error {
     .extend_with(|_, ext| ext.set("code", "INVALID_IP_ADDRESS"))
 }
 
-/// One error naming every bad entry and where it was, so a client can fix them all at once.
-fn invalid_addresses(bad: &[InvalidEntry]) -> async_graphql::Error {
+/// An entry of a list argument that cannot be taken.
+pub(super) struct BadEntry<'a> {
+    pub index: usize,
+    pub value: &'a str,
+    pub problem: Option<String>,
+}
+
+/// One error naming every bad entry of a list argument, where it was and, when known, what
+/// is wrong with it, so a client can fix them all at once; nothing was changed.
+pub(super) fn invalid_entries(
+    argument: &str,
+    expected: &str,
+    code: &'static str,
+    bad: &[BadEntry<'_>],
+) -> async_graphql::Error {
     let listed: Vec<String> = bad
         .iter()
-        .map(|e| format!("{:?} at index {}", e.value, e.index))
+        .map(|e| match &e.problem {
+            Some(problem) => format!("{:?} at index {}: {problem}", e.value, e.index),
+            None => format!("{:?} at index {}", e.value, e.index),
+        })
         .collect();
     let message = format!(
-        "argument `ip`: not an IPv4 or IPv6 address: {}; nothing was changed",
+        "argument `{argument}`: not {expected}: {}; nothing was changed",
         listed.join(", ")
     );
     let entries: Vec<async_graphql::Value> = bad
         .iter()
-        .map(|e| async_graphql::value!({ "index": e.index, "value": e.value.clone() }))
+        .map(|e| match &e.problem {
+            Some(problem) => async_graphql::value!({
+                "index": e.index,
+                "value": e.value,
+                "problem": problem.clone(),
+            }),
+            None => async_graphql::value!({ "index": e.index, "value": e.value }),
+        })
         .collect();
     async_graphql::Error::new(message).extend_with(|_, ext| {
-        ext.set("code", "INVALID_IP_ADDRESS");
+        ext.set("code", code);
         ext.set("invalid", entries.clone());
     })
 }
 
-/// One error naming every bad domain, where it was and what is wrong with it.
-fn invalid_domains(bad: &[InvalidDomain]) -> async_graphql::Error {
-    let listed: Vec<String> = bad
+fn invalid_addresses(bad: &[InvalidEntry]) -> async_graphql::Error {
+    let bad: Vec<BadEntry<'_>> = bad
         .iter()
-        .map(|e| format!("{:?} at index {}: {}", e.value, e.index, e.problem))
-        .collect();
-    let message = format!(
-        "argument `domain`: not a domain name: {}; nothing was changed",
-        listed.join(", ")
-    );
-    let entries: Vec<async_graphql::Value> = bad
-        .iter()
-        .map(|e| {
-            async_graphql::value!({
-                "index": e.index,
-                "value": e.value.clone(),
-                "problem": e.problem.to_string(),
-            })
+        .map(|e| BadEntry {
+            index: e.index,
+            value: &e.value,
+            problem: None,
         })
         .collect();
-    async_graphql::Error::new(message).extend_with(|_, ext| {
-        ext.set("code", "INVALID_DOMAIN");
-        ext.set("invalid", entries.clone());
-    })
+    invalid_entries("ip", "an IPv4 or IPv6 address", "INVALID_IP_ADDRESS", &bad)
+}
+
+fn invalid_domains(bad: &[InvalidDomain]) -> async_graphql::Error {
+    let bad: Vec<BadEntry<'_>> = bad
+        .iter()
+        .map(|e| BadEntry {
+            index: e.index,
+            value: &e.value,
+            problem: Some(e.problem.to_string()),
+        })
+        .collect();
+    invalid_entries("domain", "a domain name", "INVALID_DOMAIN", &bad)
 }
 
 /// Logs a store failure and returns an error that reveals nothing of it.

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use async_graphql::ErrorExtensions;
 
 use super::generated::Watchlist;
-use super::resolvers::{Resolvers, internal};
+use super::resolvers::{BadEntry, Resolvers, internal, invalid_entries};
 use crate::store::{InvalidWatchEntry, WatchEntry, WatchlistName, WatchlistRecord, WatchlistWrite};
 use crate::timestamp;
 
@@ -191,29 +191,20 @@ fn watch_entries(targets: &[String]) -> async_graphql::Result<BTreeSet<WatchEntr
 }
 
 fn invalid_targets(bad: &[InvalidWatchEntry]) -> async_graphql::Error {
-    let listed: Vec<String> = bad
+    let bad: Vec<BadEntry<'_>> = bad
         .iter()
-        .map(|e| format!("{:?} at index {}: {}", e.value, e.index, e.problem))
-        .collect();
-    let message = format!(
-        "argument `targets`: not an IP address, CIDR range or domain name: {}; nothing was \
-         changed",
-        listed.join(", ")
-    );
-    let entries: Vec<async_graphql::Value> = bad
-        .iter()
-        .map(|e| {
-            async_graphql::value!({
-                "index": e.index,
-                "value": e.value.clone(),
-                "problem": e.problem.to_string(),
-            })
+        .map(|e| BadEntry {
+            index: e.index,
+            value: &e.value,
+            problem: Some(e.problem.to_string()),
         })
         .collect();
-    async_graphql::Error::new(message).extend_with(|_, ext| {
-        ext.set("code", "INVALID_TARGET");
-        ext.set("invalid", entries.clone());
-    })
+    invalid_entries(
+        "targets",
+        "an IP address, CIDR range or domain name",
+        "INVALID_TARGET",
+        &bad,
+    )
 }
 
 /// A duration such as `6h`, `90m` or `1d`, 1 minute to 30 days, in whole seconds.
