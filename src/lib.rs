@@ -1,11 +1,13 @@
-//! secworks: an authenticated GraphQL API that looks IP addresses up against DNS blocklists,
-//! keeps the results, and issues and revokes PASETO tokens through REST endpoints.
+//! secworks: an authenticated GraphQL API that looks IP addresses and domains up against DNS
+//! blocklists, keeps the results and the listing changes, delivers those to webhooks and
+//! subscriptions, and issues and revokes PASETO tokens through REST endpoints.
 //!
 //! Data flows one way, one module per stage: [`http`] (connections, routes, the token
-//! endpoints, GraphQL over HTTP, every error response) → [`auth`] (who may call) →
-//! [`graphql`] (resolvers) → [`store`] and [`lookup`] (the queue, and the engine that works it)
-//! → `secworks_dnsbl` (DNS) → [`store`]. A module never reaches back up the flow; the test
-//! `layers::each_layer_imports_only_what_lies_downstream` keeps it so.
+//! endpoints, GraphQL over HTTP and WebSocket, every error response) → [`auth`] (who may
+//! call) → [`graphql`] (resolvers) → [`store`] and [`lookup`] (the queue, and the engine that
+//! works it, one dispatcher per list of [`blocklists`]) → `secworks_dnsbl` (DNS) → [`store`];
+//! the listing-event log in the store → [`webhooks`] (delivery). A module never reaches back
+//! up the flow; the test `layers::each_layer_imports_only_what_lies_downstream` keeps it so.
 
 pub mod app;
 pub mod auth;
@@ -60,6 +62,18 @@ mod layers {
                 "crate::http",
                 "crate::graphql",
                 "crate::auth",
+            ],
+        ),
+        (
+            "webhooks",
+            &[
+                "poem",
+                "poem_openapi",
+                "async_graphql",
+                "crate::http",
+                "crate::graphql",
+                "crate::auth",
+                "crate::lookup",
             ],
         ),
         (
