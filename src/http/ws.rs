@@ -7,6 +7,7 @@
 //! client that does not send `connection_init` in time is closed with 4408, as the protocol
 //! says.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -27,6 +28,8 @@ const PROTOCOL: &str = "graphql-transport-ws";
 pub const RECHECK: Duration = Duration::from_secs(5);
 /// How long a client has to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Subscriptions one connection may run at once; each reads the event log every 250 ms.
+const MAX_SUBSCRIPTIONS: usize = 100;
 /// Largest message a client may send: a subscription document and its variables.
 const MAX_MESSAGE: usize = 256 << 10;
 
@@ -75,15 +78,24 @@ pub async fn subscribe(
 /// being valid.
 async fn serve(socket: WebSocketStream, state: Arc<AppState>) {
     let (mut sink, incoming) = socket.split();
+    // The subscriptions running on this connection, by id: a `subscribe` beyond
+    // MAX_SUBSCRIPTIONS is answered with an error here and never reaches the protocol layer.
+    let running = Arc::new(Mutex::new(HashSet::<String>::new()));
+    let (over_tx, mut over) = tokio::sync::mpsc::unbounded_channel::<String>();
     // Only text and binary frames carry protocol messages; a read error ends the input.
     let incoming = incoming
         .take_while(|message| future::ready(message.is_ok()))
-        .filter_map(|message| {
-            future::ready(match message {
-                Ok(Message::Text(text)) => Some(text.into_bytes()),
-                Ok(Message::Binary(bytes)) => Some(bytes),
-                _ => None,
-            })
+        .filter_map({
+            let running = running.clone();
+            move |message| {
+                let bytes = match message {
+                    Ok(Message::Text(text)) => Some(text.into_bytes()),
+                    Ok(Message::Binary(bytes)) => Some(bytes),
+                    _ => None,
+                };
+                let bytes = bytes.filter(|bytes| admit(bytes, &running, &over_tx));
+                future::ready(bytes)
+            }
         });
     // The token `connection_init` presented, for the checks that follow.
     let presented: Arc<Mutex<Option<String>>> = Arc::default();
@@ -123,6 +135,7 @@ async fn serve(socket: WebSocketStream, state: Arc<AppState>) {
         tokio::select! {
             message = protocol.next() => match message {
                 Some(WsMessage::Text(text)) => {
+                    ended(&text, &running);
                     if sink.send(Message::Text(text)).await.is_err() {
                         return;
                     }
@@ -134,6 +147,18 @@ async fn serve(socket: WebSocketStream, state: Arc<AppState>) {
                 }
                 None => return,
             },
+            Some(id) = over.recv() => {
+                let refusal = serde_json::json!({
+                    "type": "error",
+                    "id": id,
+                    "payload": [{ "message": format!(
+                        "at most {MAX_SUBSCRIPTIONS} subscriptions at once on one connection"
+                    ) }],
+                });
+                if sink.send(Message::Text(refusal.to_string())).await.is_err() {
+                    return;
+                }
+            }
             _ = recheck.tick() => {
                 let token = presented.lock().unwrap_or_else(PoisonError::into_inner).clone();
                 let end = match token {
@@ -157,6 +182,58 @@ async fn serve(socket: WebSocketStream, state: Arc<AppState>) {
                 }
             }
         }
+    }
+}
+
+/// Whether a client message goes on to the protocol layer: every message does except a
+/// `subscribe` beyond [`MAX_SUBSCRIPTIONS`], whose id goes to `over` to be refused. A
+/// `complete` from the client ends its subscription here too.
+fn admit(
+    bytes: &[u8],
+    running: &Mutex<HashSet<String>>,
+    over: &tokio::sync::mpsc::UnboundedSender<String>,
+) -> bool {
+    let Ok(message) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return true;
+    };
+    let Some(id) = message.get("id").and_then(serde_json::Value::as_str) else {
+        return true;
+    };
+    let mut running = running.lock().unwrap_or_else(PoisonError::into_inner);
+    match message.get("type").and_then(serde_json::Value::as_str) {
+        Some("subscribe") if !running.contains(id) && running.len() >= MAX_SUBSCRIPTIONS => {
+            let _ = over.send(id.to_owned());
+            false
+        }
+        Some("subscribe") => {
+            running.insert(id.to_owned());
+            true
+        }
+        Some("complete") => {
+            running.remove(id);
+            true
+        }
+        _ => true,
+    }
+}
+
+/// Forgets a subscription the server ended (`complete` or `error` for its id).
+fn ended(text: &str, running: &Mutex<HashSet<String>>) {
+    // Most messages are `next`: a cheap look before parsing.
+    if !(text.contains("\"complete\"") || text.contains("\"error\"")) {
+        return;
+    }
+    if let Ok(message) = serde_json::from_str::<serde_json::Value>(text)
+        && matches!(
+            message.get("type").and_then(serde_json::Value::as_str),
+            Some("complete" | "error")
+        )
+        && let Some(id) = message.get("id").and_then(serde_json::Value::as_str)
+    {
+        running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
     }
 }
 
@@ -227,6 +304,36 @@ mod tests {
         ] {
             assert!(bearer_of(&bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn subscriptions_beyond_the_cap_are_refused_until_one_ends() {
+        let running = Mutex::new(HashSet::new());
+        let (over_tx, mut over) = tokio::sync::mpsc::unbounded_channel();
+        let sub = |id: usize| json!({ "id": id.to_string(), "type": "subscribe" }).to_string();
+        for id in 0..MAX_SUBSCRIPTIONS {
+            assert!(admit(sub(id).as_bytes(), &running, &over_tx));
+        }
+        assert!(!admit(
+            sub(MAX_SUBSCRIPTIONS).as_bytes(),
+            &running,
+            &over_tx
+        ));
+        assert_eq!(over.try_recv().unwrap(), MAX_SUBSCRIPTIONS.to_string());
+        // Other messages pass, and a running id may be sent again (the protocol refuses it).
+        assert!(admit(br#"{"type":"ping"}"#, &running, &over_tx));
+        assert!(admit(sub(0).as_bytes(), &running, &over_tx));
+        // The client ends one, the server ends another: two places free again.
+        assert!(admit(
+            br#"{"id":"1","type":"complete"}"#,
+            &running,
+            &over_tx
+        ));
+        ended(r#"{"id":"2","type":"complete"}"#, &running);
+        ended(r#"{"id":"3","type":"next","payload":{}}"#, &running);
+        assert!(admit(sub(1000).as_bytes(), &running, &over_tx));
+        assert!(admit(sub(1001).as_bytes(), &running, &over_tx));
+        assert!(!admit(sub(1002).as_bytes(), &running, &over_tx));
     }
 
     #[test]

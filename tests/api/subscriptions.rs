@@ -241,3 +241,45 @@ async fn listing_events_arrive_as_they_happen_and_resume_after_a_cursor() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn one_connection_runs_at_most_a_hundred_subscriptions() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let mut socket = connected(&app, &token).await;
+    for id in 0..=100 {
+        send(
+            &mut socket,
+            json!({ "id": id.to_string(), "type": "subscribe",
+                    "payload": { "query": "subscription { listingEvents { cursor } }" } }),
+        )
+        .await;
+    }
+    let refused = next(&mut socket, Duration::from_secs(10)).await.unwrap();
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["id"], "100");
+    assert!(
+        refused["payload"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 100 subscriptions"),
+        "{refused}"
+    );
+    // Ending one makes room for another.
+    send(&mut socket, json!({ "id": "7", "type": "complete" })).await;
+    send(
+        &mut socket,
+        json!({ "id": "101", "type": "subscribe",
+                "payload": { "query": "subscription { listingEvents { cursor } }" } }),
+    )
+    .await;
+    send(&mut socket, json!({ "type": "ping" })).await;
+    loop {
+        let message = next(&mut socket, Duration::from_secs(10)).await.unwrap();
+        assert_ne!(message["type"], "error", "refused: {message}");
+        if message["type"] == "pong" {
+            break;
+        }
+    }
+    app.stop().await;
+}
