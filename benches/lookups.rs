@@ -62,6 +62,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             per_name: "100/1h".parse()?,
         },
         trust_forwarded_for: false,
+        metrics_per_target: false,
         shutdown_grace: Duration::from_secs(10),
         max_connections: None,
         header_timeout: Duration::from_secs(10),

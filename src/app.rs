@@ -132,8 +132,11 @@ impl Application {
             auth,
             schema,
             database: store.clone(),
-            queue: store,
+            queue: store.clone(),
+            watchlists: store,
             engine: engine.handle(),
+            blocklists: config.blocklists.clone(),
+            metrics_per_target: config.metrics_per_target,
             max_body: config.max_body_bytes,
             observe: http::observe::ObserveSettings {
                 request_timeout: config.request_timeout,

@@ -104,6 +104,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SECWORKS_TRUST_FORWARDED_FOR", value_name = "SECWORKS_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_forwarded_for: bool,
 
+    /// Serve `secworks_target_listed{target,blocklist}` in /metrics: one series per watched
+    /// target and enabled list that has answered about it (at most 100,000 per scrape).
+    #[arg(long, env = "SECWORKS_METRICS_PER_TARGET", value_name = "SECWORKS_METRICS_PER_TARGET", default_value_t = false, action = clap::ArgAction::Set)]
+    pub metrics_per_target: bool,
+
     /// Most HTTP connections open at once; further ones wait until one closes. Default: the
     /// open-file limit less room for the database and DNS queries.
     #[arg(long, env = "SECWORKS_MAX_CONNECTIONS", value_name = "SECWORKS_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
@@ -335,6 +340,8 @@ pub struct Config {
     pub request_timeout: Duration,
     pub login_limits: LoginLimits,
     pub trust_forwarded_for: bool,
+    /// Whether /metrics serves a series per watched target and list.
+    pub metrics_per_target: bool,
     pub shutdown_grace: Duration,
     /// `None`: derived from the open-file limit at start.
     pub max_connections: Option<usize>,
@@ -426,6 +433,7 @@ impl Config {
                 per_name: args.login_failures_per_name,
             },
             trust_forwarded_for: args.trust_forwarded_for,
+            metrics_per_target: args.metrics_per_target,
             shutdown_grace: args.shutdown_grace,
             max_connections: args.max_connections.map(|n| n as usize),
             header_timeout: args.header_timeout,

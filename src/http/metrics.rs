@@ -1,5 +1,6 @@
 //! `GET /metrics`: Prometheus text format, from the `metrics` facade's global recorder.
 
+use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -8,6 +9,11 @@ use poem::web::Data;
 use poem::{Response, handler};
 
 use super::AppState;
+use crate::store::Verdict;
+
+/// The most `secworks_target_listed` series one scrape serves (`SECWORKS_METRICS_PER_TARGET`);
+/// past it the scrape leaves them all out and logs a warning.
+pub const MAX_TARGET_SERIES: u64 = 100_000;
 
 /// Latency buckets, in seconds: from a cached read to a slow DNS answer.
 const BUCKETS: [f64; 14] = [
@@ -71,6 +77,20 @@ fn describe() {
         "secworks_blocklist_queries_today",
         "Queries sent to a blocklist today (UTC), as this replica knows them."
     );
+    describe_gauge!(
+        "secworks_blocklist_healthy",
+        "1 while a blocklist's test points passed at the latest check, else 0."
+    );
+    describe_gauge!(
+        "secworks_blocklist_budget_remaining",
+        "Queries a blocklist may still be sent today (UTC): its daily budget less the queries \
+         sent today; only for lists with a budget."
+    );
+    describe_counter!(
+        "secworks_blocklist_queries_total",
+        "DNS queries sent to a blocklist by this process: lookups (TXT queries included) and \
+         test point checks."
+    );
     describe_histogram!(
         "secworks_dns_lookup_duration_seconds",
         Unit::Seconds,
@@ -115,11 +135,85 @@ pub async fn render(Data(state): Data<&Arc<AppState>>) -> Response {
     for list in status.lists {
         let paused = f64::from(u8::from(list.pause.is_some()));
         metrics::gauge!("secworks_blocklist_paused", "blocklist" => list.id.clone()).set(paused);
+        let healthy = f64::from(u8::from(list.healthy));
+        metrics::gauge!("secworks_blocklist_healthy", "blocklist" => list.id.clone()).set(healthy);
+        let budget = state
+            .blocklists
+            .get(&list.id)
+            .and_then(|catalogued| state.blocklists.daily_budget(catalogued));
+        if let Some(budget) = budget {
+            let remaining = budget.saturating_sub(list.queries_today);
+            metrics::gauge!("secworks_blocklist_budget_remaining", "blocklist" => list.id.clone())
+                .set(remaining as f64);
+        }
         metrics::gauge!("secworks_blocklist_queries_today", "blocklist" => list.id)
             .set(list.queries_today as f64);
+    }
+    let mut body = handle().render();
+    if state.metrics_per_target {
+        if !body.is_empty() && !body.ends_with('\n') {
+            body.push('\n');
+        }
+        target_series(state, &mut body).await;
     }
     Response::builder()
         .status(StatusCode::OK)
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(handle().render())
+        .body(body)
+}
+
+/// `secworks_target_listed{target,blocklist}`, read from the store at each scrape and written
+/// straight into the body rather than kept in the recorder: a target that leaves every
+/// watchlist (or a list disabled) leaves no stale series behind.
+async fn target_series(state: &AppState, body: &mut String) {
+    let enabled: Vec<&str> = state.blocklists.enabled().map(|l| l.id.as_str()).collect();
+    let verdicts = match state
+        .watchlists
+        .watched_verdicts(&enabled, MAX_TARGET_SERIES + 1)
+        .await
+    {
+        Ok(verdicts) => verdicts,
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: cannot read the watched targets' results");
+            return;
+        }
+    };
+    if verdicts.len() as u64 > MAX_TARGET_SERIES {
+        tracing::warn!(
+            max = MAX_TARGET_SERIES,
+            "metrics: the watched targets have more than {MAX_TARGET_SERIES} results on the \
+             enabled lists; secworks_target_listed is left out (watch fewer targets, or turn \
+             SECWORKS_METRICS_PER_TARGET off)"
+        );
+        return;
+    }
+    if verdicts.is_empty() {
+        return;
+    }
+    body.push_str(
+        "# HELP secworks_target_listed 1 while a watched target is listed by a blocklist, 0 \
+         while the list answered that it is not (SECWORKS_METRICS_PER_TARGET).\n\
+         # TYPE secworks_target_listed gauge\n",
+    );
+    for verdict in verdicts {
+        let _ = writeln!(
+            body,
+            "secworks_target_listed{{target=\"{}\",blocklist=\"{}\"}} {}",
+            label_value(&verdict.target),
+            label_value(&verdict.blocklist),
+            u8::from(verdict.verdict == Verdict::Listed),
+        );
+    }
+}
+
+/// A label value as the Prometheus text format writes it: `\`, `"` and line feeds escaped.
+fn label_value(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains(['\\', '"', '\n']) {
+        text.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+            .into()
+    } else {
+        text.into()
+    }
 }

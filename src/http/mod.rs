@@ -19,9 +19,10 @@ use poem::http::Method;
 use poem::{Endpoint, EndpointExt, IntoResponse, Response, Route};
 
 use crate::auth::Auth;
+use crate::blocklists::Blocklists;
 use crate::graphql::AppSchema;
 use crate::lookup::EngineHandle;
-use crate::store::{Ping, Queue};
+use crate::store::{Ping, Queue, Watchlists};
 use error::HttpError;
 
 /// What every handler may reach.
@@ -33,6 +34,12 @@ pub struct AppState {
     /// The job queue, for its counts in `/metrics`.
     pub queue: Arc<dyn Queue>,
     pub engine: EngineHandle,
+    /// The configured lists: their daily budgets, and which are enabled, for `/metrics`.
+    pub blocklists: Arc<Blocklists>,
+    /// The watched targets' results, for `/metrics` with `metrics_per_target`.
+    pub watchlists: Arc<dyn Watchlists>,
+    /// Whether `/metrics` serves a series per watched target and list.
+    pub metrics_per_target: bool,
     /// Largest `/graphql` request body read, in bytes.
     pub max_body: usize,
     pub observe: observe::ObserveSettings,

@@ -573,6 +573,8 @@ async fn look_up(shared: &Shared, worker: &Worker, job: &ClaimedJob) -> (JobResu
     let list = worker.list.id.clone();
     metrics::histogram!("secworks_dns_lookup_duration_seconds", "blocklist" => list.clone())
         .record(started.elapsed());
+    metrics::counter!("secworks_blocklist_queries_total", "blocklist" => list.clone())
+        .increment(response.queries);
     let at = shared.clock.now();
     // One query was taken from the budget before sending; a TXT query (or a silent server
     // passed over) may have added more, and a query name that could not be built sent none.

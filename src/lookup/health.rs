@@ -60,6 +60,8 @@ pub async fn monitor(
             () = shared.stop.cancelled() => return,
             report = resolver.check_list_test_points(&worker.list, worker.key.as_ref()) => report,
         };
+        metrics::counter!("secworks_blocklist_queries_total", "blocklist" => worker.list.id.clone())
+            .increment(report.queries);
         let now = shared.clock.now();
         // Reserved `points`; the report says what was really sent (a check stops at the
         // first point that fails, and a server passed over counts too).

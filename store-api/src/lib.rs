@@ -45,8 +45,8 @@ pub use queue::{
 };
 pub use results::{Attempt, HistoryRecord, LookupRecord, Results};
 pub use watchlists::{
-    EntryProblem, InvalidWatchEntry, WatchEntry, WatchlistName, WatchlistRecord, WatchlistWrite,
-    Watchlists,
+    EntryProblem, InvalidWatchEntry, WatchEntry, WatchedVerdict, WatchlistName, WatchlistRecord,
+    WatchlistWrite, Watchlists,
 };
 pub use webhooks::{ClaimedWebhook, Delivery, NewWebhook, WebhookCreated, WebhookRecord, Webhooks};
 

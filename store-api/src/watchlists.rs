@@ -14,6 +14,7 @@ use secworks_dnsbl::{Address, Domain, Target};
 use time::{Duration, OffsetDateTime};
 
 use crate::StoreError;
+use crate::lists::Verdict;
 
 /// The widest IPv4 range an entry may be: a /16, 65,536 addresses.
 pub const MIN_IPV4_PREFIX: u8 = 16;
@@ -282,6 +283,16 @@ pub struct WatchlistRecord {
     pub updated_at: OffsetDateTime,
 }
 
+/// One list's current answer about a watched target: what per-target metrics show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchedVerdict {
+    /// The target, canonical text.
+    pub target: String,
+    /// The catalogue id.
+    pub blocklist: String,
+    pub verdict: Verdict,
+}
+
 /// What a watchlist write did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WatchlistWrite {
@@ -347,6 +358,27 @@ pub trait Watchlists: Send + Sync {
 
     /// Deletes a watchlist and its targets; whether there was one.
     async fn delete_watchlist(&self, name: &WatchlistName) -> Result<bool, StoreError>;
+
+    /// In one query: each of the `enabled` lists' current answer about each watched target
+    /// (a target once, however many watchlists hold it; a list that has only failed about it
+    /// gives nothing), by target then list id, bytewise; at most `limit` of them.
+    async fn watched_verdicts(
+        &self,
+        enabled: &[&str],
+        limit: u64,
+    ) -> Result<Vec<WatchedVerdict>, StoreError>;
+}
+
+/// For backends: a `list_results` state read back as a verdict, or [`StoreError::Unreadable`]
+/// (`unknown` included: a query for verdicts does not select it).
+pub fn read_verdict(state: &str) -> Result<Verdict, StoreError> {
+    match state {
+        "listed" => Ok(Verdict::Listed),
+        "not_listed" => Ok(Verdict::NotListed),
+        other => Err(StoreError::Unreadable(format!(
+            "list result verdict {other:?}"
+        ))),
+    }
 }
 
 /// For backends: what a write changes, worked out once from the stored entries (`None` for a

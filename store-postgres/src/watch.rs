@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use secworks_store_api::events::{EventColumns, EventRow};
 use secworks_store_api::watchlists::{
-    WatchlistDiff, read_count, read_entries, read_interval, read_name,
+    WatchedVerdict, WatchlistDiff, read_count, read_entries, read_interval, read_name, read_verdict,
 };
 use secworks_store_api::{
     ListingEventRecord, ListingEvents, StoreError, WatchEntry, WatchlistName, WatchlistRecord,
@@ -257,6 +257,35 @@ impl Watchlists for PgStore {
             .await?;
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn watched_verdicts(
+        &self,
+        enabled: &[&str],
+        limit: u64,
+    ) -> Result<Vec<WatchedVerdict>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = sqlx::query!(
+            r#"SELECT r.target, r.blocklist, r.state FROM list_results AS r
+               WHERE r.target IN (SELECT target FROM watch_targets)
+                 AND r.state IN ('listed', 'not_listed')
+                 AND r.blocklist = ANY ($1)
+               ORDER BY r.target COLLATE "C", r.blocklist COLLATE "C"
+               LIMIT $2"#,
+            enabled as &[&str],
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(WatchedVerdict {
+                    verdict: read_verdict(&row.state)?,
+                    target: row.target,
+                    blocklist: row.blocklist,
+                })
+            })
+            .collect()
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use secworks_store_api::events::{EventColumns, EventRow};
 use secworks_store_api::watchlists::{
-    WatchlistDiff, read_count, read_entries, read_interval, read_name,
+    WatchedVerdict, WatchlistDiff, read_count, read_entries, read_interval, read_name, read_verdict,
 };
 use secworks_store_api::{
     ListingEventRecord, ListingEvents, StoreError, WatchEntry, WatchlistName, WatchlistRecord,
@@ -252,6 +252,37 @@ impl Watchlists for SqliteStore {
             .execute(&self.durable)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn watched_verdicts(
+        &self,
+        enabled: &[&str],
+        limit: u64,
+    ) -> Result<Vec<WatchedVerdict>, StoreError> {
+        let enabled = to_json(&enabled)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut conn = self.pool.acquire().await?;
+        let rows = sqlx::query!(
+            "SELECT r.target, r.blocklist, r.state FROM list_results AS r
+             WHERE r.target IN (SELECT target FROM watch_targets)
+               AND r.state IN ('listed', 'not_listed')
+               AND r.blocklist IN (SELECT value FROM json_each(?1))
+             ORDER BY r.target, r.blocklist
+             LIMIT ?2",
+            enabled,
+            limit
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(WatchedVerdict {
+                    verdict: read_verdict(&row.state)?,
+                    target: row.target,
+                    blocklist: row.blocklist,
+                })
+            })
+            .collect()
     }
 }
 

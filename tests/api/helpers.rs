@@ -184,6 +184,7 @@ pub fn test_config(db: &TestDb, dns: &TestDnsServer) -> Config {
             per_name: "100/1h".parse().unwrap(),
         },
         trust_forwarded_for: false,
+        metrics_per_target: false,
         shutdown_grace: Duration::from_secs(10),
         max_connections: None,
         header_timeout: Duration::from_secs(10),

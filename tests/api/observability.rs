@@ -7,7 +7,9 @@ use std::time::Duration;
 use secworks_dnsbl::test_server::{TestAnswer, TestDnsServer};
 use serde_json::{Value, json};
 
-use crate::helpers::{ChildServer, PASSWORD, TestDb, USER, spawn_app};
+use crate::helpers::{
+    ChildServer, PASSWORD, TestApp, TestDb, USER, spawn_app, spawn_with, start_dns, test_config,
+};
 
 #[tokio::test]
 async fn metrics_count_requests_lookups_and_login_failures() {
@@ -58,6 +60,129 @@ async fn metrics_count_requests_lookups_and_login_failures() {
         "{text}"
     );
     assert!(!text.contains("wp-admin"));
+}
+
+async fn scrape(app: &TestApp) -> String {
+    let resp = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.text().await.unwrap()
+}
+
+/// The value of the one sample that starts with `series`, if there is one.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map(|value| value.parse().unwrap())
+}
+
+/// A server whose ZEN has a daily budget of 1000 queries and with per-target metrics `on` or
+/// off; the database lives as long as the second value.
+async fn app_with_metrics(per_target: bool) -> (TestApp, TestDb) {
+    let db = TestDb::new().await;
+    let dns = start_dns().await;
+    let mut config = test_config(&db, &dns);
+    config.blocklists = std::sync::Arc::new(
+        secworks::blocklists::Blocklists::new(&secworks::blocklists::BlocklistSettings {
+            zen_zone: Some("zen.spamhaus.org".into()),
+            budgets: Some("spamhaus-zen=1000".into()),
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    config.metrics_per_target = per_target;
+    (spawn_with(config, dns).await, db)
+}
+
+#[tokio::test]
+async fn per_list_gauges_show_health_budget_and_queries_sent() {
+    let (app, _db) = app_with_metrics(false).await;
+    let token = app.token().await;
+    app.enqueue(&token, &["192.0.2.181"]).await;
+    app.wait_for_idle_queue(&token, Duration::from_secs(30))
+        .await;
+    let text = scrape(&app).await;
+    const ZEN: &str = r#"{blocklist="spamhaus-zen"}"#;
+    let value = |name: &str| {
+        sample(&text, &format!("{name}{ZEN}")).unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+    };
+    assert_eq!(value("secworks_blocklist_healthy"), 1.0);
+    assert_eq!(value("secworks_blocklist_paused"), 0.0);
+    let today = value("secworks_blocklist_queries_today");
+    assert!(today >= 1.0, "{text}");
+    assert_eq!(value("secworks_blocklist_budget_remaining"), 1000.0 - today);
+    // Counted where they are sent: the lookup and the test point checks, in every server of
+    // this test process (the recorder is shared), so at least what this one sent.
+    assert!(value("secworks_blocklist_queries_total") >= today, "{text}");
+    for described in [
+        "# HELP secworks_blocklist_healthy",
+        "# HELP secworks_blocklist_budget_remaining",
+        "# TYPE secworks_blocklist_queries_total counter",
+    ] {
+        assert!(text.contains(described), "no {described} in:\n{text}");
+    }
+    assert!(!text.contains("secworks_target_listed"), "{text}");
+}
+
+/// Watches two addresses, one of them listed, and looks up a third that is not watched.
+async fn watch_and_look_up(app: &TestApp, token: &str, watched: [&str; 2], other: &str) {
+    app.dns.set(
+        watched[0].parse().unwrap(),
+        TestAnswer::Records(vec!["127.0.0.2".parse().unwrap()]),
+    );
+    app.dns.set(
+        other.parse().unwrap(),
+        TestAnswer::Records(vec!["127.0.0.2".parse().unwrap()]),
+    );
+    let put = app
+        .graphql_ok(
+            token,
+            "mutation ($targets: [String!]!) {
+               putWatchlist(name: \"metrics\", targets: $targets) { target_count } }",
+            json!({ "targets": watched }),
+        )
+        .await;
+    assert_eq!(put["data"]["putWatchlist"]["target_count"], 2, "{put}");
+    app.enqueue(token, &[watched[0], watched[1], other]).await;
+    app.wait_for_idle_queue(token, Duration::from_secs(30))
+        .await;
+}
+
+#[tokio::test]
+async fn per_target_series_show_each_watched_targets_answers_when_turned_on() {
+    let (app, _db) = app_with_metrics(true).await;
+    let token = app.token().await;
+    watch_and_look_up(&app, &token, ["192.0.2.191", "192.0.2.192"], "192.0.2.193").await;
+    let text = scrape(&app).await;
+    for expected in [
+        r#"secworks_target_listed{target="192.0.2.191",blocklist="spamhaus-zen"} 1"#,
+        r#"secworks_target_listed{target="192.0.2.192",blocklist="spamhaus-zen"} 0"#,
+        "# TYPE secworks_target_listed gauge",
+    ] {
+        assert!(
+            text.lines().any(|l| l == expected),
+            "no {expected} in:\n{text}"
+        );
+    }
+    assert!(!text.contains(r#"target="192.0.2.193""#), "{text}");
+
+    // Not watched any more: no series left behind.
+    app.graphql_ok(
+        &token,
+        "mutation { deleteWatchlist(name: \"metrics\") }",
+        json!({}),
+    )
+    .await;
+    let text = scrape(&app).await;
+    assert!(!text.contains("secworks_target_listed"), "{text}");
+}
+
+#[tokio::test]
+async fn per_target_series_are_absent_when_turned_off() {
+    let (app, _db) = app_with_metrics(false).await;
+    let token = app.token().await;
+    watch_and_look_up(&app, &token, ["192.0.2.194", "192.0.2.195"], "192.0.2.196").await;
+    let text = scrape(&app).await;
+    assert!(!text.contains("secworks_target_listed"), "{text}");
 }
 
 /// A full session against the real binary, logging everything it can (trace level, JSON):

@@ -143,6 +143,7 @@ macro_rules! conformance_tests {
             watchlists_are_created_replaced_changed_and_deleted,
             the_target_limit_spans_all_watchlists_and_a_refusal_changes_nothing,
             a_wide_range_is_written_and_replaced_in_batches,
+            watched_verdicts_are_the_enabled_lists_answers_about_watched_targets,
             // Webhooks
             webhooks_are_created_listed_and_deleted,
             a_new_webhook_starts_at_the_end_of_the_log,

@@ -13,8 +13,8 @@ use super::{
     Stores, T0, answer, at, claim_list, fail, list_answer, listed, outcome, record, retry,
 };
 use crate::{
-    JobResult, ListingChange, ListingEventRecord, NewJob, Outcome, Queue, Store, Target,
-    WatchEntry, WatchlistName, WatchlistRecord, WatchlistWrite,
+    JobResult, ListingChange, ListingEventRecord, NewJob, Outcome, Queue, Store, Target, Verdict,
+    WatchEntry, WatchedVerdict, WatchlistName, WatchlistRecord, WatchlistWrite,
 };
 
 const SPAMCOP: &str = "spamcop";
@@ -616,4 +616,65 @@ pub async fn a_wide_range_is_written_and_replaced_in_batches(stores: Stores) {
         (swapped.target_count, swapped.listed_count),
         (256 + 65_536, 1)
     );
+}
+
+/// Per-target metrics read, in one query, the enabled lists' answers about watched targets:
+/// each target once, a list that only failed giving nothing, capped at a limit.
+pub async fn watched_verdicts_are_the_enabled_lists_answers_about_watched_targets(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let both = [SPAMCOP, BARRACUDA];
+    assert!(a.watched_verdicts(&both, 100).await.unwrap().is_empty());
+    answers(a, &target("192.0.2.1"), SPAMCOP, listed(&[2]), at(1)).await;
+    answers(
+        a,
+        &target("192.0.2.1"),
+        BARRACUDA,
+        Outcome::NotListed,
+        at(1),
+    )
+    .await;
+    answers(a, &target("192.0.2.2"), SPAMCOP, Outcome::NotListed, at(1)).await;
+    // Not watched.
+    answers(a, &target("198.51.100.1"), SPAMCOP, listed(&[2]), at(1)).await;
+    // Only failed.
+    let job = claimed(a, &target("192.0.2.3"), SPAMCOP, at(1)).await;
+    record(a, &[fail(&job, at(2), "DNS timeout")]).await;
+    for (watchlist, given) in [("mail", "192.0.2.0/30"), ("web", "192.0.2.1")] {
+        done(
+            a.put_watchlist(
+                &name(watchlist),
+                &entries(&[given]),
+                Duration::hours(1),
+                100,
+                &both,
+                at(3),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    let seen = |verdicts: Vec<WatchedVerdict>| -> Vec<(String, String, Verdict)> {
+        verdicts
+            .into_iter()
+            .map(|v| (v.target, v.blocklist, v.verdict))
+            .collect()
+    };
+    let row = |t: &str, l: &str, v: Verdict| (t.to_owned(), l.to_owned(), v);
+    assert_eq!(
+        seen(b.watched_verdicts(&both, 100).await.unwrap()),
+        [
+            row("192.0.2.1", BARRACUDA, Verdict::NotListed),
+            row("192.0.2.1", SPAMCOP, Verdict::Listed),
+            row("192.0.2.2", SPAMCOP, Verdict::NotListed),
+        ]
+    );
+    assert_eq!(
+        seen(b.watched_verdicts(&[SPAMCOP], 100).await.unwrap()),
+        [
+            row("192.0.2.1", SPAMCOP, Verdict::Listed),
+            row("192.0.2.2", SPAMCOP, Verdict::NotListed),
+        ]
+    );
+    assert_eq!(b.watched_verdicts(&both, 2).await.unwrap().len(), 2);
+    assert!(b.watched_verdicts(&[], 100).await.unwrap().is_empty());
 }
