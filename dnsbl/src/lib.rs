@@ -29,12 +29,12 @@
 //! use secworks_dnsbl::{Catalogue, DnsblResolver, ListKey, ResolverSettings, Target};
 //!
 //! let catalogue = Catalogue::builtin()?;
-//! let zen = catalogue.get("spamhaus-zen").unwrap();
+//! let zen = catalogue.get("spamhaus-zen").ok_or("no spamhaus-zen in the catalogue")?;
 //! let key = ListKey::new("your-dqs-key")?;
 //! let resolver = DnsblResolver::new(ResolverSettings::default())?;
 //! // A blocked resolver answers NXDOMAIN for everything: check before trusting it.
 //! resolver.check_list_test_points(zen, Some(&key)).await.result?;
-//! let target = Target::parse("192.0.2.1").unwrap();
+//! let target = Target::parse("192.0.2.1").ok_or("not an address or domain")?;
 //! let response = resolver.query_list(zen, Some(&key), &target).await;
 //! match response.result {
 //!     Ok(outcome) => println!("{outcome:?} ({})", response.evidence.rcode),
