@@ -81,6 +81,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             min_fresh: Duration::from_secs(60),
             max_fresh: Duration::from_secs(86_400),
         },
+        rechecks: secworks::rechecks::RecheckSettings {
+            round: Duration::from_secs(1),
+            qps: None,
+            health_interval: Duration::from_secs(60),
+        },
         // ZEN alone, without its free-use budget: a benchmark sends more than a day's worth.
         blocklists: std::sync::Arc::new(secworks::blocklists::Blocklists::new(
             &secworks::blocklists::BlocklistSettings {

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::graphql::{self, Resolvers};
 use crate::http::{self, AppState};
 use crate::lookup::LookupEngine;
+use crate::rechecks::Planner;
 use crate::store;
 use crate::webhooks::WebhookWorker;
 
@@ -49,6 +50,7 @@ pub struct Application {
     connections: http::server::ConnectionLimits,
     state: Arc<AppState>,
     engine: LookupEngine,
+    planner: Planner,
     webhooks: WebhookWorker,
     grace: Duration,
 }
@@ -109,6 +111,13 @@ impl Application {
             config.engine.clone(),
             config.clock.clone(),
         );
+        // Feeds the engine's queue; started with the server, stopped before the engine drains.
+        let planner = Planner::new(
+            store.clone(),
+            config.blocklists.clone(),
+            engine.handle(),
+            config.rechecks.clone(),
+        );
         // After the engine, whose writer appends the events it delivers.
         let webhooks = WebhookWorker::start(
             store.clone(),
@@ -124,6 +133,7 @@ impl Application {
                 config.blocklists.clone(),
                 config.max_enqueue,
                 config.max_watch_targets,
+                planner.clone(),
             )
             .with_webhooks(store.clone(), &config.webhooks, config.clock.clone()),
             config.query_limits,
@@ -135,6 +145,7 @@ impl Application {
             queue: store.clone(),
             watchlists: store,
             engine: engine.handle(),
+            planner: planner.clone(),
             blocklists: config.blocklists.clone(),
             metrics_per_target: config.metrics_per_target,
             max_body: config.max_body_bytes,
@@ -151,6 +162,7 @@ impl Application {
             connections,
             state,
             engine,
+            planner,
             webhooks,
             grace: config.shutdown_grace,
         })
@@ -177,6 +189,7 @@ impl Application {
             "secworks listening"
         );
         let stop = tokio_util::sync::CancellationToken::new();
+        let planning = self.planner.clone().start(stop.clone());
         let server = http::server::serve(
             self.listener,
             http::routes(self.state),
@@ -198,6 +211,9 @@ impl Application {
         let (engine, webhooks, grace) = (self.engine, self.webhooks, self.grace);
         let lookups = async {
             stop.cancelled().await;
+            // No new jobs from the planner while the engine drains (a round in progress is
+            // one transaction: it commits or leaves nothing).
+            let _ = planning.await;
             // Both within the grace period: deliveries in flight finish or are sent again.
             tokio::join!(engine.shutdown(grace), webhooks.shutdown(grace));
         };

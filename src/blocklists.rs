@@ -9,7 +9,7 @@ use secworks_dnsbl::{
     Blocklist, Catalogue, CatalogueError, DEFAULT_ENABLED, KEY_PLACEHOLDER, ListKey, ListKind,
     Target, Zone,
 };
-use secworks_store_api::NewJob;
+use secworks_store_api::{NewJob, TargetKind};
 
 /// How the enabled set is chosen; see the README's configuration table.
 #[derive(Debug, Clone, Default)]
@@ -156,28 +156,31 @@ impl Blocklists {
     }
 
     /// The most queries a UTC day `list` is sent: `SECWORKS_DAILY_BUDGETS`, else its
-    /// documented free-use limit, else none.
+    /// documented free-use limit less [`HEADROOM_PERCENT`], else none.
     pub fn daily_budget(&self, list: &Blocklist) -> Option<u64> {
         match self.budgets.get(&list.id) {
             Some(budget) => *budget,
-            None => list.free_queries_per_day,
+            None => list
+                .free_queries_per_day
+                .map(|limit| limit - limit * HEADROOM_PERCENT / 100),
         }
     }
 
-    /// Whether `list` answers for `target`: an IP list for an address of a family it takes, a
-    /// domain list for a domain.
-    pub fn fits(list: &Blocklist, target: &Target) -> bool {
-        match (list.kind, target) {
-            (ListKind::Ip, Target::Ip(address)) => {
-                if address.ip().is_ipv4() {
-                    list.ipv4
-                } else {
-                    list.ipv6
-                }
-            }
-            (ListKind::Domain, Target::Domain(_)) => true,
-            _ => false,
+    /// The kinds of target `list` answers for: an IP list the address families it takes, a
+    /// domain list domains.
+    pub fn kinds(list: &Blocklist) -> Vec<TargetKind> {
+        match list.kind {
+            ListKind::Ip => [(list.ipv4, TargetKind::Ipv4), (list.ipv6, TargetKind::Ipv6)]
+                .into_iter()
+                .filter_map(|(takes, kind)| takes.then_some(kind))
+                .collect(),
+            ListKind::Domain => vec![TargetKind::Domain],
         }
+    }
+
+    /// Whether `list` answers for `target`.
+    pub fn fits(list: &Blocklist, target: &Target) -> bool {
+        Self::kinds(list).contains(&TargetKind::of(target))
     }
 
     /// The enabled lists that answer for `target`, in catalogue order.
@@ -199,6 +202,11 @@ impl Blocklists {
         jobs
     }
 }
+
+/// What a default budget keeps back of a list's free-use limit: replicas may overshoot
+/// together by what they send between two syncs of the shared count, and the operator counts
+/// what reaches it, resolver retries included.
+pub const HEADROOM_PERCENT: u64 = 10;
 
 /// Reads `id=queries` / `id=none` pairs, naming the bad pair.
 fn parse_budgets(
@@ -323,9 +331,8 @@ mod tests {
         assert_eq!(lists.daily_budget(spamcop), Some(10));
         assert_eq!(lists.daily_budget(zen), None);
         let mailspike = lists.get("mailspike").unwrap();
-        assert_eq!(
-            lists.daily_budget(mailspike),
-            mailspike.free_queries_per_day
-        );
+        // Its free-use limit, 100,000, less the headroom.
+        assert_eq!(mailspike.free_queries_per_day, Some(100_000));
+        assert_eq!(lists.daily_budget(mailspike), Some(90_000));
     }
 }

@@ -16,6 +16,7 @@ pub use crate::auth::LoginLimits;
 use crate::blocklists::{BlocklistError, BlocklistSettings, Blocklists};
 use crate::graphql::QueryLimits;
 use crate::lookup::EngineSettings;
+use crate::rechecks::RecheckSettings;
 use crate::webhooks::WebhookSettings;
 
 use base64::Engine;
@@ -259,6 +260,10 @@ pub struct EngineArgs {
     #[arg(long, env = "SECWORKS_HEALTH_INTERVAL", value_name = "SECWORKS_HEALTH_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub health_interval: Duration,
 
+    /// How often the re-check planner queues each list's watched targets that fall due.
+    #[arg(long, env = "SECWORKS_RECHECK_ROUND", value_name = "SECWORKS_RECHECK_ROUND", default_value = "30s", value_parser = parse_round)]
+    pub recheck_round: Duration,
+
     /// How long a blocklist's lookups wait after it answers "excessive queries".
     #[arg(long, env = "SECWORKS_RATE_LIMIT_PAUSE", value_name = "SECWORKS_RATE_LIMIT_PAUSE", default_value = "60s", value_parser = parse_duration)]
     pub rate_limit_pause: Duration,
@@ -285,6 +290,16 @@ impl EngineArgs {
             rate_limit_pause: self.rate_limit_pause,
             min_fresh: self.min_fresh,
             max_fresh: self.max_fresh,
+        }
+    }
+}
+
+impl EngineArgs {
+    pub fn rechecks(&self) -> RecheckSettings {
+        RecheckSettings {
+            round: self.recheck_round,
+            qps: self.lookup_qps,
+            health_interval: self.health_interval,
         }
     }
 }
@@ -331,6 +346,7 @@ pub struct Config {
     pub resolver: ResolverSettings,
     pub blocklists: Arc<Blocklists>,
     pub engine: EngineSettings,
+    pub rechecks: RecheckSettings,
     /// The lookup engine's clock; tests move it forward.
     pub clock: crate::timestamp::Clock,
     pub query_limits: QueryLimits,
@@ -441,6 +457,7 @@ impl Config {
             resolver,
             blocklists,
             engine: args.engine.settings(),
+            rechecks: args.engine.rechecks(),
             webhooks: args.webhooks.settings(),
             clock: crate::timestamp::Clock::system(),
             host: args.host,
@@ -520,6 +537,15 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err("must be at most a year".into());
     }
     Ok(duration)
+}
+
+/// A planner round: one second to an hour.
+fn parse_round(text: &str) -> Result<Duration, String> {
+    let round = parse_duration(text)?;
+    if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&round) {
+        return Err("must be from 1s to 1h".into());
+    }
+    Ok(round)
 }
 
 fn parse_ttl(text: &str) -> Result<Duration, String> {

@@ -6,6 +6,7 @@
 //! endpoints, GraphQL over HTTP and WebSocket, every error response) → [`auth`] (who may
 //! call) → [`graphql`] (resolvers) → [`store`] and [`lookup`] (the queue, and the engine that
 //! works it, one dispatcher per list of [`blocklists`]) → `secworks_dnsbl` (DNS) → [`store`];
+//! [`rechecks`] (the planner) queues the watched targets that fall due, like a resolver would;
 //! the listing-event log in the store → [`webhooks`] (delivery). A module never reaches back
 //! up the flow; the test `layers::each_layer_imports_only_what_lies_downstream` keeps it so.
 
@@ -18,6 +19,7 @@ pub mod http;
 pub mod import;
 pub mod lookup;
 pub mod memory;
+pub mod rechecks;
 pub mod store;
 pub mod timestamp;
 pub mod webhooks;
@@ -38,6 +40,16 @@ mod layers {
         "crate::graphql",
         "crate::auth",
     ];
+    /// What the engine may not name besides: the planner feeds its queue.
+    const ABOVE_THE_PLANNER: &[&str] = &[
+        "poem",
+        "poem_openapi",
+        "async_graphql",
+        "crate::http",
+        "crate::graphql",
+        "crate::auth",
+        "crate::rechecks",
+    ];
     /// What the store, and the webhook worker that reads it, may not name besides.
     const ABOVE_THE_STORE: &[&str] = &[
         "poem",
@@ -46,6 +58,7 @@ mod layers {
         "crate::http",
         "crate::graphql",
         "crate::auth",
+        "crate::rechecks",
         "crate::lookup",
     ];
 
@@ -62,7 +75,8 @@ mod layers {
             ],
         ),
         ("graphql", &["poem", "poem_openapi", "crate::http"]),
-        ("lookup", ABOVE_THE_ENGINE),
+        ("rechecks", ABOVE_THE_ENGINE),
+        ("lookup", ABOVE_THE_PLANNER),
         ("webhooks", ABOVE_THE_STORE),
         ("store", ABOVE_THE_STORE),
     ];

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use time::{Duration, OffsetDateTime};
+use time::{Date, Duration, OffsetDateTime, Time};
 
 pub use secworks_store_api::timestamp::{format, parse};
 
@@ -45,6 +45,29 @@ impl Clock {
         let seconds = i64::try_from(by.as_secs()).unwrap_or(i64::MAX);
         self.ahead.fetch_add(seconds, Ordering::Relaxed);
     }
+}
+
+/// The UTC date of `now`: the day budgets count in.
+pub fn utc_day(now: OffsetDateTime) -> Date {
+    now.to_offset(time::UtcOffset::UTC).date()
+}
+
+/// The start of the next UTC day.
+pub fn next_midnight(now: OffsetDateTime) -> OffsetDateTime {
+    let today = utc_day(now);
+    let tomorrow = today.next_day().unwrap_or(today);
+    tomorrow.with_time(Time::MIDNIGHT).assume_utc()
+}
+
+/// The interval in the largest unit that holds it whole: `6h`, `90m`, `1d`, `45s`.
+pub fn format_interval(interval: time::Duration) -> String {
+    let seconds = interval.whole_seconds();
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if seconds % size == 0 {
+            return format!("{}{unit}", seconds / size);
+        }
+    }
+    format!("{seconds}s")
 }
 
 #[cfg(test)]

@@ -9,12 +9,13 @@ use secworks_dnsbl::{
 };
 
 use super::generated::{
-    Blocklist, BlocklistKind, DomainLookup, Evidence, ListResult, ListStatus, Listing,
-    ListingEventConnection, Lookup, LookupAttempt, LookupResolvers, MutationResolvers,
+    Blocklist, BlocklistKind, BlocklistPlan, DomainLookup, Evidence, ListResult, ListStatus,
+    Listing, ListingEventConnection, Lookup, LookupAttempt, LookupResolvers, MutationResolvers,
     QueryResolvers, QueueStatus, Watchlist,
 };
 use crate::blocklists::Blocklists;
 use crate::lookup::EngineHandle;
+use crate::rechecks::Planner;
 use crate::store::{
     Attempt, HistoryRecord, ListResultRecord, ListResults, ListState, ListingEvents, LookupRecord,
     ORIGINAL_LIST, Queue, Results, Store, StoreError, StoredAnswer, Verdict, Watchlists,
@@ -41,6 +42,8 @@ pub struct Resolvers {
     max_enqueue: usize,
     /// The most targets all watchlists together hold (`SECWORKS_MAX_WATCH_TARGETS`).
     pub(super) max_watch_targets: u64,
+    /// The re-check planner: `recheckPlan`, in `rechecks.rs`.
+    pub(super) planner: Planner,
 }
 
 impl Resolvers {
@@ -50,6 +53,7 @@ impl Resolvers {
         blocklists: Arc<Blocklists>,
         max_enqueue: usize,
         max_watch_targets: u64,
+        planner: Planner,
     ) -> Self {
         Self {
             hooks: super::webhooks::WebhookApi::new(store.clone()),
@@ -62,6 +66,7 @@ impl Resolvers {
             blocklists,
             max_enqueue,
             max_watch_targets,
+            planner,
         }
     }
 
@@ -267,6 +272,10 @@ impl QueryResolvers for Resolvers {
         watchlist: Option<String>,
     ) -> async_graphql::Result<ListingEventConnection> {
         self.events_page(after, first, watchlist).await
+    }
+
+    async fn recheck_plan(&self, _ctx: &Context<'_>) -> async_graphql::Result<Vec<BlocklistPlan>> {
+        self.recheck_plans().await
     }
 }
 
@@ -571,7 +580,7 @@ fn list_listings(list: &CatalogueEntry, codes: &[std::net::Ipv4Addr]) -> Vec<Lis
     }
 }
 
-fn clamp_u64(count: u64) -> i32 {
+pub(super) fn clamp_u64(count: u64) -> i32 {
     i32::try_from(count).unwrap_or(i32::MAX)
 }
 

@@ -158,7 +158,7 @@ impl From<WatchlistRecord> for Watchlist {
         Watchlist {
             name: record.name.to_string(),
             targets: record.entries.iter().map(ToString::to_string).collect(),
-            interval: format_interval(record.interval),
+            interval: timestamp::format_interval(record.interval),
             target_count: i32::try_from(record.target_count).unwrap_or(i32::MAX),
             listed_count: i32::try_from(record.listed_count).unwrap_or(i32::MAX),
             created_at: timestamp::format(record.created_at),
@@ -230,17 +230,6 @@ fn parse_interval(text: &str) -> async_graphql::Result<time::Duration> {
     Ok(interval)
 }
 
-/// The interval in the largest unit that holds it whole: `6h`, `90m`, `1d`, `45s`.
-fn format_interval(interval: time::Duration) -> String {
-    let seconds = interval.whole_seconds();
-    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
-        if seconds % size == 0 {
-            return format!("{}{unit}", seconds / size);
-        }
-    }
-    format!("{seconds}s")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,7 +238,7 @@ mod tests {
     fn intervals_are_bounded_and_normalised() {
         let shown = |text: &str| {
             parse_interval(text)
-                .map(format_interval)
+                .map(timestamp::format_interval)
                 .map_err(|e| e.message)
         };
         assert_eq!(shown("6h").unwrap(), "6h");

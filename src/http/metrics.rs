@@ -86,6 +86,21 @@ fn describe() {
         "Queries a blocklist may still be sent today (UTC): its daily budget less the queries \
          sent today; only for lists with a budget."
     );
+    describe_gauge!(
+        "secworks_blocklist_recheck_stretch",
+        "How far the re-check planner stretches a blocklist's watched intervals: the queries a \
+         day the watched targets need over those its budget and rate cap leave; 1 while every \
+         interval holds, +Inf when test-point checks take the whole budget. Set by the process \
+         that plans the list."
+    );
+    describe_gauge!(
+        "secworks_blocklist_recheck_due",
+        "Watched targets due for a re-check on a blocklist at the planner's latest round."
+    );
+    describe_gauge!(
+        "secworks_blocklist_watched_targets",
+        "Watched addresses and domains a blocklist answers for, at the planner's latest round."
+    );
     describe_counter!(
         "secworks_blocklist_queries_total",
         "DNS queries sent to a blocklist by this process: lookups (TXT queries included) and \
@@ -148,6 +163,15 @@ pub async fn render(Data(state): Data<&Arc<AppState>>) -> Response {
         }
         metrics::gauge!("secworks_blocklist_queries_today", "blocklist" => list.id)
             .set(list.queries_today as f64);
+    }
+    for (list, plan) in state.planner.latest() {
+        // 1 while the intervals hold; +Inf when nothing is left of the budget for re-checks.
+        metrics::gauge!("secworks_blocklist_recheck_stretch", "blocklist" => list.clone())
+            .set(plan.stretch.max(1.0));
+        metrics::gauge!("secworks_blocklist_recheck_due", "blocklist" => list.clone())
+            .set(plan.targets_due as f64);
+        metrics::gauge!("secworks_blocklist_watched_targets", "blocklist" => list)
+            .set(plan.targets as f64);
     }
     let mut body = handle().render();
     if state.metrics_per_target {

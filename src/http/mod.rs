@@ -22,6 +22,7 @@ use crate::auth::Auth;
 use crate::blocklists::Blocklists;
 use crate::graphql::AppSchema;
 use crate::lookup::EngineHandle;
+use crate::rechecks::Planner;
 use crate::store::{Ping, Queue, Watchlists};
 use error::HttpError;
 
@@ -34,6 +35,8 @@ pub struct AppState {
     /// The job queue, for its counts in `/metrics`.
     pub queue: Arc<dyn Queue>,
     pub engine: EngineHandle,
+    /// The re-check planner: its latest plans, for `/metrics`.
+    pub planner: Planner,
     /// The configured lists: their daily budgets, and which are enabled, for `/metrics`.
     pub blocklists: Arc<Blocklists>,
     /// The watched targets' results, for `/metrics` with `metrics_per_target`.

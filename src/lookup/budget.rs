@@ -8,7 +8,9 @@
 
 use std::sync::Mutex;
 
-use time::{Date, OffsetDateTime, Time};
+use time::{Date, OffsetDateTime};
+
+pub use crate::timestamp::{next_midnight, utc_day};
 
 #[derive(Debug)]
 pub struct Budget {
@@ -101,18 +103,6 @@ impl Budget {
         }
         f(&mut spent)
     }
-}
-
-/// The UTC date of `now`: the day a budget counts in.
-pub fn utc_day(now: OffsetDateTime) -> Date {
-    now.to_offset(time::UtcOffset::UTC).date()
-}
-
-/// The start of the next UTC day.
-pub fn next_midnight(now: OffsetDateTime) -> OffsetDateTime {
-    let today = utc_day(now);
-    let tomorrow = today.next_day().unwrap_or(today);
-    tomorrow.with_time(Time::MIDNIGHT).assume_utc()
 }
 
 #[cfg(test)]

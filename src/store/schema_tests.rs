@@ -9,12 +9,13 @@
 //! | --------- | --------- | ------------------------------------------ |
 //! | `integer` | `INTEGER` | `bigint`, `integer`, `boolean` (see below)  |
 //! | `text`    | `TEXT`    | `text`                                      |
-//! | `instant` | `TEXT`    | `timestamp with time zone` (see below)      |
+//! | `instant` | `TEXT`, or `INTEGER` Unix seconds | `timestamp with time zone` (see below) |
 //! | `day`     | `TEXT`    | `date` (see below)                          |
 //! | `bytes`   | `BLOB`    | `bytea`                                     |
 //!
 //! SQLite keeps instants as RFC 3339 text, so a PostgreSQL `timestamptz` column must be a
-//! SQLite `TEXT` column whose name says it is an instant (`…_at`, `…_before`); days likewise
+//! SQLite `TEXT` column whose name says it is an instant (`…_at`, `…_before`, `…_until`), or
+//! an `INTEGER` one of Unix seconds where SQLite computes with it; days likewise
 //! as `YYYY-MM-DD` text in a column named `day`. SQLite has no booleans: a PostgreSQL
 //! `boolean` is a SQLite `INTEGER` (0 or 1). Indexes, constraints and column order are not
 //! compared (SQLite adds columns at the end).
@@ -74,6 +75,8 @@ async fn sqlite_schema(url: &str) -> Schema {
             continue;
         }
         let kind = match declared.as_str() {
+            // Unix seconds, where SQLite computes with the instant (`watch_schedule.due_at`).
+            "INTEGER" if is_instant(&column) => "instant",
             "INTEGER" => "integer",
             "TEXT" if is_instant(&column) => "instant",
             "TEXT" if is_day(&column) => "day",
@@ -138,7 +141,10 @@ async fn postgres_schema(url: &str) -> Schema {
 
 /// Instants are named for when something happened or holds: `created_at`, `tokens_not_before`.
 fn is_instant(column: &str) -> bool {
-    column.ends_with("_at") || column.ends_with("_before") || column == "run_after"
+    column.ends_with("_at")
+        || column.ends_with("_before")
+        || column.ends_with("_until")
+        || column == "run_after"
 }
 
 /// Days (UTC dates) are named `day`.

@@ -2,7 +2,8 @@
 //! the token key, revocations), [`Queue`] (lookup jobs), [`Results`] (each address's result
 //! and history), [`ListResults`] (each list's result per address or domain, query counts),
 //! [`Watchlists`] (named sets of watched targets), [`ListingEvents`] (the log of listing
-//! changes), [`Webhooks`] (where the events are sent), [`Import`] and [`Ping`] — the records
+//! changes), [`Webhooks`] (where the events are sent), [`Rechecks`] (when each watched
+//! target is next due on each list), [`Import`] and [`Ping`] — the records
 //! they take and return, and the one timestamp format every backend serves. [`Store`] is all
 //! of them, for wiring; each caller depends on the part it uses. The backends, one crate each (`secworks-store-sqlite`,
 //! `secworks-store-postgres`), implement every part, each checking its queries against its own
@@ -20,6 +21,7 @@ pub mod events;
 mod import;
 mod lists;
 mod queue;
+pub mod rechecks;
 mod results;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -43,6 +45,7 @@ pub use queue::{
     ClaimedJob, ClaimedRow, JobOutcome, JobResult, NewJob, Queue, QueueCounts, Unreadable,
     read_claimed,
 };
+pub use rechecks::{Rechecks, ScheduleSummary, TakenDue, TargetKind};
 pub use results::{Attempt, HistoryRecord, LookupRecord, Results};
 pub use watchlists::{
     EntryProblem, InvalidWatchEntry, WatchEntry, WatchedVerdict, WatchlistName, WatchlistRecord,
@@ -84,6 +87,7 @@ pub trait Store:
     + Watchlists
     + ListingEvents
     + Webhooks
+    + Rechecks
     + Import
     + Ping
     + 'static
@@ -98,6 +102,7 @@ impl<T> Store for T where
         + Watchlists
         + ListingEvents
         + Webhooks
+        + Rechecks
         + Import
         + Ping
         + 'static

@@ -15,6 +15,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::StoreError;
 use crate::lists::Verdict;
+use crate::rechecks::TargetKind;
 
 /// The widest IPv4 range an entry may be: a /16, 65,536 addresses.
 pub const MIN_IPV4_PREFIX: u8 = 16;
@@ -387,8 +388,9 @@ pub fn read_verdict(state: &str) -> Result<Verdict, StoreError> {
 pub struct WatchlistDiff {
     /// The entries as they will be, canonical text, in entry order.
     pub entries: Vec<String>,
-    /// Targets to add, canonical text, sorted.
-    pub added: Vec<String>,
+    /// Targets to add, canonical text, sorted, each with its kind as stored
+    /// ([`TargetKind::as_str`](crate::TargetKind::as_str)).
+    pub added: Vec<(String, &'static str)>,
     /// Targets to remove, canonical text, sorted.
     pub removed: Vec<String>,
     /// Distinct targets after the write.
@@ -403,7 +405,10 @@ impl WatchlistDiff {
         let new = expand(after);
         Self {
             entries: after.iter().map(ToString::to_string).collect(),
-            added: new.difference(&old).map(ToString::to_string).collect(),
+            added: new
+                .difference(&old)
+                .map(|target| (target.to_string(), TargetKind::of(target).as_str()))
+                .collect(),
             removed: old.difference(&new).map(ToString::to_string).collect(),
             target_count: new.len() as u64,
             previous_count: old.len() as u64,
@@ -526,7 +531,7 @@ mod tests {
         let before = WatchEntry::parse_all(&["192.0.2.0/30", "example.com"]).unwrap();
         let after = WatchEntry::parse_all(&["192.0.2.0/31", "192.0.2.1", "192.0.2.9"]).unwrap();
         let diff = WatchlistDiff::new(&before, &after);
-        assert_eq!(diff.added, ["192.0.2.9"]);
+        assert_eq!(diff.added, [("192.0.2.9".to_owned(), "ipv4")]);
         assert_eq!(diff.removed, ["192.0.2.2", "192.0.2.3", "example.com"]);
         assert_eq!((diff.previous_count, diff.target_count), (5, 3));
         assert_eq!(diff.total_after(10), 8);

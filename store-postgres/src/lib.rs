@@ -1,7 +1,7 @@
 //! The PostgreSQL backend of secworks: [`PgStore`] implements every part of the store
 //! ([`Accounts`], [`Queue`], [`Results`], [`ListResults`], `Watchlists`, `ListingEvents`,
-//! `Webhooks`, [`Import`], [`Ping`]) over a database that several server processes (replicas)
-//! share.
+//! `Webhooks`, `Rechecks`, [`Import`], [`Ping`]) over a database that several server processes
+//! (replicas) share.
 //!
 //! Every method means what the SQLite backend's does; where SQLite serialises writers through
 //! its single write lock, this backend uses transactions and row locks, so that two replicas
@@ -10,6 +10,7 @@
 
 mod import;
 mod queue;
+mod rechecks;
 mod retry;
 mod watch;
 mod webhooks;

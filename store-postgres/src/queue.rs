@@ -18,7 +18,7 @@ use secworks_store_api::{
     ClaimedJob, ClaimedRow, JobOutcome, JobResult, NOT_LOOKED_UP, ORIGINAL_LIST, StoreError,
     Verdict, read_claimed,
 };
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use time::{Date, OffsetDateTime};
 
 /// Queues a job for each (target, list), all or nothing: one statement. A pair with a pending
@@ -26,8 +26,9 @@ use time::{Date, OffsetDateTime};
 /// for that transaction, then does nothing). With `reuse_fresh`, a pair whose list has an
 /// answer still fresh at `now` is left out. Pairs go in in sorted order so that two
 /// overlapping enqueues wait for each other's index entries in one order, never in a circle.
-pub(crate) async fn enqueue(
-    pool: &PgPool,
+/// On the pool, or inside a caller's transaction (the re-check planner's).
+pub(crate) async fn enqueue<'e>(
+    conn: impl PgExecutor<'e>,
     targets: &[String],
     lists: &[&str],
     reuse_fresh: bool,
@@ -47,7 +48,7 @@ pub(crate) async fn enqueue(
         now,
         reuse_fresh
     )
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(())
 }

@@ -125,15 +125,21 @@ async fn edit(
         .await?;
     }
     for chunk in diff.added.chunks(CHUNK) {
+        let (targets, kinds): (Vec<&str>, Vec<&str>) = chunk
+            .iter()
+            .map(|(target, kind)| (target.as_str(), *kind))
+            .unzip();
         sqlx::query!(
-            "INSERT INTO watch_targets (watchlist, target)
-             SELECT $1, t FROM UNNEST($2::text[]) AS t",
+            "INSERT INTO watch_targets (watchlist, target, kind)
+             SELECT $1, t, k FROM UNNEST($2::text[], $3::text[]) AS a (t, k)",
             key,
-            chunk
+            &targets as &[&str],
+            &kinds as &[&str]
         )
         .execute(&mut *tx)
         .await?;
     }
+    bump_generation(&mut tx).await?;
     let written = read_watchlists(&mut tx, Some(key), enabled).await?;
     tx.commit().await?;
     written
@@ -141,6 +147,15 @@ async fn edit(
         .next()
         .map(WatchlistWrite::Done)
         .ok_or_else(|| StoreError::Unreadable(format!("watchlist {key:?} just written")))
+}
+
+/// Tells the re-check planner that the watched targets changed: in the write's transaction,
+/// so the new generation and the targets it stands for commit together.
+async fn bump_generation(tx: &mut PgConnection) -> Result<(), StoreError> {
+    sqlx::query!("UPDATE watch_generation SET generation = generation + 1 WHERE id = 1")
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }
 
 /// The watchlist `name`, or every watchlist by name (bytewise, as SQLite sorts), with
@@ -255,6 +270,7 @@ impl Watchlists for PgStore {
         let done = sqlx::query!("DELETE FROM watchlists WHERE name = $1", name.as_str())
             .execute(&mut *tx)
             .await?;
+        bump_generation(&mut tx).await?;
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }

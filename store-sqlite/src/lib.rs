@@ -1,10 +1,11 @@
 //! The SQLite backend of secworks, its embedded default: [`SqliteStore`] implements every part
 //! of the store ([`Accounts`], [`Queue`], [`Results`], [`ListResults`], `Watchlists`,
-//! `ListingEvents`, `Webhooks`, [`Import`], [`Ping`]) over one SQLite file in WAL mode.
+//! `ListingEvents`, `Webhooks`, `Rechecks`, [`Import`], [`Ping`]) over one SQLite file in WAL mode.
 //!
 //! Instants are stored as the fixed-width RFC 3339 text of [`timestamp`], so text order is
 //! time order; addresses and answers as their text.
 
+mod rechecks;
 mod watch;
 mod webhooks;
 
@@ -301,29 +302,12 @@ impl Queue for SqliteStore {
         reuse_fresh: bool,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        // One statement over a JSON array: atomic, and one round trip for any batch size.
-        // A fresh answer is looked up by its primary key, only with reuse_fresh.
         let jobs: Vec<(String, &str)> = jobs
             .iter()
             .map(|job| (job.target.to_string(), job.blocklist.as_str()))
             .collect();
-        let batch = to_json(&jobs)?;
-        let now = timestamp::format(now);
-        sqlx::query!(
-            "INSERT INTO lookup_jobs (target, blocklist, run_after, created_at, updated_at)
-             SELECT job.value ->> 0, job.value ->> 1, ?2, ?2, ?2 FROM json_each(?1) AS job
-             WHERE NOT (?3 AND EXISTS (
-                 SELECT 1 FROM list_results AS r
-                 WHERE r.target = job.value ->> 0 AND r.blocklist = job.value ->> 1
-                   AND r.state <> 'unknown' AND r.expires_at > ?2))
-             ON CONFLICT (target, blocklist) WHERE state = 'pending' DO NOTHING",
-            batch,
-            now,
-            reuse_fresh
-        )
-        .execute(&self.durable)
-        .await?;
-        Ok(())
+        let mut conn = self.durable.acquire().await?;
+        insert_jobs(&mut conn, &jobs, reuse_fresh, now).await
     }
 
     async fn claim_jobs(
@@ -1011,6 +995,35 @@ async fn record_errors(
         rows
     )
     .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Queues `(target, list)` jobs due at `now`; one whose target has a pending job for the list
+/// joins it. With `reuse_fresh`, one whose list's answer for the target is fresh at `now` is
+/// not queued. One statement over a JSON array: atomic, and one round trip for any batch size;
+/// a fresh answer is looked up by its primary key, only with `reuse_fresh`.
+pub(crate) async fn insert_jobs(
+    conn: &mut sqlx::SqliteConnection,
+    jobs: &[(String, &str)],
+    reuse_fresh: bool,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let batch = to_json(&jobs)?;
+    let now = timestamp::format(now);
+    sqlx::query!(
+        "INSERT INTO lookup_jobs (target, blocklist, run_after, created_at, updated_at)
+         SELECT job.value ->> 0, job.value ->> 1, ?2, ?2, ?2 FROM json_each(?1) AS job
+         WHERE NOT (?3 AND EXISTS (
+             SELECT 1 FROM list_results AS r
+             WHERE r.target = job.value ->> 0 AND r.blocklist = job.value ->> 1
+               AND r.state <> 'unknown' AND r.expires_at > ?2))
+         ON CONFLICT (target, blocklist) WHERE state = 'pending' DO NOTHING",
+        batch,
+        now,
+        reuse_fresh
+    )
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }

@@ -125,14 +125,15 @@ impl SqliteStore {
         for chunk in diff.added.chunks(CHUNK) {
             let chunk = to_json(&chunk)?;
             sqlx::query!(
-                "INSERT INTO watch_targets (watchlist, target)
-                 SELECT ?1, value FROM json_each(?2)",
+                "INSERT INTO watch_targets (watchlist, target, kind)
+                 SELECT ?1, value ->> 0, value ->> 1 FROM json_each(?2)",
                 key,
                 chunk
             )
             .execute(&mut *tx)
             .await?;
         }
+        bump_generation(&mut tx).await?;
         let written = read_watchlists(&mut tx, Some(key), enabled).await?;
         tx.commit().await?;
         written
@@ -141,6 +142,14 @@ impl SqliteStore {
             .map(WatchlistWrite::Done)
             .ok_or_else(|| StoreError::Unreadable(format!("watchlist {key:?} just written")))
     }
+}
+
+/// Tells the re-check planner that the watched targets changed.
+async fn bump_generation(conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    sqlx::query!("UPDATE watch_generation SET generation = generation + 1 WHERE id = 1")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// The watchlist `name`, or every watchlist by name, with `listed_count` over the `enabled`
@@ -248,9 +257,12 @@ impl Watchlists for SqliteStore {
 
     async fn delete_watchlist(&self, name: &WatchlistName) -> Result<bool, StoreError> {
         let key = name.as_str();
+        let mut tx = self.durable.begin_with("BEGIN IMMEDIATE").await?;
         let done = sqlx::query!("DELETE FROM watchlists WHERE name = ?1", key)
-            .execute(&self.durable)
+            .execute(&mut *tx)
             .await?;
+        bump_generation(&mut tx).await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 

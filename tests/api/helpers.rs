@@ -137,6 +137,15 @@ pub fn test_engine() -> EngineSettings {
     }
 }
 
+/// Planner rounds every 100 ms, so that a test sees due targets queued at once.
+pub fn test_rechecks() -> secworks::rechecks::RecheckSettings {
+    secworks::rechecks::RecheckSettings {
+        round: Duration::from_millis(100),
+        qps: None,
+        health_interval: test_engine().health_interval,
+    }
+}
+
 pub fn test_resolver(dns: &TestDnsServer) -> ResolverSettings {
     ResolverSettings {
         server: Some(dns.addr()),
@@ -162,6 +171,7 @@ pub fn test_config(db: &TestDb, dns: &TestDnsServer) -> Config {
             secworks::blocklists::Blocklists::zen_at("zen.spamhaus.org").unwrap(),
         ),
         engine: test_engine(),
+        rechecks: test_rechecks(),
         clock: secworks::timestamp::Clock::system(),
         host: "127.0.0.1".parse().unwrap(),
         port: 0,

@@ -15,6 +15,7 @@ mod lifecycle;
 mod lookups;
 mod observability;
 mod probes;
+mod rechecks;
 mod replicas;
 mod security;
 mod subscriptions;

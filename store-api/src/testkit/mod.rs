@@ -28,6 +28,7 @@ mod accounts;
 mod lists;
 pub mod postgres;
 mod queue;
+mod rechecks;
 mod results;
 mod watch;
 mod webhooks;
@@ -47,6 +48,7 @@ use crate::{
 pub use accounts::*;
 pub use lists::*;
 pub use queue::*;
+pub use rechecks::*;
 pub use results::*;
 pub use watch::*;
 pub use webhooks::*;
@@ -151,6 +153,14 @@ macro_rules! conformance_tests {
             a_cursor_moves_only_forward,
             pending_counts_only_events_that_match_the_filter,
             failures_make_a_webhook_failing_until_a_success,
+            // Re-check schedule
+            planning_is_claimed_by_one_holder_until_its_lease_runs_out,
+            the_schedule_follows_the_watchlists_and_the_kinds_a_list_takes,
+            the_summary_counts_due_today_and_the_lists_queued_jobs,
+            taking_due_targets_queues_them_once_and_moves_them_on,
+            a_fresh_answer_stands_and_the_target_is_due_when_it_runs_out,
+            listed_targets_and_recent_listing_events_are_taken_first,
+            two_stores_taking_due_targets_at_once_queue_each_target_once,
         );
     };
 }

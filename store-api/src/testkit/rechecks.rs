@@ -1,0 +1,502 @@
+//! The re-check schedule: planning claims, bringing a list's schedule in line with the
+//! watchlists, its summary, and taking due targets (fresh answers, priority, the limit, two
+//! stores taking at once).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use time::{Duration, OffsetDateTime};
+
+use super::{Stores, T0, answer, at, claim_list, fail, listed, record};
+use crate::rechecks::IntervalDemand;
+use crate::{
+    NewJob, Outcome, Queue, Rechecks, ScheduleSummary, Store, TakenDue, Target, TargetKind,
+    WatchEntry, WatchlistName, WatchlistWrite,
+};
+
+const SPAMCOP: &str = "spamcop";
+const BARRACUDA: &str = "barracuda";
+const ALL: [TargetKind; 3] = [TargetKind::Ipv4, TargetKind::Ipv6, TargetKind::Domain];
+/// Far more than any test watches.
+const MAX_TARGETS: u64 = 100_000;
+
+fn target(text: &str) -> Target {
+    Target::parse(text).expect("a target")
+}
+
+fn name(text: &str) -> WatchlistName {
+    text.parse().expect("a watchlist name")
+}
+
+fn entries(texts: &[&str]) -> BTreeSet<WatchEntry> {
+    WatchEntry::parse_all(texts).expect("watchlist entries")
+}
+
+fn written(write: WatchlistWrite) {
+    assert!(
+        matches!(write, WatchlistWrite::Done(_)),
+        "expected a written watchlist, got {write:?}"
+    );
+}
+
+/// Creates or replaces the watchlist `list` with `texts` re-checked every `interval`.
+async fn watch(store: &dyn Store, list: &str, texts: &[&str], interval: Duration) {
+    let write = store
+        .put_watchlist(&name(list), &entries(texts), interval, MAX_TARGETS, &[], T0)
+        .await
+        .expect("put a watchlist");
+    written(write);
+}
+
+async fn watch_more(store: &dyn Store, list: &str, texts: &[&str]) {
+    let write = store
+        .add_watch_entries(&name(list), &entries(texts), MAX_TARGETS, &[], T0)
+        .await
+        .expect("add watch entries");
+    written(write);
+}
+
+async fn sync(store: &dyn Rechecks, blocklist: &str, kinds: &[TargetKind], now: OffsetDateTime) {
+    assert!(
+        store
+            .sync_schedule(blocklist, kinds, now)
+            .await
+            .expect("sync the schedule"),
+        "the watchlists changed: the sync has something to do"
+    );
+}
+
+/// `blocklist`'s schedule at `now`, the day ending a day after T0.
+async fn summary(store: &dyn Rechecks, blocklist: &str, now: OffsetDateTime) -> ScheduleSummary {
+    store
+        .schedule_summary(blocklist, now, T0 + Duration::days(1))
+        .await
+        .expect("summarise the schedule")
+}
+
+fn demand(interval: Duration, targets: u64, due: u64, due_today: u64) -> IntervalDemand {
+    IntervalDemand {
+        interval,
+        targets,
+        due,
+        due_today,
+    }
+}
+
+/// Takes up to `limit` of `blocklist`'s due targets at `now`, priority since T0.
+async fn take(store: &dyn Rechecks, blocklist: &str, limit: u64, now: OffsetDateTime) -> TakenDue {
+    store
+        .take_due(blocklist, limit, now, T0)
+        .await
+        .expect("take due targets")
+}
+
+fn queued(queued: u64) -> TakenDue {
+    TakenDue { queued, fresh: 0 }
+}
+
+/// Claims every job of `blocklist` due at `now`: their targets' texts, one per job.
+async fn claimed_targets(store: &dyn Queue, blocklist: &str, now: OffsetDateTime) -> Vec<String> {
+    let mut targets: Vec<String> = claim_list(store, blocklist, 10_000, now)
+        .await
+        .iter()
+        .map(|job| job.target.to_string())
+        .collect();
+    targets.sort();
+    targets
+}
+
+fn sorted(texts: &[&str]) -> Vec<String> {
+    let mut texts: Vec<String> = texts.iter().map(|&t| t.to_owned()).collect();
+    texts.sort();
+    texts
+}
+
+/// `blocklist` answers `result` about `text` at `now`, through the queue: its answer is fresh
+/// for an hour.
+async fn answers(
+    store: &dyn Queue,
+    text: &str,
+    blocklist: &str,
+    result: Outcome,
+    now: OffsetDateTime,
+) {
+    let job = NewJob {
+        target: target(text),
+        blocklist: blocklist.to_owned(),
+    };
+    store.enqueue(&[job], false, now).await.expect("enqueue");
+    let jobs = claim_list(store, blocklist, 10, now).await;
+    assert_eq!(jobs.len(), 1, "claimed {jobs:?}");
+    record(store, &[answer(&jobs[0], result, now)]).await;
+}
+
+/// `holder` claims the planning of spamcop at `now` until `until` (seconds after T0).
+async fn claim(store: &dyn Rechecks, holder: &str, now: i64, until: i64) -> bool {
+    store
+        .claim_planning(SPAMCOP, holder, at(now), at(until))
+        .await
+        .expect("claim planning")
+}
+
+pub async fn planning_is_claimed_by_one_holder_until_its_lease_runs_out(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    assert!(claim(a, "one", 0, 60).await);
+    // Another holder, while the lease is live: refused, also at its last instant but one.
+    assert!(!claim(b, "two", 30, 90).await);
+    assert!(!claim(b, "two", 59, 119).await);
+    // The holder renews its own, from either store.
+    assert!(claim(b, "one", 50, 120).await);
+    assert!(!claim(b, "two", 100, 160).await);
+    // The lease ran out at 120: the other holder gets it, and the first is refused.
+    assert!(claim(b, "two", 120, 180).await);
+    assert!(!claim(a, "one", 130, 190).await);
+    assert!(claim(a, "two", 170, 230).await);
+
+    // Each list is claimed on its own, also one whose schedule was synced first.
+    assert!(
+        a.claim_planning(BARRACUDA, "one", at(130), at(190))
+            .await
+            .unwrap()
+    );
+    assert!(b.sync_schedule("third", &ALL, at(130)).await.unwrap());
+    assert!(
+        b.claim_planning("third", "one", at(130), at(190))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !a.claim_planning("third", "two", at(140), at(200))
+            .await
+            .unwrap()
+    );
+}
+
+pub async fn the_schedule_follows_the_watchlists_and_the_kinds_a_list_takes(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let (hour, six) = (Duration::hours(1), Duration::hours(6));
+    watch(
+        a,
+        "mail",
+        &["192.0.2.0/30", "2001:db8::/127", "example.com"],
+        six,
+    )
+    .await;
+    watch(b, "web", &["192.0.2.1", "example.com"], hour).await;
+
+    // IPv4 only: the four addresses, 192.0.2.1 at the shorter interval of its two watchlists.
+    sync(a, SPAMCOP, &[TargetKind::Ipv4], at(10)).await;
+    assert_eq!(
+        summary(b, SPAMCOP, at(10)).await,
+        ScheduleSummary {
+            by_interval: vec![demand(hour, 1, 1, 1), demand(six, 3, 3, 3)],
+            queued: 0,
+        }
+    );
+    // Nothing changed since, for either store.
+    assert!(
+        !a.sync_schedule(SPAMCOP, &[TargetKind::Ipv4], at(11))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !b.sync_schedule(SPAMCOP, &[TargetKind::Ipv4], at(12))
+            .await
+            .unwrap()
+    );
+    assert_eq!(take(a, SPAMCOP, 100, at(10)).await, queued(4));
+    assert_eq!(
+        claimed_targets(a, SPAMCOP, at(10)).await,
+        sorted(&["192.0.2.0", "192.0.2.1", "192.0.2.2", "192.0.2.3"])
+    );
+
+    // Every kind: the new rows are due at once, the addresses taken keep their due times.
+    sync(b, SPAMCOP, &ALL, at(20)).await;
+    assert!(!a.sync_schedule(SPAMCOP, &ALL, at(21)).await.unwrap());
+    assert_eq!(
+        summary(a, SPAMCOP, at(20)).await.by_interval,
+        [demand(hour, 2, 1, 2), demand(six, 5, 2, 5)]
+    );
+    // Another list takes only what it asks for, on its own schedule.
+    sync(a, BARRACUDA, &[TargetKind::Domain], at(20)).await;
+    assert_eq!(
+        summary(a, BARRACUDA, at(20)).await.by_interval,
+        [demand(hour, 1, 1, 1)]
+    );
+
+    // The interval follows the watchlists': both of web's targets now every 30 minutes.
+    let half = Duration::minutes(30);
+    watch(a, "web", &["192.0.2.1", "example.com"], half).await;
+    sync(b, SPAMCOP, &ALL, at(30)).await;
+    assert_eq!(
+        summary(b, SPAMCOP, at(30)).await.by_interval,
+        [demand(half, 2, 1, 2), demand(six, 5, 2, 5)]
+    );
+    assert!(!b.sync_schedule(SPAMCOP, &ALL, at(31)).await.unwrap());
+
+    // Removed entries and deleted watchlists take their rows with them.
+    let removed = b
+        .remove_watch_entries(&name("mail"), &entries(&["2001:db8::/127"]), &[], T0)
+        .await
+        .unwrap();
+    written(removed);
+    sync(a, SPAMCOP, &ALL, at(40)).await;
+    assert_eq!(
+        summary(a, SPAMCOP, at(40)).await.by_interval,
+        [demand(half, 2, 1, 2), demand(six, 3, 0, 3)]
+    );
+    assert!(a.delete_watchlist(&name("web")).await.unwrap());
+    sync(b, SPAMCOP, &ALL, at(50)).await;
+    // 192.0.2.1 and example.com stay, with mail's interval.
+    assert_eq!(
+        summary(b, SPAMCOP, at(50)).await.by_interval,
+        [demand(six, 5, 1, 5)]
+    );
+
+    // Fewer kinds: the rows of the others go.
+    sync(a, SPAMCOP, &[TargetKind::Domain, TargetKind::Ipv6], at(60)).await;
+    assert_eq!(
+        summary(a, SPAMCOP, at(60)).await.by_interval,
+        [demand(six, 1, 1, 1)]
+    );
+    assert!(b.delete_watchlist(&name("mail")).await.unwrap());
+    sync(a, SPAMCOP, &[TargetKind::Domain, TargetKind::Ipv6], at(70)).await;
+    assert!(summary(a, SPAMCOP, at(70)).await.by_interval.is_empty());
+    sync(b, BARRACUDA, &[TargetKind::Domain], at(70)).await;
+    assert_eq!(summary(a, BARRACUDA, at(70)).await.targets(), 0);
+}
+
+pub async fn the_summary_counts_due_today_and_the_lists_queued_jobs(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let (six, two_days) = (Duration::hours(6), Duration::days(2));
+    watch(a, "hosts", &["192.0.2.0/30"], six).await;
+    watch(a, "names", &["a.example", "b.example"], two_days).await;
+    sync(b, SPAMCOP, &ALL, T0).await;
+    let before = summary(b, SPAMCOP, T0).await;
+    assert_eq!(
+        before.by_interval,
+        [demand(six, 4, 4, 4), demand(two_days, 2, 2, 2)]
+    );
+    assert_eq!((before.targets(), before.due(), before.queued), (6, 6, 0));
+
+    assert_eq!(take(a, SPAMCOP, 100, T0).await, queued(6));
+    // Due six hours on and two days on: the first within the day, not yet due an hour later.
+    assert_eq!(
+        summary(b, SPAMCOP, T0 + Duration::hours(1)).await,
+        ScheduleSummary {
+            by_interval: vec![demand(six, 4, 0, 4), demand(two_days, 2, 0, 0)],
+            queued: 6,
+        }
+    );
+    assert_eq!(
+        summary(b, SPAMCOP, T0 + six).await.by_interval,
+        [demand(six, 4, 4, 4), demand(two_days, 2, 0, 0)]
+    );
+    // A day that ends when they fall due holds none of them.
+    let day_end = b
+        .schedule_summary(SPAMCOP, T0 + Duration::hours(1), T0 + six)
+        .await
+        .unwrap();
+    assert_eq!(
+        day_end.by_interval,
+        [demand(six, 4, 0, 0), demand(two_days, 2, 0, 0)]
+    );
+
+    // Queued: the list's pending and running jobs, not another list's, nor done or failed.
+    let other = ["198.51.100.1", "198.51.100.2"].map(|t| NewJob {
+        target: target(t),
+        blocklist: BARRACUDA.to_owned(),
+    });
+    a.enqueue(&other, false, T0).await.unwrap();
+    let jobs = claim_list(a, SPAMCOP, 3, at(1)).await;
+    assert_eq!(jobs.len(), 3);
+    assert_eq!(summary(b, SPAMCOP, at(1)).await.queued, 6);
+    record(a, &[answer(&jobs[0], Outcome::NotListed, at(2))]).await;
+    assert_eq!(summary(b, SPAMCOP, at(2)).await.queued, 5);
+    record(a, &[fail(&jobs[1], at(3), "SERVFAIL")]).await;
+    assert_eq!(summary(b, SPAMCOP, at(3)).await.queued, 4);
+    assert_eq!(summary(b, BARRACUDA, at(3)).await.queued, 2);
+
+    // A list never synced has nothing.
+    assert_eq!(summary(a, "unknown", T0).await, ScheduleSummary::default());
+}
+
+pub async fn taking_due_targets_queues_them_once_and_moves_them_on(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let hour = Duration::hours(1);
+    watch(a, "hosts", &["192.0.2.0/30", "192.0.2.8"], hour).await;
+    sync(a, SPAMCOP, &ALL, T0).await;
+    // A job of the list queued already for one of them: taking it joins that job.
+    let waiting = NewJob {
+        target: target("192.0.2.8"),
+        blocklist: SPAMCOP.to_owned(),
+    };
+    b.enqueue(&[waiting], false, T0).await.unwrap();
+
+    // The limit, across two takes; then nothing is due at the same instant.
+    assert_eq!(take(a, SPAMCOP, 2, T0).await, queued(2));
+    assert_eq!(take(b, SPAMCOP, 10, T0).await, queued(3));
+    assert_eq!(take(a, SPAMCOP, 10, T0).await, TakenDue::default());
+    assert_eq!(
+        take(b, SPAMCOP, 10, T0 + hour - Duration::seconds(1)).await,
+        TakenDue::default()
+    );
+    assert_eq!(summary(a, SPAMCOP, T0).await.due(), 0);
+    let jobs = claim_list(a, SPAMCOP, 100, T0).await;
+    let mut targets: Vec<String> = jobs.iter().map(|job| job.target.to_string()).collect();
+    targets.sort();
+    // One job each: 192.0.2.8's joined the one queued before.
+    assert_eq!(
+        targets,
+        [
+            "192.0.2.0",
+            "192.0.2.1",
+            "192.0.2.2",
+            "192.0.2.3",
+            "192.0.2.8"
+        ]
+    );
+    assert!(claim_list(a, BARRACUDA, 100, T0).await.is_empty());
+
+    // Answered ten seconds in: fresh for an hour from then, so not due until it runs out.
+    let outcomes: Vec<_> = jobs
+        .iter()
+        .map(|job| answer(job, Outcome::NotListed, at(10)))
+        .collect();
+    record(b, &outcomes).await;
+    assert_eq!(
+        take(a, SPAMCOP, 10, T0 + hour).await,
+        TakenDue {
+            queued: 0,
+            fresh: 5
+        }
+    );
+    assert_eq!(take(a, SPAMCOP, 10, T0 + hour).await, TakenDue::default());
+    let stale = T0 + hour + Duration::seconds(10);
+    assert_eq!(take(b, SPAMCOP, 10, stale).await, queued(5));
+    assert_eq!(claimed_targets(b, SPAMCOP, stale).await.len(), 5);
+}
+
+pub async fn a_fresh_answer_stands_and_the_target_is_due_when_it_runs_out(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let half = Duration::minutes(30);
+    // 192.0.2.1 answered on the list at T0, fresh for an hour (beyond its interval);
+    // 192.0.2.2 only on another list, which does not count.
+    answers(a, "192.0.2.1", SPAMCOP, Outcome::NotListed, T0).await;
+    answers(b, "192.0.2.2", BARRACUDA, listed(&[2]), T0).await;
+    watch(a, "hosts", &["192.0.2.1", "192.0.2.2", "192.0.2.3"], half).await;
+    sync(b, SPAMCOP, &ALL, at(60)).await;
+
+    assert_eq!(
+        take(a, SPAMCOP, 10, at(60)).await,
+        TakenDue {
+            queued: 2,
+            fresh: 1
+        }
+    );
+    assert_eq!(
+        claimed_targets(b, SPAMCOP, at(60)).await,
+        sorted(&["192.0.2.2", "192.0.2.3"])
+    );
+    assert_eq!(take(b, SPAMCOP, 10, at(60)).await, TakenDue::default());
+    // The fresh one is due when its answer runs out, the others an interval after taking.
+    assert_eq!(
+        summary(b, SPAMCOP, at(3599)).await.by_interval,
+        [demand(half, 3, 2, 3)]
+    );
+    assert_eq!(take(b, SPAMCOP, 10, at(3599)).await, queued(2));
+    assert_eq!(take(a, SPAMCOP, 10, at(3600)).await, queued(1));
+    assert_eq!(
+        claimed_targets(a, SPAMCOP, at(3600)).await,
+        sorted(&["192.0.2.1", "192.0.2.2", "192.0.2.3"])
+    );
+}
+
+pub async fn listed_targets_and_recent_listing_events_are_taken_first(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let hour = Duration::hours(1);
+    // 192.0.2.3 listed now; .4 delisted since `since` (a listing event after it); .2 listed
+    // and delisted before it; .1 never listed on this list, only on another.
+    answers(a, "192.0.2.3", SPAMCOP, listed(&[2]), at(10)).await;
+    answers(a, "192.0.2.4", SPAMCOP, listed(&[2]), at(1)).await;
+    answers(a, "192.0.2.4", SPAMCOP, Outcome::NotListed, at(60)).await;
+    answers(a, "192.0.2.2", SPAMCOP, listed(&[2]), at(2)).await;
+    answers(a, "192.0.2.2", SPAMCOP, Outcome::NotListed, at(3)).await;
+    answers(a, "192.0.2.1", SPAMCOP, Outcome::NotListed, at(4)).await;
+    answers(b, "192.0.2.1", BARRACUDA, listed(&[2]), at(5)).await;
+    let since = at(50);
+
+    // Due in the order watched: the unlisted first.
+    watch(a, "hosts", &["192.0.2.1"], hour).await;
+    sync(b, SPAMCOP, &ALL, at(100)).await;
+    watch_more(a, "hosts", &["192.0.2.2"]).await;
+    sync(b, SPAMCOP, &ALL, at(150)).await;
+    watch_more(a, "hosts", &["192.0.2.3", "192.0.2.4"]).await;
+    sync(b, SPAMCOP, &ALL, at(200)).await;
+
+    // Long after every answer: none stands.
+    let now = at(10_000);
+    let mut order = Vec::new();
+    for _ in 0..4 {
+        let store = if order.len() % 2 == 0 { a } else { b };
+        let took = store
+            .take_due(SPAMCOP, 1, now, since)
+            .await
+            .expect("take due targets");
+        assert_eq!(took, queued(1));
+        let mut targets = claimed_targets(store, SPAMCOP, now).await;
+        assert_eq!(targets.len(), 1, "one job per take: {targets:?}");
+        order.push(targets.remove(0));
+    }
+    assert_eq!(
+        order[..2].iter().cloned().collect::<BTreeSet<_>>(),
+        ["192.0.2.3", "192.0.2.4"].map(String::from).into(),
+        "the priority targets first: {order:?}"
+    );
+    assert_eq!(
+        order[2..],
+        ["192.0.2.1", "192.0.2.2"],
+        "then longest due first"
+    );
+    assert_eq!(
+        a.take_due(SPAMCOP, 1, now, since).await.unwrap(),
+        TakenDue::default()
+    );
+}
+
+/// Two stores take one list's due targets at the same moment, each up to a limit that alone
+/// would take most of them: together they queue every target once.
+pub async fn two_stores_taking_due_targets_at_once_queue_each_target_once(stores: Stores) {
+    const TARGETS: usize = 500;
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let texts: Vec<String> = (0..TARGETS)
+        .map(|i| format!("10.1.{}.{}", i / 250, i % 250))
+        .collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    watch(a, "many", &texts, Duration::hours(1)).await;
+    sync(b, SPAMCOP, &ALL, T0).await;
+
+    let (first, second) = tokio::join!(
+        a.take_due(SPAMCOP, 300, at(1), T0),
+        b.take_due(SPAMCOP, 300, at(1), T0)
+    );
+    let (first, second) = (first.expect("take on a"), second.expect("take on b"));
+    assert_eq!(first.fresh + second.fresh, 0);
+    assert!(
+        first.queued <= 300 && second.queued <= 300,
+        "{first:?} {second:?}"
+    );
+    assert_eq!(
+        first.queued + second.queued,
+        TARGETS as u64,
+        "{first:?} {second:?}"
+    );
+    assert_eq!(take(a, SPAMCOP, 1_000, at(1)).await, TakenDue::default());
+
+    let mut jobs_per_target: BTreeMap<String, u32> = BTreeMap::new();
+    for target in claimed_targets(b, SPAMCOP, at(1)).await {
+        *jobs_per_target.entry(target).or_default() += 1;
+    }
+    assert_eq!(jobs_per_target.len(), TARGETS);
+    let twice: Vec<_> = jobs_per_target.iter().filter(|&(_, &n)| n > 1).collect();
+    assert!(twice.is_empty(), "queued more than once: {twice:?}");
+}

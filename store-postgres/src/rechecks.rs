@@ -1,0 +1,307 @@
+//! The re-check schedule and the planning claims on PostgreSQL, shared by every replica.
+//! Due times are instants (`watch_schedule.due_at`). The planning claim keeps one replica on
+//! a list; row locks keep the schedule right should two still meet: a list's sync holds its
+//! `recheck_lists` row, and `take_due` takes due rows with `FOR UPDATE SKIP LOCKED`, so two
+//! replicas never take one row.
+
+use async_trait::async_trait;
+use secworks_store_api::rechecks::{DueRow, IntervalDemand, TargetKind};
+use secworks_store_api::watchlists::read_count;
+use secworks_store_api::{Rechecks, ScheduleSummary, StoreError, TakenDue};
+use sqlx::{PgConnection, PgPool};
+use time::{Duration, OffsetDateTime};
+
+use crate::PgStore;
+use crate::queue;
+use crate::retry::retrying;
+
+/// Due rows read and settled per statement.
+const CHUNK: u64 = 10_000;
+
+/// The kinds as stored in `recheck_lists.kinds`: sorted, comma-separated (as on SQLite).
+fn kinds_text(kinds: &[TargetKind]) -> String {
+    let mut kinds: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    kinds.join(",")
+}
+
+#[async_trait]
+impl Rechecks for PgStore {
+    async fn claim_planning(
+        &self,
+        blocklist: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        // One statement: the conflicting row is locked and the WHERE read from its latest
+        // version, so of two replicas claiming at once one wins. A row not yet synced has
+        // generation -1, so the first sync always runs.
+        let claimed = sqlx::query_scalar!(
+            "INSERT INTO recheck_lists (blocklist, kinds, synced_generation, holder, lease_until)
+             VALUES ($1, '', -1, $2, $4)
+             ON CONFLICT (blocklist) DO UPDATE
+             SET holder = excluded.holder, lease_until = excluded.lease_until
+             WHERE recheck_lists.holder IS NULL OR recheck_lists.holder = excluded.holder
+                OR recheck_lists.lease_until <= $3
+             RETURNING holder",
+            blocklist,
+            holder,
+            now,
+            lease_until
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(claimed.is_some())
+    }
+
+    async fn sync_schedule(
+        &self,
+        blocklist: &str,
+        kinds: &[TargetKind],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        retrying(|| sync(&self.pool, blocklist, kinds, now)).await
+    }
+
+    async fn schedule_summary(
+        &self,
+        blocklist: &str,
+        now: OffsetDateTime,
+        day_end: OffsetDateTime,
+    ) -> Result<ScheduleSummary, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let rows = sqlx::query!(
+            r#"SELECT interval_seconds, count(*) AS "targets!",
+                      count(*) FILTER (WHERE due_at <= $2) AS "due!",
+                      count(*) FILTER (WHERE due_at < $3) AS "due_today!"
+               FROM watch_schedule WHERE blocklist = $1
+               GROUP BY interval_seconds ORDER BY interval_seconds"#,
+            blocklist,
+            now,
+            day_end
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let queued = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "queued!" FROM lookup_jobs
+               WHERE blocklist = $1 AND state IN ('pending', 'running')"#,
+            blocklist
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        let by_interval = rows
+            .into_iter()
+            .map(|row| {
+                Ok(IntervalDemand {
+                    interval: Duration::seconds(row.interval_seconds),
+                    targets: read_count(row.targets)?,
+                    due: read_count(row.due)?,
+                    due_today: read_count(row.due_today)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(ScheduleSummary {
+            by_interval,
+            queued: read_count(queued)?,
+        })
+    }
+
+    async fn take_due(
+        &self,
+        blocklist: &str,
+        limit: u64,
+        now: OffsetDateTime,
+        priority_since: OffsetDateTime,
+    ) -> Result<TakenDue, StoreError> {
+        // Its job inserts can lose a race as an enqueue's can (see crate::queue); an aborted
+        // take changed nothing.
+        retrying(|| take(&self.pool, blocklist, limit, now, priority_since)).await
+    }
+}
+
+/// [`Rechecks::sync_schedule`], one attempt.
+async fn sync(
+    pool: &PgPool,
+    blocklist: &str,
+    kinds: &[TargetKind],
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let kinds_stored = kinds_text(kinds);
+    let kind_texts: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
+    let mut tx = pool.begin().await?;
+    // The list's row, locked until commit: a second replica syncing the list waits here, then
+    // reads the generation this one stored and has nothing to do.
+    sqlx::query!(
+        "INSERT INTO recheck_lists (blocklist, kinds, synced_generation) VALUES ($1, '', -1)
+         ON CONFLICT (blocklist) DO NOTHING",
+        blocklist
+    )
+    .execute(&mut *tx)
+    .await?;
+    let synced = sqlx::query!(
+        "SELECT kinds, synced_generation FROM recheck_lists WHERE blocklist = $1 FOR UPDATE",
+        blocklist
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    // Read before the targets: each statement sees what has committed by its start, so the
+    // targets are at least as new as this generation. Should a watchlist write commit in
+    // between, the generation stored is behind and the next sync runs again.
+    let generation = sqlx::query_scalar!("SELECT generation FROM watch_generation WHERE id = 1")
+        .fetch_one(&mut *tx)
+        .await?;
+    if synced.synced_generation == generation && synced.kinds == kinds_stored {
+        tx.commit().await?;
+        return Ok(false);
+    }
+    // New targets are due now; a target whose shortest interval changed is due when the new
+    // interval says, if that is sooner than it was.
+    sqlx::query!(
+        "INSERT INTO watch_schedule (blocklist, target, interval_seconds, due_at)
+         SELECT $1, t.target, min(w.interval_seconds), $3
+         FROM watch_targets AS t JOIN watchlists AS w ON w.name = t.watchlist
+         WHERE t.kind = ANY ($2)
+         GROUP BY t.target
+         ON CONFLICT (blocklist, target) DO UPDATE
+         SET interval_seconds = excluded.interval_seconds,
+             due_at = LEAST(watch_schedule.due_at,
+                            $3 + make_interval(secs => excluded.interval_seconds))
+         WHERE watch_schedule.interval_seconds <> excluded.interval_seconds",
+        blocklist,
+        &kind_texts as &[&str],
+        now
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "DELETE FROM watch_schedule AS s
+         WHERE s.blocklist = $1 AND NOT EXISTS (
+             SELECT 1 FROM watch_targets AS t
+             WHERE t.target = s.target AND t.kind = ANY ($2))",
+        blocklist,
+        &kind_texts as &[&str]
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "UPDATE recheck_lists SET kinds = $2, synced_generation = $3 WHERE blocklist = $1",
+        blocklist,
+        kinds_stored,
+        generation
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// [`Rechecks::take_due`], one attempt: the priority rows, then the rest, a chunk at a time.
+async fn take(
+    pool: &PgPool,
+    blocklist: &str,
+    limit: u64,
+    now: OffsetDateTime,
+    priority_since: OffsetDateTime,
+) -> Result<TakenDue, StoreError> {
+    let mut taken = TakenDue::default();
+    let mut tx = pool.begin().await?;
+    for priority in [true, false] {
+        while taken.taken() < limit {
+            let want = (limit - taken.taken()).min(CHUNK);
+            let rows = due_rows(&mut tx, blocklist, want, now, priority, priority_since).await?;
+            let got = rows.len() as u64;
+            settle(&mut tx, blocklist, &rows, now, &mut taken).await?;
+            if got < want {
+                break;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(taken)
+}
+
+/// Up to `limit` of `blocklist`'s rows due at `now`, longest due first, with the list's current
+/// answer, locked until the transaction ends; with `priority`, only targets it lists now or
+/// with a listing event since `since`. A row another replica's take holds is skipped: that
+/// take moves it on. A row it moved and committed no longer reads as due once locked.
+async fn due_rows(
+    conn: &mut PgConnection,
+    blocklist: &str,
+    limit: u64,
+    now: OffsetDateTime,
+    priority: bool,
+    since: OffsetDateTime,
+) -> Result<Vec<DueRow>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = sqlx::query!(
+        "SELECT s.target, s.interval_seconds, r.checked_at, r.expires_at
+         FROM watch_schedule AS s
+         LEFT JOIN list_results AS r ON r.target = s.target AND r.blocklist = s.blocklist
+         WHERE s.blocklist = $1 AND s.due_at <= $2
+           AND (NOT $3 OR s.target IN (
+               SELECT target FROM list_results WHERE blocklist = $1 AND state = 'listed'
+               UNION
+               SELECT target FROM listing_events WHERE blocklist = $1 AND checked_at >= $4))
+         ORDER BY s.due_at
+         LIMIT $5
+         FOR UPDATE OF s SKIP LOCKED",
+        blocklist,
+        now,
+        priority,
+        since,
+        limit
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| DueRow {
+            target: row.target,
+            interval: Duration::seconds(row.interval_seconds),
+            checked_at: row.checked_at,
+            expires_at: row.expires_at,
+        })
+        .collect())
+}
+
+/// Queues a job for each row that needs one and moves every row's due time on: each is after
+/// `now` (see [`DueRow::next_due`]), so a row taken is not due again at the same instant.
+async fn settle(
+    tx: &mut PgConnection,
+    blocklist: &str,
+    rows: &[DueRow],
+    now: OffsetDateTime,
+    taken: &mut TakenDue,
+) -> Result<(), StoreError> {
+    let mut jobs = Vec::new();
+    let mut targets = Vec::with_capacity(rows.len());
+    let mut dues = Vec::with_capacity(rows.len());
+    for row in rows {
+        let next = row.next_due(now);
+        if next.queue {
+            jobs.push(row.target.clone());
+            taken.queued += 1;
+        } else {
+            taken.fresh += 1;
+        }
+        targets.push(row.target.as_str());
+        dues.push(next.due_at);
+    }
+    if !jobs.is_empty() {
+        let lists = vec![blocklist; jobs.len()];
+        queue::enqueue(&mut *tx, &jobs, &lists, false, now).await?;
+    }
+    sqlx::query!(
+        "UPDATE watch_schedule AS s SET due_at = m.due
+         FROM UNNEST($2::text[], $3::timestamptz[]) AS m (target, due)
+         WHERE s.blocklist = $1 AND s.target = m.target",
+        blocklist,
+        &targets as &[&str],
+        &dues
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,332 @@
+//! The re-check schedule and the planning claims on SQLite. Due times are whole Unix seconds
+//! (`watch_schedule.due_at`), rounded up when stored, so a target taken now is never due again
+//! within the same second.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use secworks_store_api::rechecks::{DueRow, IntervalDemand, TargetKind};
+use secworks_store_api::watchlists::read_count;
+use secworks_store_api::{Rechecks, ScheduleSummary, StoreError, TakenDue, timestamp};
+use sqlx::SqliteConnection;
+use time::{Duration, OffsetDateTime};
+
+use crate::{SqliteStore, insert_jobs, instant, to_json};
+
+/// Due rows read and settled per statement.
+const CHUNK: u64 = 10_000;
+
+/// The kinds as stored in `recheck_lists.kinds`: sorted, comma-separated.
+fn kinds_text(kinds: &[TargetKind]) -> String {
+    let mut kinds: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    kinds.join(",")
+}
+
+/// `at` in whole seconds, rounded up.
+fn seconds_up(at: OffsetDateTime) -> i64 {
+    let whole = at.unix_timestamp();
+    if at.nanosecond() > 0 {
+        whole + 1
+    } else {
+        whole
+    }
+}
+
+#[async_trait]
+impl Rechecks for SqliteStore {
+    async fn claim_planning(
+        &self,
+        blocklist: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (now, lease_until) = (timestamp::format(now), timestamp::format(lease_until));
+        // A row not yet synced has generation -1, so the first sync always runs.
+        let claimed = sqlx::query_scalar!(
+            "INSERT INTO recheck_lists (blocklist, kinds, synced_generation, holder, lease_until)
+             VALUES (?1, '', -1, ?2, ?4)
+             ON CONFLICT (blocklist) DO UPDATE
+             SET holder = excluded.holder, lease_until = excluded.lease_until
+             WHERE recheck_lists.holder IS NULL OR recheck_lists.holder = excluded.holder
+                OR recheck_lists.lease_until <= ?3
+             RETURNING holder",
+            blocklist,
+            holder,
+            now,
+            lease_until
+        )
+        .fetch_optional(&self.writer)
+        .await?;
+        Ok(claimed.is_some())
+    }
+
+    async fn sync_schedule(
+        &self,
+        blocklist: &str,
+        kinds: &[TargetKind],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let kinds_stored = kinds_text(kinds);
+        let kinds_json = to_json(&kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>())?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let generation =
+            sqlx::query_scalar!("SELECT generation FROM watch_generation WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await?;
+        let synced = sqlx::query!(
+            "SELECT kinds, synced_generation FROM recheck_lists WHERE blocklist = ?1",
+            blocklist
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if synced
+            .as_ref()
+            .is_some_and(|row| row.synced_generation == generation && row.kinds == kinds_stored)
+        {
+            return Ok(false);
+        }
+        let due = now.unix_timestamp();
+        // New targets are due now; a target whose shortest interval changed is due when the
+        // new interval says, if that is sooner than it was.
+        sqlx::query!(
+            "INSERT INTO watch_schedule (blocklist, target, interval_seconds, due_at)
+             SELECT ?1, t.target, min(w.interval_seconds), ?3
+             FROM watch_targets AS t JOIN watchlists AS w ON w.name = t.watchlist
+             WHERE t.kind IN (SELECT value FROM json_each(?2))
+             GROUP BY t.target
+             ON CONFLICT (blocklist, target) DO UPDATE
+             SET interval_seconds = excluded.interval_seconds,
+                 due_at = min(watch_schedule.due_at, ?3 + excluded.interval_seconds)
+             WHERE watch_schedule.interval_seconds <> excluded.interval_seconds",
+            blocklist,
+            kinds_json,
+            due
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!(
+            "DELETE FROM watch_schedule
+             WHERE blocklist = ?1 AND NOT EXISTS (
+                 SELECT 1 FROM watch_targets AS t
+                 WHERE t.target = watch_schedule.target
+                   AND t.kind IN (SELECT value FROM json_each(?2)))",
+            blocklist,
+            kinds_json
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!(
+            "INSERT INTO recheck_lists (blocklist, kinds, synced_generation)
+             VALUES (?1, ?2, ?3)
+             ON CONFLICT (blocklist) DO UPDATE
+             SET kinds = excluded.kinds, synced_generation = excluded.synced_generation",
+            blocklist,
+            kinds_stored,
+            generation
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn schedule_summary(
+        &self,
+        blocklist: &str,
+        now: OffsetDateTime,
+        day_end: OffsetDateTime,
+    ) -> Result<ScheduleSummary, StoreError> {
+        let (now, day_end) = (now.unix_timestamp(), day_end.unix_timestamp());
+        let mut conn = self.pool.acquire().await?;
+        let rows = sqlx::query!(
+            r#"SELECT interval_seconds, count(*) AS "targets!: i64",
+                      coalesce(sum(due_at <= ?2), 0) AS "due!: i64",
+                      coalesce(sum(due_at < ?3), 0) AS "due_today!: i64"
+               FROM watch_schedule WHERE blocklist = ?1
+               GROUP BY interval_seconds ORDER BY interval_seconds"#,
+            blocklist,
+            now,
+            day_end
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let queued = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "queued!: i64" FROM lookup_jobs
+               WHERE blocklist = ?1 AND state IN ('pending', 'running')"#,
+            blocklist
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        let by_interval = rows
+            .into_iter()
+            .map(|row| {
+                Ok(IntervalDemand {
+                    interval: Duration::seconds(row.interval_seconds),
+                    targets: read_count(row.targets)?,
+                    due: read_count(row.due)?,
+                    due_today: read_count(row.due_today)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(ScheduleSummary {
+            by_interval,
+            queued: read_count(queued)?,
+        })
+    }
+
+    async fn take_due(
+        &self,
+        blocklist: &str,
+        limit: u64,
+        now: OffsetDateTime,
+        priority_since: OffsetDateTime,
+    ) -> Result<TakenDue, StoreError> {
+        let mut taken = TakenDue::default();
+        // On the durable writer: the jobs queued here are accepted work.
+        let mut tx = self.durable.begin_with("BEGIN IMMEDIATE").await?;
+        for priority in [true, false] {
+            while taken.taken() < limit {
+                let want = (limit - taken.taken()).min(CHUNK);
+                let rows =
+                    due_rows(&mut tx, blocklist, want, now, priority, priority_since).await?;
+                let got = rows.len() as u64;
+                settle(&mut tx, blocklist, &rows, now, &mut taken).await?;
+                if got < want {
+                    break;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(taken)
+    }
+}
+
+/// Up to `limit` of `blocklist`'s rows due at `now`, longest due first, with the list's current
+/// answer; with `priority`, only targets it lists now or with a listing event since `since`.
+async fn due_rows(
+    conn: &mut SqliteConnection,
+    blocklist: &str,
+    limit: u64,
+    now: OffsetDateTime,
+    priority: bool,
+    since: OffsetDateTime,
+) -> Result<Vec<DueRow>, StoreError> {
+    let (now, since, limit) = (
+        now.unix_timestamp(),
+        timestamp::format(since),
+        i64::try_from(limit).unwrap_or(i64::MAX),
+    );
+    let rows: Vec<(String, i64, Option<String>, Option<String>)> = if priority {
+        // From the (few) priority targets into the schedule: CROSS JOIN keeps that order,
+        // rather than a walk over every due row looking for them.
+        sqlx::query!(
+            "SELECT s.target, s.interval_seconds, r.checked_at, r.expires_at
+             FROM (SELECT target FROM list_results WHERE blocklist = ?1 AND state = 'listed'
+                   UNION
+                   SELECT target FROM listing_events WHERE blocklist = ?1 AND checked_at >= ?3)
+                  AS p
+             CROSS JOIN watch_schedule AS s ON s.blocklist = ?1 AND s.target = p.target
+             LEFT JOIN list_results AS r ON r.target = s.target AND r.blocklist = s.blocklist
+             WHERE s.due_at <= ?2
+             ORDER BY s.due_at
+             LIMIT ?4",
+            blocklist,
+            now,
+            since,
+            limit
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|row| {
+            (
+                row.target,
+                row.interval_seconds,
+                row.checked_at,
+                row.expires_at,
+            )
+        })
+        .collect()
+    } else {
+        sqlx::query!(
+            "SELECT s.target, s.interval_seconds, r.checked_at, r.expires_at
+             FROM watch_schedule AS s
+             LEFT JOIN list_results AS r ON r.target = s.target AND r.blocklist = s.blocklist
+             WHERE s.blocklist = ?1 AND s.due_at <= ?2
+             ORDER BY s.due_at
+             LIMIT ?3",
+            blocklist,
+            now,
+            limit
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|row| {
+            (
+                row.target,
+                row.interval_seconds,
+                row.checked_at,
+                row.expires_at,
+            )
+        })
+        .collect()
+    };
+    rows.into_iter()
+        .map(|(target, interval, checked_at, expires_at)| {
+            Ok(DueRow {
+                target,
+                interval: Duration::seconds(interval),
+                checked_at: checked_at.as_deref().map(instant).transpose()?,
+                expires_at: expires_at.as_deref().map(instant).transpose()?,
+            })
+        })
+        .collect()
+}
+
+/// Queues a job for each row that needs one and moves every row's due time on.
+async fn settle(
+    conn: &mut SqliteConnection,
+    blocklist: &str,
+    rows: &[DueRow],
+    now: OffsetDateTime,
+    taken: &mut TakenDue,
+) -> Result<(), StoreError> {
+    let mut jobs = Vec::new();
+    // Targets by their next due time: queued ones share one per interval.
+    let mut moves: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
+    for row in rows {
+        let next = row.next_due(now);
+        if next.queue {
+            jobs.push((row.target.clone(), blocklist));
+            taken.queued += 1;
+        } else {
+            taken.fresh += 1;
+        }
+        moves
+            .entry(seconds_up(next.due_at))
+            .or_default()
+            .push(row.target.as_str());
+    }
+    if !jobs.is_empty() {
+        insert_jobs(conn, &jobs, false, now).await?;
+    }
+    // `target IN (json_each …)` probes the primary key per target; an `UPDATE … FROM
+    // json_each` join would scan the list's whole schedule instead.
+    for (due_at, targets) in moves {
+        let targets = to_json(&targets)?;
+        sqlx::query!(
+            "UPDATE watch_schedule SET due_at = ?3
+             WHERE blocklist = ?1 AND target IN (SELECT value FROM json_each(?2))",
+            blocklist,
+            targets,
+            due_at
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
