@@ -29,6 +29,6 @@ fn shown(blocklist: String, plan: &ListPlan) -> BlocklistPlan {
         projected_today: clamp_u64(plan.projected_today),
         targets_due: clamp_u64(plan.targets_due),
         effective_interval,
-        stretched: plan.stretched(),
+        stretched: plan.stretched,
     }
 }

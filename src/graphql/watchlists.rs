@@ -69,7 +69,7 @@ impl Resolvers {
             )
             .await
             .map_err(internal)?;
-        written(&name, write)
+        self.written(&name, write)
     }
 
     pub(super) async fn add_targets(
@@ -91,7 +91,7 @@ impl Resolvers {
             )
             .await
             .map_err(internal)?;
-        written(&name, write)
+        self.written(&name, write)
     }
 
     pub(super) async fn remove_targets(
@@ -106,15 +106,28 @@ impl Resolvers {
             .remove_watch_entries(&name, &entries, &self.enabled_ids(), self.engine.now())
             .await
             .map_err(internal)?;
-        written(&name, write)
+        self.written(&name, write)
     }
 
     pub(super) async fn delete(&self, name: String) -> async_graphql::Result<bool> {
         let name = watchlist_name("name", &name)?;
-        self.watchlists
+        let deleted = self
+            .watchlists
             .delete_watchlist(&name)
             .await
-            .map_err(internal)
+            .map_err(internal)?;
+        self.planner.wake();
+        Ok(deleted)
+    }
+
+    /// A write's answer; the planner brings its schedules in line at once.
+    fn written(
+        &self,
+        name: &WatchlistName,
+        write: WatchlistWrite,
+    ) -> async_graphql::Result<Watchlist> {
+        self.planner.wake();
+        written(name, write)
     }
 }
 

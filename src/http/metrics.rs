@@ -9,6 +9,7 @@ use poem::web::Data;
 use poem::{Response, handler};
 
 use super::AppState;
+use crate::rechecks::ListPlan;
 use crate::store::Verdict;
 
 /// The most `secworks_target_listed` series one scrape serves (`SECWORKS_METRICS_PER_TARGET`);
@@ -86,21 +87,6 @@ fn describe() {
         "Queries a blocklist may still be sent today (UTC): its daily budget less the queries \
          sent today; only for lists with a budget."
     );
-    describe_gauge!(
-        "secworks_blocklist_recheck_stretch",
-        "How far the re-check planner stretches a blocklist's watched intervals: the queries a \
-         day the watched targets need over those its budget and rate cap leave; 1 while every \
-         interval holds, +Inf when test-point checks take the whole budget. Set by the process \
-         that plans the list."
-    );
-    describe_gauge!(
-        "secworks_blocklist_recheck_due",
-        "Watched targets due for a re-check on a blocklist at the planner's latest round."
-    );
-    describe_gauge!(
-        "secworks_blocklist_watched_targets",
-        "Watched addresses and domains a blocklist answers for, at the planner's latest round."
-    );
     describe_counter!(
         "secworks_blocklist_queries_total",
         "DNS queries sent to a blocklist by this process: lookups (TXT queries included) and \
@@ -164,26 +150,68 @@ pub async fn render(Data(state): Data<&Arc<AppState>>) -> Response {
         metrics::gauge!("secworks_blocklist_queries_today", "blocklist" => list.id)
             .set(list.queries_today as f64);
     }
-    for (list, plan) in state.planner.latest() {
-        // 1 while the intervals hold; +Inf when nothing is left of the budget for re-checks.
-        metrics::gauge!("secworks_blocklist_recheck_stretch", "blocklist" => list.clone())
-            .set(plan.stretch.max(1.0));
-        metrics::gauge!("secworks_blocklist_recheck_due", "blocklist" => list.clone())
-            .set(plan.targets_due as f64);
-        metrics::gauge!("secworks_blocklist_watched_targets", "blocklist" => list)
-            .set(plan.targets as f64);
-    }
     let mut body = handle().render();
+    if !body.is_empty() && !body.ends_with('\n') {
+        body.push('\n');
+    }
+    plan_series(state, &mut body);
     if state.metrics_per_target {
-        if !body.is_empty() && !body.ends_with('\n') {
-            body.push('\n');
-        }
         target_series(state, &mut body).await;
     }
     Response::builder()
         .status(StatusCode::OK)
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(body)
+}
+
+/// A plan series: its name, its help text, and its value in a plan.
+type PlanSeries = (&'static str, &'static str, fn(&ListPlan) -> f64);
+
+/// The re-check plans of the lists this process plans, written straight into the body: after
+/// another process takes a list over, only that one serves its series.
+fn plan_series(state: &AppState, body: &mut String) {
+    let plans = state.planner.latest();
+    if plans.is_empty() {
+        return;
+    }
+    let series: [PlanSeries; 3] = [
+        (
+            "secworks_blocklist_recheck_stretch",
+            "How far the re-check planner stretches a blocklist's watched intervals: the \
+             effective interval over the one the watchlists ask for (the targets need more \
+             queries than the budget and rate cap leave, or they fell behind); 1 while every \
+             interval holds, +Inf when test-point checks take the whole budget. Served by the \
+             process that plans the list.",
+            ListPlan::slowdown,
+        ),
+        (
+            "secworks_blocklist_recheck_due",
+            "Watched targets due for a re-check on a blocklist, at the planner's latest round.",
+            |plan| plan.targets_due as f64,
+        ),
+        (
+            "secworks_blocklist_watched_targets",
+            "Watched addresses and domains a blocklist answers for, at the planner's latest \
+             round.",
+            |plan| plan.targets as f64,
+        ),
+    ];
+    for (name, help, value) in series {
+        let _ = writeln!(body, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (list, plan) in &plans {
+            let value = value(plan);
+            let value = if value.is_infinite() {
+                "+Inf".to_owned()
+            } else {
+                value.to_string()
+            };
+            let _ = writeln!(
+                body,
+                "{name}{{blocklist=\"{}\"}} {value}",
+                label_value(list)
+            );
+        }
+    }
 }
 
 /// `secworks_target_listed{target,blocklist}`, read from the store at each scrape and written

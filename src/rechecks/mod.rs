@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use secworks_dnsbl::Blocklist;
 use time::OffsetDateTime;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub use plan::{ListPlan, PlanInputs, UNBOUNDED_ROUND};
@@ -30,6 +31,9 @@ pub const PRIORITY_WINDOW: time::Duration = time::Duration::DAY;
 /// Takes of due targets one round makes at most when some turn out fresh (they cost nothing,
 /// so the round takes more).
 const MAX_TAKES: usize = 8;
+/// The shortest planning claim: a slow round (a schedule brought in line with a million
+/// targets) must not outlast its own claim.
+const MIN_LEASE: time::Duration = time::Duration::MINUTE;
 /// How soon the next round comes when a list without a budget or rate cap had more due than
 /// one round queues.
 const CATCH_UP: Duration = Duration::from_millis(250);
@@ -67,6 +71,8 @@ pub struct Planner {
     holder: Arc<str>,
     /// Each list's plan at this process's latest round of it, for /metrics.
     latest: Arc<Mutex<BTreeMap<String, ListPlan>>>,
+    /// Wakes the planning loop early.
+    wake: Arc<Notify>,
 }
 
 impl Planner {
@@ -83,6 +89,7 @@ impl Planner {
             settings,
             holder: uuid::Uuid::new_v4().to_string().into(),
             latest: Arc::default(),
+            wake: Arc::default(),
         }
     }
 
@@ -98,8 +105,7 @@ impl Planner {
         Ok(plans)
     }
 
-    /// Each list's plan at this process's latest round of it: the lists it plans now, or
-    /// planned before another process took them over.
+    /// Each list's plan at this process's latest round of it, for the lists it plans.
     pub fn latest(&self) -> BTreeMap<String, ListPlan> {
         self.latest
             .lock()
@@ -107,70 +113,103 @@ impl Planner {
             .clone()
     }
 
+    /// Asks for a round now (the watchlists changed), rather than at the next tick.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
     /// One round at `now`: each enabled list this process may plan is brought in line with
     /// the watchlists and given its allowance of due targets. Lists another process plans are
-    /// left to it.
+    /// left to it. A list whose store calls fail is skipped and the others planned; the first
+    /// error is returned after all were tried.
     pub async fn round(&self, now: OffsetDateTime) -> Result<Vec<ListRound>, StoreError> {
-        let lease = time::Duration::try_from(self.settings.round.saturating_mul(3))
-            .unwrap_or(time::Duration::MINUTE);
-        let status = self.engine.status();
         let mut rounds = Vec::new();
+        let mut first_error = None;
         for list in self.blocklists.enabled() {
-            if !self
-                .store
-                .claim_planning(&list.id, &self.holder, now, now + lease)
-                .await?
-            {
-                continue;
-            }
-            self.store
-                .sync_schedule(&list.id, &Blocklists::kinds(list), now)
-                .await?;
-            let mut plan = self.plan(list, now).await?;
-            // A paused list (failing test points, rate limited, out of budget) would only
-            // hold the jobs; its targets wait in the schedule instead.
-            let paused = status
-                .lists
-                .iter()
-                .any(|s| s.id == list.id && s.pause.is_some());
-            if paused {
-                plan.allowance = 0;
-            }
-            let (mut queued, mut fresh) = (0, 0);
-            for _ in 0..MAX_TAKES {
-                if queued >= plan.allowance {
-                    break;
-                }
-                let taken = self
-                    .store
-                    .take_due(
-                        &list.id,
-                        plan.allowance - queued,
-                        now,
-                        now - PRIORITY_WINDOW,
-                    )
-                    .await?;
-                queued += taken.queued;
-                fresh += taken.fresh;
-                if taken.fresh == 0 {
-                    break;
+            match self.round_of(list, now).await {
+                Ok(Some(round)) => rounds.push(round),
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(blocklist = %list.id, %error, "re-check planning failed");
+                    first_error.get_or_insert(error);
                 }
             }
-            self.latest
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(list.id.clone(), plan.clone());
-            rounds.push(ListRound {
-                blocklist: list.id.clone(),
-                plan,
-                queued,
-                fresh,
-            });
         }
         if rounds.iter().any(|round| round.queued > 0) {
             self.engine.wake();
         }
-        Ok(rounds)
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(rounds),
+        }
+    }
+
+    /// One list's round; `None` when another process plans it.
+    async fn round_of(
+        &self,
+        list: &Blocklist,
+        now: OffsetDateTime,
+    ) -> Result<Option<ListRound>, StoreError> {
+        let lease = time::Duration::try_from(self.settings.round.saturating_mul(3))
+            .unwrap_or(MIN_LEASE)
+            .max(MIN_LEASE);
+        if !self
+            .store
+            .claim_planning(&list.id, &self.holder, now, now + lease)
+            .await?
+        {
+            // Its plan is the holder's to show now.
+            self.latest
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&list.id);
+            return Ok(None);
+        }
+        self.store
+            .sync_schedule(&list.id, &Blocklists::kinds(list), now)
+            .await?;
+        let mut plan = self.plan(list, now).await?;
+        // A paused list (failing test points, rate limited, out of budget) would only hold
+        // the jobs; its targets wait in the schedule instead, and the plan shows them overdue.
+        let paused = self
+            .engine
+            .status()
+            .lists
+            .iter()
+            .any(|status| status.id == list.id && status.pause.is_some());
+        if paused {
+            plan.allowance = 0;
+        }
+        let (mut queued, mut fresh) = (0, 0);
+        for _ in 0..MAX_TAKES {
+            if queued >= plan.allowance {
+                break;
+            }
+            let taken = self
+                .store
+                .take_due(
+                    &list.id,
+                    plan.allowance - queued,
+                    now,
+                    now - PRIORITY_WINDOW,
+                )
+                .await?;
+            queued += taken.queued;
+            fresh += taken.fresh;
+            if taken.fresh == 0 {
+                break;
+            }
+        }
+        self.latest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(list.id.clone(), plan.clone());
+        Ok(Some(ListRound {
+            blocklist: list.id.clone(),
+            plan,
+            queued,
+            fresh,
+        }))
     }
 
     async fn plan(&self, list: &Blocklist, now: OffsetDateTime) -> Result<ListPlan, StoreError> {
@@ -197,24 +236,29 @@ impl Planner {
         }))
     }
 
-    /// Runs a round every `round` until `stop`; sooner while a list without limits has more
-    /// due than a round takes.
+    /// Runs a round every `round` until `stop` (sooner when woken, or while a list without
+    /// limits has more due than a round takes), then gives up its claims so that another
+    /// process plans those lists at once. A round cut short by `stop` loses nothing: each of
+    /// its store calls is one transaction, and what it did not queue stays due.
     pub fn start(self, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             loop {
-                let rounds = self.round(self.engine.now()).await;
+                let rounds = tokio::select! {
+                    () = stop.cancelled() => break,
+                    rounds = self.round(self.engine.now()) => rounds,
+                };
                 let pause = match &rounds {
                     Ok(rounds) if rounds.iter().any(catching_up) => CATCH_UP,
-                    Ok(_) => self.settings.round,
-                    Err(error) => {
-                        tracing::warn!(%error, "re-check planning failed; trying again next round");
-                        self.settings.round
-                    }
+                    _ => self.settings.round,
                 };
                 tokio::select! {
                     () = stop.cancelled() => break,
+                    () = self.wake.notified() => {}
                     () = tokio::time::sleep(pause) => {}
                 }
+            }
+            if let Err(error) = self.store.release_planning(&self.holder).await {
+                tracing::warn!(%error, "could not give up the planning claims; they run out");
             }
         })
     }

@@ -61,6 +61,8 @@ pub struct ScheduleSummary {
     pub by_interval: Vec<IntervalDemand>,
     /// The list's jobs queued or running (whoever queued them): what it has still to send.
     pub queued: u64,
+    /// When the target that has waited longest fell due (`None` without watched targets).
+    pub oldest_due: Option<OffsetDateTime>,
 }
 
 impl ScheduleSummary {
@@ -144,6 +146,10 @@ pub trait Rechecks: Send + Sync {
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> Result<bool, StoreError>;
+
+    /// Gives up every planning claim `holder` has, so that another process may plan those
+    /// lists at once (a process stopping).
+    async fn release_planning(&self, holder: &str) -> Result<(), StoreError>;
 
     /// Brings `blocklist`'s schedule in line with the watchlists, when they (or `kinds`)
     /// changed since it was last brought: one row per watched target of `kinds`, with the

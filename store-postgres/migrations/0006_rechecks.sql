@@ -11,6 +11,9 @@ UPDATE watch_targets SET kind = CASE
     WHEN target LIKE '%:%' THEN 'ipv6'
     WHEN target ~ '^[0-9.]+$' THEN 'ipv4'
     ELSE 'domain' END;
+-- From here on secworks writes every kind itself: a writer that does not (an older replica
+-- during a rolling upgrade) fails rather than file addresses as domains.
+ALTER TABLE watch_targets ALTER COLUMN kind DROP DEFAULT;
 CREATE INDEX watch_targets_by_kind ON watch_targets (kind, target);
 
 -- Bumped by every watchlist write, in its transaction: a list's schedule is brought in line

@@ -56,6 +56,16 @@ impl Rechecks for PgStore {
         Ok(claimed.is_some())
     }
 
+    async fn release_planning(&self, holder: &str) -> Result<(), StoreError> {
+        sqlx::query!(
+            "UPDATE recheck_lists SET holder = NULL, lease_until = NULL WHERE holder = $1",
+            holder
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn sync_schedule(
         &self,
         blocklist: &str,
@@ -84,9 +94,18 @@ impl Rechecks for PgStore {
         )
         .fetch_all(&mut *conn)
         .await?;
+        // Two counts, each on its partial index: `state IN (…)` would read every job kept.
         let queued = sqlx::query_scalar!(
-            r#"SELECT count(*) AS "queued!" FROM lookup_jobs
-               WHERE blocklist = $1 AND state IN ('pending', 'running')"#,
+            r#"SELECT (SELECT count(*) FROM lookup_jobs
+                       WHERE blocklist = $1 AND state = 'pending')
+                    + (SELECT count(*) FROM lookup_jobs
+                       WHERE state = 'running' AND blocklist = $1) AS "queued!""#,
+            blocklist
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        let oldest_due = sqlx::query_scalar!(
+            "SELECT min(due_at) FROM watch_schedule WHERE blocklist = $1",
             blocklist
         )
         .fetch_one(&mut *conn)
@@ -105,6 +124,7 @@ impl Rechecks for PgStore {
         Ok(ScheduleSummary {
             by_interval,
             queued: read_count(queued)?,
+            oldest_due,
         })
     }
 
@@ -235,33 +255,71 @@ async fn due_rows(
     since: OffsetDateTime,
 ) -> Result<Vec<DueRow>, StoreError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = sqlx::query!(
-        "SELECT s.target, s.interval_seconds, r.checked_at, r.expires_at
-         FROM watch_schedule AS s
-         LEFT JOIN list_results AS r ON r.target = s.target AND r.blocklist = s.blocklist
-         WHERE s.blocklist = $1 AND s.due_at <= $2
-           AND (NOT $3 OR s.target IN (
-               SELECT target FROM list_results WHERE blocklist = $1 AND state = 'listed'
-               UNION
-               SELECT target FROM listing_events WHERE blocklist = $1 AND checked_at >= $4))
-         ORDER BY s.due_at
-         LIMIT $5
-         FOR UPDATE OF s SKIP LOCKED",
-        blocklist,
-        now,
-        priority,
-        since,
-        limit
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows: Vec<(String, i64, Option<OffsetDateTime>, Option<OffsetDateTime>)> = if priority {
+        // From the (few) priority targets into the schedule by its key, rather than a walk
+        // over every due row looking for them.
+        sqlx::query!(
+            "SELECT s.target, s.interval_seconds, r.checked_at, r.expires_at
+             FROM (SELECT target FROM list_results WHERE blocklist = $1 AND state = 'listed'
+                   UNION
+                   SELECT target FROM listing_events WHERE blocklist = $1 AND checked_at >= $3)
+                  AS p
+             JOIN watch_schedule AS s ON s.blocklist = $1 AND s.target = p.target
+             LEFT JOIN list_results AS r ON r.target = s.target AND r.blocklist = s.blocklist
+             WHERE s.due_at <= $2
+             ORDER BY s.due_at
+             LIMIT $4
+             FOR UPDATE OF s SKIP LOCKED",
+            blocklist,
+            now,
+            since,
+            limit
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|row| {
+            (
+                row.target,
+                row.interval_seconds,
+                row.checked_at,
+                row.expires_at,
+            )
+        })
+        .collect()
+    } else {
+        sqlx::query!(
+            "SELECT s.target, s.interval_seconds, r.checked_at, r.expires_at
+             FROM watch_schedule AS s
+             LEFT JOIN list_results AS r ON r.target = s.target AND r.blocklist = s.blocklist
+             WHERE s.blocklist = $1 AND s.due_at <= $2
+             ORDER BY s.due_at
+             LIMIT $3
+             FOR UPDATE OF s SKIP LOCKED",
+            blocklist,
+            now,
+            limit
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|row| {
+            (
+                row.target,
+                row.interval_seconds,
+                row.checked_at,
+                row.expires_at,
+            )
+        })
+        .collect()
+    };
     Ok(rows
         .into_iter()
-        .map(|row| DueRow {
-            target: row.target,
-            interval: Duration::seconds(row.interval_seconds),
-            checked_at: row.checked_at,
-            expires_at: row.expires_at,
+        .map(|(target, interval, checked_at, expires_at)| DueRow {
+            target,
+            interval: Duration::seconds(interval),
+            checked_at,
+            expires_at,
         })
         .collect())
 }

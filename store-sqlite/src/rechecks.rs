@@ -63,6 +63,16 @@ impl Rechecks for SqliteStore {
         Ok(claimed.is_some())
     }
 
+    async fn release_planning(&self, holder: &str) -> Result<(), StoreError> {
+        sqlx::query!(
+            "UPDATE recheck_lists SET holder = NULL, lease_until = NULL WHERE holder = ?1",
+            holder
+        )
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
     async fn sync_schedule(
         &self,
         blocklist: &str,
@@ -160,6 +170,17 @@ impl Rechecks for SqliteStore {
         )
         .fetch_one(&mut *conn)
         .await?;
+        let oldest_due = sqlx::query_scalar!(
+            r#"SELECT min(due_at) AS "oldest: i64" FROM watch_schedule WHERE blocklist = ?1"#,
+            blocklist
+        )
+        .fetch_one(&mut *conn)
+        .await?
+        .map(|seconds| {
+            OffsetDateTime::from_unix_timestamp(seconds)
+                .map_err(|_| StoreError::Unreadable(format!("a due time of {seconds} s")))
+        })
+        .transpose()?;
         let by_interval = rows
             .into_iter()
             .map(|row| {
@@ -174,6 +195,7 @@ impl Rechecks for SqliteStore {
         Ok(ScheduleSummary {
             by_interval,
             queued: read_count(queued)?,
+            oldest_due,
         })
     }
 

@@ -169,6 +169,20 @@ pub async fn planning_is_claimed_by_one_holder_until_its_lease_runs_out(stores: 
             .await
             .unwrap()
     );
+    // A holder that stops gives up all its claims; another takes them before their leases
+    // would have run out, and the claims of other holders stay.
+    a.release_planning("one").await.unwrap();
+    assert!(
+        b.claim_planning("third", "two", at(141), at(201))
+            .await
+            .unwrap()
+    );
+    assert!(
+        b.claim_planning(BARRACUDA, "two", at(141), at(201))
+            .await
+            .unwrap()
+    );
+    assert!(!claim(b, "three", 141, 201).await);
 }
 
 pub async fn the_schedule_follows_the_watchlists_and_the_kinds_a_list_takes(stores: Stores) {
@@ -190,6 +204,7 @@ pub async fn the_schedule_follows_the_watchlists_and_the_kinds_a_list_takes(stor
         ScheduleSummary {
             by_interval: vec![demand(hour, 1, 1, 1), demand(six, 3, 3, 3)],
             queued: 0,
+            oldest_due: Some(at(10)),
         }
     );
     // Nothing changed since, for either store.
@@ -285,6 +300,8 @@ pub async fn the_summary_counts_due_today_and_the_lists_queued_jobs(stores: Stor
         ScheduleSummary {
             by_interval: vec![demand(six, 4, 0, 4), demand(two_days, 2, 0, 0)],
             queued: 6,
+            // The ones due six hours on.
+            oldest_due: Some(T0 + six),
         }
     );
     assert_eq!(
