@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use super::budget::{Budget, utc_day};
 use super::health::{self, Health};
 use super::throttle::Throttle;
+use super::writer;
 use crate::blocklists::Blocklists;
 use crate::store::{ClaimedJob, JobOutcome, JobResult, Queue};
 use crate::timestamp::Clock;
@@ -45,7 +46,7 @@ pub struct EngineSettings {
 }
 
 /// Largest batch claimed or written at once.
-const BATCH: usize = 2048;
+pub(super) const BATCH: usize = 2048;
 /// How often to look for due retries when nothing wakes a dispatcher.
 const POLL: Duration = Duration::from_millis(500);
 /// How often a paused list looks again whether it may run (the clock may have moved).
@@ -191,7 +192,7 @@ pub struct LookupEngine {
 
 /// What every list's tasks share.
 pub(super) struct Shared {
-    queue: Arc<dyn Queue>,
+    pub(super) queue: Arc<dyn Queue>,
     pub(super) counts: Arc<dyn ListResults>,
     resolver: Arc<DnsblResolver>,
     pub(super) settings: EngineSettings,
@@ -199,6 +200,9 @@ pub(super) struct Shared {
     /// Lookups in flight, across all lists.
     permits: Arc<Semaphore>,
     pub(super) stop: CancellationToken,
+    /// Counts test-point checks completed, of any list: the writer waits on it to settle the
+    /// delistings it holds.
+    pub(super) checks: watch::Sender<u64>,
 }
 
 /// One enabled list: what its dispatcher, claimer and health monitor share.
@@ -212,6 +216,15 @@ pub(super) struct Worker {
     wake: Notify,
     /// Asks the health monitor to check the test points now.
     pub(super) recheck: Notify,
+    /// The latest completed test-point check: when it started, and whether it passed.
+    pub(super) last_check: watch::Sender<Option<Check>>,
+}
+
+/// A completed test-point check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Check {
+    pub(super) started: OffsetDateTime,
+    pub(super) passed: bool,
 }
 
 impl Worker {
@@ -257,9 +270,9 @@ impl LookupEngine {
             settings,
             clock: clock.clone(),
             stop: stop.clone(),
+            checks: watch::Sender::new(0),
         });
         let (results, received) = mpsc::channel(BATCH * 2);
-        tasks.spawn(write_outcomes(shared.queue.clone(), received));
         let enabled = lists.enabled().map(|list| list.id.clone()).collect();
         tasks.spawn(reclaim_leases(shared.clone(), enabled));
 
@@ -276,11 +289,17 @@ impl LookupEngine {
                 budget: Budget::new(lists.daily_budget(list), now),
                 wake: Notify::new(),
                 recheck: Notify::new(),
+                last_check: watch::Sender::new(None),
             });
             monitors.push((worker.clone(), health_tx));
             workers.push(worker);
         }
         let workers: Arc<[Arc<Worker>]> = workers.into();
+        tasks.spawn(writer::write_outcomes(
+            shared.clone(),
+            workers.clone(),
+            received,
+        ));
         // Before the health checks, so that their first queries count against what other
         // replicas already spent today.
         tasks.spawn(sync_budgets(shared.clone(), workers.clone()));
@@ -681,29 +700,6 @@ fn retry_delay(settings: &EngineSettings, attempts: u32) -> Duration {
         .retry_base
         .saturating_mul(1 << doublings)
         .min(settings.retry_max)
-}
-
-/// Writes outcomes in batches: one transaction for as many as have arrived, which is what
-/// makes the rate on a single-writer database.
-async fn write_outcomes(store: Arc<dyn Queue>, mut received: mpsc::Receiver<JobOutcome>) {
-    let mut batch = Vec::with_capacity(BATCH);
-    while received.recv_many(&mut batch, BATCH).await > 0 {
-        let mut delay = Duration::from_millis(100);
-        loop {
-            // The store's own "now" for job bookkeeping; the answers carry their own times.
-            match store.record_outcomes(&batch, crate::timestamp::now()).await {
-                Ok(()) => break,
-                Err(e) => {
-                    // Keep the batch: its jobs are still leased to us, and losing it would
-                    // only redo them after the lease, but retrying keeps the work.
-                    tracing::error!(error = %e, jobs = batch.len(), "cannot store lookup results; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(10));
-                }
-            }
-        }
-        batch.clear();
-    }
 }
 
 /// Returns jobs of dead workers to the queue, at start and then every half lease. At start,

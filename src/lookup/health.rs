@@ -10,7 +10,7 @@ use secworks_dnsbl::DnsblResolver;
 use tokio::sync::watch;
 
 use super::budget::utc_day;
-use super::engine::{Shared, Worker};
+use super::engine::{Check, Shared, Worker};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Health {
@@ -55,6 +55,7 @@ pub async fn monitor(
                 () = tokio::time::sleep(Duration::from_secs(1)) => continue,
             }
         }
+        let started = shared.clock.now();
         let report = tokio::select! {
             biased;
             () = shared.stop.cancelled() => return,
@@ -98,7 +99,12 @@ pub async fn monitor(
         } else {
             shared.settings.health_interval.min(RECHECK_WHILE_DEGRADED)
         };
+        worker.last_check.send_replace(Some(Check {
+            started,
+            passed: checked.is_healthy(),
+        }));
         health.send_replace(checked);
+        shared.checks.send_modify(|completed| *completed += 1);
         tokio::select! {
             biased;
             () = shared.stop.cancelled() => return,

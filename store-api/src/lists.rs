@@ -115,4 +115,12 @@ pub trait ListResults: Send + Sync {
 
     /// How many queries each list was sent on `day` (UTC), for the lists that were sent any.
     async fn queries_on(&self, day: Date) -> Result<Vec<(String, u64)>, StoreError>;
+
+    /// Of `targets` (canonical text), those `blocklist` lists now: the answers about them
+    /// that say "not listed" would be delistings.
+    async fn listed_among(
+        &self,
+        blocklist: &str,
+        targets: &[String],
+    ) -> Result<Vec<String>, StoreError>;
 }

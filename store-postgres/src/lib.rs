@@ -424,6 +424,22 @@ impl ListResults for PgStore {
             })
             .collect())
     }
+
+    async fn listed_among(
+        &self,
+        blocklist: &str,
+        targets: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar!(
+            r#"SELECT target FROM list_results
+               WHERE blocklist = $1 AND state = 'listed' AND target = ANY ($2)
+               ORDER BY target COLLATE "C""#,
+            blocklist,
+            targets
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
 }
 
 #[async_trait]

@@ -645,6 +645,24 @@ impl ListResults for SqliteStore {
             })
             .collect())
     }
+
+    async fn listed_among(
+        &self,
+        blocklist: &str,
+        targets: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        let targets = to_json(&targets)?;
+        Ok(sqlx::query_scalar!(
+            "SELECT target FROM list_results
+             WHERE blocklist = ?1 AND state = 'listed'
+               AND target IN (SELECT value FROM json_each(?2))
+             ORDER BY target",
+            blocklist,
+            targets
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
 }
 
 #[async_trait]

@@ -444,6 +444,66 @@ async fn a_list_whose_test_points_fail_pauses_alone() {
 }
 
 #[tokio::test]
+async fn a_resolver_blocked_between_test_point_checks_never_delists_a_target() {
+    // Test points checked at start, then only hourly: a resolver blocked in between answers
+    // NXDOMAIN to everything while the list still counts as healthy.
+    let t = spawn_lists(Setup {
+        health_interval: Some(Duration::from_secs(3_600)),
+        ..Setup::lists("spamcop")
+    })
+    .await;
+    t.answer("spamcop", "192.0.2.10", records(&[[127, 0, 0, 2]]));
+    t.enqueue_ips(&["192.0.2.10"], false).await;
+    t.wait("192.0.2.10", |r| r["status"] == "LISTED").await;
+
+    // Blocked: the target and the listed test points now answer NXDOMAIN.
+    t.app.dns.fail_test_points("spamcop", true);
+    t.answer("spamcop", "192.0.2.10", TestAnswer::NxDomain);
+    t.enqueue_ips(&["192.0.2.10"], false).await;
+    // The "not listed" answer waits for a test-point check, which fails: the list pauses and
+    // the answer is not stored; the target stays listed and no delisting is logged.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let details = loop {
+        let details = t.ip("192.0.2.10").await;
+        if result(&details, "spamcop")["last_error"].is_string() {
+            break details;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{details}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let spamcop = result(&details, "spamcop");
+    assert_eq!(spamcop["status"], "LISTED", "{details}");
+    assert!(
+        spamcop["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("test points failed right after"),
+        "{details}"
+    );
+    assert_eq!(t.blocklist("spamcop").await["healthy"], false);
+    let events = "{ listingEvents { edges { node { change target } } } }";
+    let changes = |body: &Value| {
+        body["data"]["listingEvents"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|edge| edge["node"]["change"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(changes(&t.query(events, json!({})).await), ["LISTED"]);
+
+    // The resolver answers again, and the list really delisted the target: once the test
+    // points pass, the retried answer stands.
+    t.app.dns.fail_test_points("spamcop", false);
+    t.wait("192.0.2.10", |r| r["status"] == "NOT_LISTED").await;
+    assert_eq!(
+        changes(&t.query(events, json!({})).await),
+        ["LISTED", "DELISTED"]
+    );
+    t.app.stop().await;
+}
+
+#[tokio::test]
 async fn a_used_up_daily_budget_pauses_the_list_until_the_next_utc_day() {
     // SpamCop has two test points; they are checked once (the interval is long) and count.
     let t = spawn_lists(Setup {

@@ -563,3 +563,27 @@ pub async fn an_unreadable_stored_list_result_is_an_error(stores: Stores) {
         Err(StoreError::Unreadable(_))
     ));
 }
+
+pub async fn listed_among_names_the_targets_a_list_lists_now(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let (listed_ip, clean_ip, domain) = (ip("192.0.2.1"), ip("192.0.2.2"), ip("198.51.100.7"));
+    answered(a, &listed_ip, SPAMCOP, listed(&[2]), at(1)).await;
+    answered(a, &clean_ip, SPAMCOP, Outcome::NotListed, at(1)).await;
+    // Listed on another list only.
+    answered(a, &domain, ORIGINAL_LIST, listed(&[4]), at(1)).await;
+    let asked: Vec<String> = ["192.0.2.1", "192.0.2.2", "198.51.100.7", "203.0.113.9"]
+        .map(str::to_owned)
+        .to_vec();
+    assert_eq!(
+        b.listed_among(SPAMCOP, &asked).await.unwrap(),
+        ["192.0.2.1"]
+    );
+    assert_eq!(
+        b.listed_among(ORIGINAL_LIST, &asked).await.unwrap(),
+        ["198.51.100.7"]
+    );
+    // Delisted since: no longer among them.
+    answered(b, &listed_ip, SPAMCOP, Outcome::NotListed, at(2)).await;
+    assert!(a.listed_among(SPAMCOP, &asked).await.unwrap().is_empty());
+    assert!(a.listed_among(SPAMCOP, &[]).await.unwrap().is_empty());
+}

@@ -138,6 +138,7 @@ macro_rules! conformance_tests {
             a_disabled_lists_pending_jobs_are_given_up_alone,
             queries_are_counted_per_list_and_utc_day_across_stores,
             an_unreadable_stored_list_result_is_an_error,
+            listed_among_names_the_targets_a_list_lists_now,
             // Watchlists and listing events
             listing_changes_make_events_and_errors_do_not,
             events_page_after_a_cursor_and_filter_by_watchlist,
