@@ -6,8 +6,9 @@
 //! daily budget that the part of the day gone by (and the round about to run) stands for. The
 //! line counts every query the list was sent, lookups anyone queued and test-point checks
 //! alike, so a list whose watched targets need more than its budget spends it at a steady pace
-//! instead of running dry in the morning, a quiet morning's share is there for the afternoon,
-//! and queued jobs count against it, so a slow or paused list does not pile up work.
+//! instead of running dry in the morning, a quiet morning's share is there for the afternoon
+//! (while the targets need more than the budget, at no more than twice the even pace), and
+//! queued jobs count against it, so a slow or paused list does not pile up work.
 
 use time::{Duration, OffsetDateTime};
 
@@ -16,6 +17,9 @@ use crate::timestamp::next_midnight;
 
 /// Most targets one round queues for a list with neither a budget nor a rate cap.
 pub const UNBOUNDED_ROUND: u64 = 50_000;
+/// How much faster than the budget's even pace a list may go while it catches up on a share of
+/// its budget left unspent earlier in the day.
+const CATCH_UP_PACE: f64 = 2.0;
 /// How long the longest-waiting target may be overdue before the plan says the list is behind
 /// (besides three rounds): a new watchlist's targets, all due at once, take a while to queue.
 const GRACE: Duration = Duration::minutes(5);
@@ -142,9 +146,18 @@ impl ListPlan {
         let health_meanwhile = inputs.health_per_day as f64 * share(horizon);
         let by_budget = inputs.daily_budget.map(|budget| {
             let line = budget as f64 * share(elapsed + horizon).min(1.0);
-            (line - inputs.queries_today as f64 - health_meanwhile)
+            let below_line = (line - inputs.queries_today as f64 - health_meanwhile)
                 .floor()
-                .max(0.0) as u64
+                .max(0.0) as u64;
+            // While the targets need more than the budget, a share left unspent (a quiet
+            // morning, a process started at noon) is caught up at no more than CATCH_UP_PACE
+            // times the even pace, not in one burst. Within the budget, what is due is taken.
+            if stretch > 1.0 {
+                let catch_up = (CATCH_UP_PACE * budget as f64 * share(horizon)).ceil() as u64;
+                below_line.min(catch_up)
+            } else {
+                below_line
+            }
         });
         let by_rate = inputs
             .qps
@@ -269,8 +282,10 @@ mod tests {
         // 30 s of the day's 10,000: 3.47, so 3 now; the fraction waits for the next round.
         assert_eq!(plan.allowance, 3);
         assert_eq!(plan.projected_today, 10_000);
-        // At noon half the budget is the line: what was not spent in the morning is there.
-        assert_eq!(at(12, 4_000).allowance, 1_003);
+        // At noon half the budget is the line: what was not spent in the morning is there,
+        // caught up at twice the even pace (7 a round of 30 s).
+        assert_eq!(at(12, 4_000).allowance, 7);
+        assert_eq!(at(12, 4_995).allowance, 7);
         assert_eq!(at(12, 5_000).allowance, 3);
         assert_eq!(at(12, 5_010).allowance, 0);
         // The last round of the day may take what is left, and no more.
@@ -280,8 +295,8 @@ mod tests {
             100_000,
             100_000,
         );
-        last.queries_today = 9_990;
-        assert_eq!(ListPlan::compute(&last).allowance, 10);
+        last.queries_today = 9_998;
+        assert_eq!(ListPlan::compute(&last).allowance, 2);
     }
 
     #[test]

@@ -143,8 +143,7 @@ async fn over_a_simulated_day_the_budget_holds_and_listed_and_changed_targets_co
     let clock = Clock::system();
     let lists = zen_lists("spamhaus-zen=10000");
     let settings = RecheckSettings {
-        // Rounds of a minute, run here every ten: the pace must not depend on them.
-        round: Duration::from_secs(60),
+        round: STEP,
         qps: None,
         // One check a simulated ten minutes: the budget pays for 144 × its test points.
         health_interval: STEP,
