@@ -55,6 +55,14 @@ async fn watch_more(store: &dyn Store, list: &str, texts: &[&str]) {
     written(write);
 }
 
+async fn watch_less(store: &dyn Store, list: &str, texts: &[&str]) {
+    let write = store
+        .remove_watch_entries(&name(list), &entries(texts), &[], T0)
+        .await
+        .expect("remove watch entries");
+    written(write);
+}
+
 async fn sync(store: &dyn Rechecks, blocklist: &str, kinds: &[TargetKind], now: OffsetDateTime) {
     assert!(
         store
@@ -516,4 +524,58 @@ pub async fn two_stores_taking_due_targets_at_once_queue_each_target_once(stores
     assert_eq!(jobs_per_target.len(), TARGETS);
     let twice: Vec<_> = jobs_per_target.iter().filter(|&(_, &n)| n > 1).collect();
     assert!(twice.is_empty(), "queued more than once: {twice:?}");
+}
+
+/// The change log, by generation, then target.
+async fn logged(stores: &Stores) -> Vec<(i64, String)> {
+    let mut entries = stores.raw.watch_changes().await;
+    entries.sort();
+    entries
+}
+
+fn log_entries(generation: i64, targets: &[&str]) -> Vec<(i64, String)> {
+    targets
+        .iter()
+        .map(|&t| (generation, t.to_owned()))
+        .collect()
+}
+
+pub async fn watchlist_writes_log_the_targets_they_may_change(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let (hour, six) = (Duration::hours(1), Duration::hours(6));
+    let mut expected = Vec::new();
+    // A new watchlist: each of its targets, under the generation the write bumped to.
+    watch(a, "mail", &["192.0.2.0/31", "example.com"], six).await;
+    expected.extend(log_entries(1, &["192.0.2.0", "192.0.2.1", "example.com"]));
+    // Entries added and removed: the targets gained and lost (192.0.2.1 was held already).
+    watch_more(b, "mail", &["192.0.2.9", "192.0.2.1"]).await;
+    expected.extend(log_entries(2, &["192.0.2.9"]));
+    watch_less(a, "mail", &["example.com"]).await;
+    expected.extend(log_entries(3, &["example.com"]));
+    // Replaced at the same interval: what it gains and loses.
+    watch(b, "mail", &["192.0.2.0/31", "192.0.2.10"], six).await;
+    expected.extend(log_entries(4, &["192.0.2.10", "192.0.2.9"]));
+    // At another interval: every target it holds.
+    watch(a, "mail", &["192.0.2.0/31", "192.0.2.10"], hour).await;
+    expected.extend(log_entries(5, &["192.0.2.0", "192.0.2.1", "192.0.2.10"]));
+    // Written again as it is: nothing.
+    watch(b, "mail", &["192.0.2.0/31", "192.0.2.10"], hour).await;
+    watch(a, "web", &["192.0.2.1"], six).await;
+    expected.extend(log_entries(7, &["192.0.2.1"]));
+    // Deleted: every target it held.
+    assert!(b.delete_watchlist(&name("mail")).await.unwrap());
+    expected.extend(log_entries(8, &["192.0.2.0", "192.0.2.1", "192.0.2.10"]));
+    // Refused and missing: nothing.
+    let refused = a
+        .put_watchlist(&name("big"), &entries(&["10.0.0.0/24"]), six, 10, &[], T0)
+        .await
+        .unwrap();
+    assert!(matches!(refused, WatchlistWrite::TooManyTargets { .. }));
+    let missing = b
+        .add_watch_entries(&name("nope"), &entries(&["10.0.0.1"]), MAX_TARGETS, &[], T0)
+        .await
+        .unwrap();
+    assert_eq!(missing, WatchlistWrite::NotFound);
+    assert!(!a.delete_watchlist(&name("nope")).await.unwrap());
+    assert_eq!(logged(&stores).await, expected);
 }
