@@ -165,6 +165,10 @@ macro_rules! conformance_tests {
             listed_targets_and_recent_listing_events_are_taken_first,
             two_stores_taking_due_targets_at_once_queue_each_target_once,
             watchlist_writes_log_the_targets_they_may_change,
+            an_incremental_sync_gives_the_schedule_a_full_resync_gives,
+            a_list_the_log_was_purged_past_is_synced_in_full_and_misses_nothing,
+            the_change_log_is_purged_once_every_planned_list_has_passed_it,
+            watchlist_writes_racing_syncs_lose_no_change,
         );
     };
 }
