@@ -214,7 +214,9 @@ async fn sync(
 
 /// Every watched target of `kinds` into `blocklist`'s schedule, and the rows of targets no
 /// longer watched out of it. New targets are due at `now`; a target whose shortest interval
-/// changed is due when the new interval says, if that is sooner than it was.
+/// changed is due when the new interval says, if that is sooner than it was. Rows that stay
+/// as they are are filtered out before the insert: `ON CONFLICT DO UPDATE … WHERE` would
+/// still lock each one and write it to the WAL.
 async fn full_resync(
     tx: &mut PgConnection,
     blocklist: &str,
@@ -223,15 +225,19 @@ async fn full_resync(
 ) -> Result<(), StoreError> {
     sqlx::query!(
         "INSERT INTO watch_schedule (blocklist, target, interval_seconds, due_at)
-         SELECT $1, t.target, min(w.interval_seconds), $3
-         FROM watch_targets AS t JOIN watchlists AS w ON w.name = t.watchlist
-         WHERE t.kind = ANY ($2)
-         GROUP BY t.target
+         SELECT $1, n.target, n.interval_seconds, $3
+         FROM (SELECT t.target, min(w.interval_seconds) AS interval_seconds
+               FROM watch_targets AS t JOIN watchlists AS w ON w.name = t.watchlist
+               WHERE t.kind = ANY ($2)
+               GROUP BY t.target) AS n
+         WHERE NOT EXISTS (
+             SELECT 1 FROM watch_schedule AS s
+             WHERE s.blocklist = $1 AND s.target = n.target
+               AND s.interval_seconds = n.interval_seconds)
          ON CONFLICT (blocklist, target) DO UPDATE
          SET interval_seconds = excluded.interval_seconds,
              due_at = LEAST(watch_schedule.due_at,
-                            $3 + make_interval(secs => excluded.interval_seconds))
-         WHERE watch_schedule.interval_seconds <> excluded.interval_seconds",
+                            $3 + make_interval(secs => excluded.interval_seconds))",
         blocklist,
         kinds as &[&str],
         now

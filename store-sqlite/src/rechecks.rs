@@ -200,7 +200,9 @@ impl Rechecks for SqliteStore {
 /// Every watched target of the kinds in `kinds_json` into `blocklist`'s schedule, and the rows
 /// of targets no longer watched out of it. New targets are due at `due` (Unix seconds); a
 /// target whose shortest interval changed is due when the new interval says, if that is
-/// sooner than it was. A row that stays as it is is not written (the upsert's WHERE).
+/// sooner than it was. A row that stays as it is is not written: SQLite writes nothing for a
+/// conflict the upsert's WHERE declines (filtering such rows out before the insert, as on
+/// PostgreSQL, measured slower here).
 async fn full_resync(
     conn: &mut SqliteConnection,
     blocklist: &str,
