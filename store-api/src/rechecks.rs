@@ -8,6 +8,11 @@
 //! at a time within the list's allowance, and moves each taken row's due time forward in the
 //! transaction that queues its job, so a target is queued at most once per interval, by
 //! whichever process holds the list's planning claim.
+//!
+//! Watchlist writes log the targets they may have changed (`watch_changes`, with the generation
+//! they bumped to), so that a sync recomputes only those targets' rows ([`SyncMode`]); a sync
+//! deletes the entries every list planned within [`PLANNED_WITHIN`] has synced past, and a
+//! list the log no longer reaches back to is synced in full.
 
 use async_trait::async_trait;
 use secworks_dnsbl::Target;
@@ -38,6 +43,56 @@ impl TargetKind {
             Self::Ipv4 => "ipv4",
             Self::Ipv6 => "ipv6",
             Self::Domain => "domain",
+        }
+    }
+}
+
+/// The kinds as stored in `recheck_lists.kinds`: sorted, comma-separated, each once.
+pub fn kinds_text(kinds: &[TargetKind]) -> String {
+    let mut kinds: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    kinds.join(",")
+}
+
+/// How long after its last claim a list counts as planned: the change log is kept until each
+/// list planned within this has synced past it. A list planned again after longer (disabled,
+/// then enabled) finds the log purged past it and is synced in full.
+pub const PLANNED_WITHIN: Duration = Duration::DAY;
+
+/// How a sync brings a list's schedule in line with the watchlists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    /// In line already: synced at the current generation with these kinds.
+    Nothing,
+    /// Every watched target: the list was never synced, its kinds changed, or the change log
+    /// no longer reaches back to the generation it was synced at.
+    Full,
+    /// Only the targets logged after generation `after` (the list's), up to the current one.
+    Changes { after: i64 },
+}
+
+impl SyncMode {
+    /// The mode for a list synced at `stored` (its generation and kinds text, `None` without
+    /// a row), taking `kinds` now, when the generation is `generation` and the log holds every
+    /// entry after `purged_through`.
+    pub fn of(
+        stored: Option<(i64, &str)>,
+        kinds: &str,
+        generation: i64,
+        purged_through: i64,
+    ) -> Self {
+        match stored {
+            Some((synced, stored_kinds)) if stored_kinds == kinds => {
+                if synced == generation {
+                    Self::Nothing
+                } else if synced >= 0 && synced >= purged_through {
+                    Self::Changes { after: synced }
+                } else {
+                    Self::Full
+                }
+            }
+            _ => Self::Full,
         }
     }
 }
@@ -153,8 +208,11 @@ pub trait Rechecks: Send + Sync {
 
     /// Brings `blocklist`'s schedule in line with the watchlists, when they (or `kinds`)
     /// changed since it was last brought: one row per watched target of `kinds`, with the
-    /// shortest interval of the watchlists holding it (a new one due at `now`), and none for a
-    /// target no longer watched. One transaction; returns whether it had to do anything.
+    /// shortest interval of the watchlists holding it (a new one due at `now`; one whose
+    /// interval changed due at `now` plus the new interval, if that is sooner), and none for a
+    /// target no longer watched. Only the logged targets are recomputed unless [`SyncMode`]
+    /// says `Full`; the log entries every planned list has passed are deleted. One
+    /// transaction; returns whether it had to do anything.
     async fn sync_schedule(
         &self,
         blocklist: &str,
@@ -229,6 +287,33 @@ mod tests {
                 queue: false,
                 due_at: NOW + Duration::hours(17)
             }
+        );
+    }
+
+    #[test]
+    fn a_sync_is_full_unless_the_log_reaches_back_to_the_list_with_its_kinds() {
+        let kinds = "domain,ipv4";
+        assert_eq!(
+            SyncMode::of(Some((7, kinds)), kinds, 7, 3),
+            SyncMode::Nothing
+        );
+        assert_eq!(
+            SyncMode::of(Some((5, kinds)), kinds, 7, 3),
+            SyncMode::Changes { after: 5 }
+        );
+        // Purged through exactly its generation: every later entry is there.
+        assert_eq!(
+            SyncMode::of(Some((3, kinds)), kinds, 7, 3),
+            SyncMode::Changes { after: 3 }
+        );
+        assert_eq!(SyncMode::of(Some((2, kinds)), kinds, 7, 3), SyncMode::Full);
+        assert_eq!(SyncMode::of(Some((5, "ipv4")), kinds, 7, 3), SyncMode::Full);
+        // Claimed, never synced; no row at all.
+        assert_eq!(SyncMode::of(Some((-1, "")), kinds, 0, 0), SyncMode::Full);
+        assert_eq!(SyncMode::of(None, kinds, 7, 0), SyncMode::Full);
+        assert_eq!(
+            kinds_text(&[TargetKind::Ipv4, TargetKind::Domain, TargetKind::Ipv4]),
+            kinds
         );
     }
 

@@ -419,6 +419,47 @@ impl WatchlistDiff {
     pub fn total_after(&self, stored_total: u64) -> u64 {
         (stored_total + self.target_count).saturating_sub(self.previous_count)
     }
+
+    /// What the write logs for the re-check planner, given the watchlist's interval in
+    /// seconds before it (`None`: a new watchlist) and after: the targets added and removed,
+    /// and every target it holds when its interval changes (each may have a new shortest).
+    pub fn changes(&self, interval_before: Option<i64>, interval_after: i64) -> WatchChanges<'_> {
+        let all_held = interval_before.is_some_and(|before| before != interval_after);
+        // The added targets are among those held after the write.
+        let added = self
+            .added
+            .iter()
+            .filter(|_| !all_held)
+            .map(|(target, _)| target.as_str());
+        let mut targets: Vec<&str> = added
+            .chain(self.removed.iter().map(String::as_str))
+            .collect();
+        targets.sort_unstable();
+        WatchChanges { all_held, targets }
+    }
+}
+
+/// For backends: the targets a watchlist write logs in `watch_changes`, with the generation it
+/// bumped to, in its transaction: each target whose watchlists or shortest interval it may
+/// have changed. A sync recomputes the schedule rows of the targets logged since it last ran,
+/// so a target logged needlessly costs a lookup of its row, and one left out a lost change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchChanges<'a> {
+    /// Every target the watchlist holds when the log is written: backends log after the
+    /// write changed its targets, and before a delete removes them.
+    pub all_held: bool,
+    /// Targets to log besides, sorted.
+    pub targets: Vec<&'a str>,
+}
+
+impl WatchChanges<'_> {
+    /// A watchlist deleted: each of its targets loses it.
+    pub fn deleted() -> Self {
+        Self {
+            all_held: true,
+            targets: Vec::new(),
+        }
+    }
 }
 
 /// Reads stored entries back, or [`StoreError::Unreadable`].
@@ -535,6 +576,24 @@ mod tests {
         assert_eq!(diff.removed, ["192.0.2.2", "192.0.2.3", "example.com"]);
         assert_eq!((diff.previous_count, diff.target_count), (5, 3));
         assert_eq!(diff.total_after(10), 8);
+
+        // Logged: what was added and removed; all held (and the removed) when the interval
+        // changes; everything of a new watchlist.
+        let logged = |changes: WatchChanges<'_>| (changes.all_held, changes.targets.join(" "));
+        assert_eq!(
+            logged(diff.changes(Some(60), 60)),
+            (false, "192.0.2.2 192.0.2.3 192.0.2.9 example.com".into())
+        );
+        assert_eq!(
+            logged(diff.changes(Some(60), 120)),
+            (true, "192.0.2.2 192.0.2.3 example.com".into())
+        );
+        let new = WatchlistDiff::new(&BTreeSet::new(), &after);
+        assert_eq!(
+            logged(new.changes(None, 60)),
+            (false, "192.0.2.0 192.0.2.1 192.0.2.9".into())
+        );
+        assert_eq!(logged(WatchChanges::deleted()), (true, String::new()));
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! replicas never take one row.
 
 use async_trait::async_trait;
-use secworks_store_api::rechecks::{DueRow, IntervalDemand, TargetKind};
+use secworks_store_api::rechecks::{
+    DueRow, IntervalDemand, PLANNED_WITHIN, SyncMode, TargetKind, kinds_text,
+};
 use secworks_store_api::watchlists::read_count;
 use secworks_store_api::{Rechecks, ScheduleSummary, StoreError, TakenDue};
 use sqlx::{PgConnection, PgPool};
@@ -17,14 +19,6 @@ use crate::retry::retrying;
 
 /// Due rows read and settled per statement.
 const CHUNK: u64 = 10_000;
-
-/// The kinds as stored in `recheck_lists.kinds`: sorted, comma-separated (as on SQLite).
-fn kinds_text(kinds: &[TargetKind]) -> String {
-    let mut kinds: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
-    kinds.sort_unstable();
-    kinds.dedup();
-    kinds.join(",")
-}
 
 #[async_trait]
 impl Rechecks for PgStore {
@@ -142,6 +136,22 @@ impl Rechecks for PgStore {
 }
 
 /// [`Rechecks::sync_schedule`], one attempt.
+///
+/// Read committed: each statement sees what committed before it started. No change a
+/// watchlist write logs is lost, whenever it commits:
+/// - The generation is read before the log and the targets. A write bumps the generation row
+///   and holds it locked until it commits, so every write up to the generation read has
+///   committed by then: its targets and log entries are seen by every later statement here.
+/// - A write that commits after that read has a later generation. Its entries are left to the
+///   next sync (only those up to the generation read are applied, and that generation is
+///   what the list stores); should a statement here see its targets already, the row it
+///   writes is right for them, and the next sync writes it again.
+/// - Another list's sync may purge the log meanwhile (it holds that list's row, not this
+///   one's). It deletes only entries every list it counts has synced past, and raises
+///   `purged_through` in the same transaction. It counts this list at the generation this
+///   list's row holds, unless the list was not planned lately; so when the log is read again
+///   after the changes were applied, a purge that could have taken entries this sync needed
+///   shows in `purged_through`, and the sync is done in full instead.
 async fn sync(
     pool: &PgPool,
     blocklist: &str,
@@ -166,31 +176,70 @@ async fn sync(
     )
     .fetch_one(&mut *tx)
     .await?;
-    // Read before the targets: each statement sees what has committed by its start, so the
-    // targets are at least as new as this generation. Should a watchlist write commit in
-    // between, the generation stored is behind and the next sync runs again.
-    let generation = sqlx::query_scalar!("SELECT generation FROM watch_generation WHERE id = 1")
+    let log = sqlx::query!("SELECT generation, purged_through FROM watch_generation WHERE id = 1")
         .fetch_one(&mut *tx)
         .await?;
-    if synced.synced_generation == generation && synced.kinds == kinds_stored {
-        tx.commit().await?;
-        return Ok(false);
+    let stored = Some((synced.synced_generation, synced.kinds.as_str()));
+    let full = match SyncMode::of(stored, &kinds_stored, log.generation, log.purged_through) {
+        SyncMode::Nothing => {
+            tx.commit().await?;
+            return Ok(false);
+        }
+        SyncMode::Full => true,
+        SyncMode::Changes { after } => {
+            apply_changes(&mut tx, blocklist, &kind_texts, now, after, log.generation).await?;
+            // Read again: a purge that committed meanwhile may have taken entries it needed.
+            let purged_through =
+                sqlx::query_scalar!("SELECT purged_through FROM watch_generation WHERE id = 1")
+                    .fetch_one(&mut *tx)
+                    .await?;
+            purged_through > after
+        }
+    };
+    if full {
+        full_resync(&mut tx, blocklist, &kind_texts, now).await?;
     }
-    // New targets are due now; a target whose shortest interval changed is due when the new
-    // interval says, if that is sooner than it was.
+    sqlx::query!(
+        "UPDATE recheck_lists SET kinds = $2, synced_generation = $3 WHERE blocklist = $1",
+        blocklist,
+        kinds_stored,
+        log.generation
+    )
+    .execute(&mut *tx)
+    .await?;
+    purge_log(&mut tx, blocklist, now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Every watched target of `kinds` into `blocklist`'s schedule, and the rows of targets no
+/// longer watched out of it. New targets are due at `now`; a target whose shortest interval
+/// changed is due when the new interval says, if that is sooner than it was. Rows that stay
+/// as they are are filtered out before the insert: `ON CONFLICT DO UPDATE … WHERE` would
+/// still lock each one and write it to the WAL.
+async fn full_resync(
+    tx: &mut PgConnection,
+    blocklist: &str,
+    kinds: &[&str],
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
     sqlx::query!(
         "INSERT INTO watch_schedule (blocklist, target, interval_seconds, due_at)
-         SELECT $1, t.target, min(w.interval_seconds), $3
-         FROM watch_targets AS t JOIN watchlists AS w ON w.name = t.watchlist
-         WHERE t.kind = ANY ($2)
-         GROUP BY t.target
+         SELECT $1, n.target, n.interval_seconds, $3
+         FROM (SELECT t.target, min(w.interval_seconds) AS interval_seconds
+               FROM watch_targets AS t JOIN watchlists AS w ON w.name = t.watchlist
+               WHERE t.kind = ANY ($2)
+               GROUP BY t.target) AS n
+         WHERE NOT EXISTS (
+             SELECT 1 FROM watch_schedule AS s
+             WHERE s.blocklist = $1 AND s.target = n.target
+               AND s.interval_seconds = n.interval_seconds)
          ON CONFLICT (blocklist, target) DO UPDATE
          SET interval_seconds = excluded.interval_seconds,
              due_at = LEAST(watch_schedule.due_at,
-                            $3 + make_interval(secs => excluded.interval_seconds))
-         WHERE watch_schedule.interval_seconds <> excluded.interval_seconds",
+                            $3 + make_interval(secs => excluded.interval_seconds))",
         blocklist,
-        &kind_texts as &[&str],
+        kinds as &[&str],
         now
     )
     .execute(&mut *tx)
@@ -201,20 +250,110 @@ async fn sync(
              SELECT 1 FROM watch_targets AS t
              WHERE t.target = s.target AND t.kind = ANY ($2))",
         blocklist,
-        &kind_texts as &[&str]
+        kinds as &[&str]
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// As [`full_resync`], for the targets logged after generation `after` up to `through` only:
+/// each one's row recomputed from the watchlists holding it now. The log's key leads with the
+/// generation, and the logged targets, gathered into one array first, are looked up by key in
+/// `watch_targets` and `watch_schedule` (`= ANY` of an array is an index condition whatever
+/// the statistics say of the log, where `IN (SELECT …)` could be planned as a join over the
+/// list's whole schedule), so the work follows the log, not the watched targets.
+async fn apply_changes(
+    tx: &mut PgConnection,
+    blocklist: &str,
+    kinds: &[&str],
+    now: OffsetDateTime,
+    after: i64,
+    through: i64,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "INSERT INTO watch_schedule (blocklist, target, interval_seconds, due_at)
+         SELECT $1, n.target, n.interval_seconds, $3
+         FROM (SELECT t.target, min(w.interval_seconds) AS interval_seconds
+               FROM watch_targets AS t JOIN watchlists AS w ON w.name = t.watchlist
+               WHERE t.target = ANY (ARRAY(SELECT c.target FROM watch_changes AS c
+                                           WHERE c.generation > $4 AND c.generation <= $5))
+                 AND t.kind = ANY ($2)
+               GROUP BY t.target) AS n
+         WHERE NOT EXISTS (
+             SELECT 1 FROM watch_schedule AS s
+             WHERE s.blocklist = $1 AND s.target = n.target
+               AND s.interval_seconds = n.interval_seconds)
+         ON CONFLICT (blocklist, target) DO UPDATE
+         SET interval_seconds = excluded.interval_seconds,
+             due_at = LEAST(watch_schedule.due_at,
+                            $3 + make_interval(secs => excluded.interval_seconds))",
+        blocklist,
+        kinds as &[&str],
+        now,
+        after,
+        through
     )
     .execute(&mut *tx)
     .await?;
     sqlx::query!(
-        "UPDATE recheck_lists SET kinds = $2, synced_generation = $3 WHERE blocklist = $1",
+        "DELETE FROM watch_schedule AS s
+         WHERE s.blocklist = $1
+           AND s.target = ANY (ARRAY(SELECT c.target FROM watch_changes AS c
+                                     WHERE c.generation > $3 AND c.generation <= $4))
+           AND NOT EXISTS (
+               SELECT 1 FROM watch_targets AS t
+               WHERE t.target = s.target AND t.kind = ANY ($2))",
         blocklist,
-        kinds_stored,
-        generation
+        kinds as &[&str],
+        after,
+        through
     )
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
-    Ok(true)
+    Ok(())
+}
+
+/// Deletes the log entries that `blocklist` (just synced) and every other list planned within
+/// [`PLANNED_WITHIN`] of `now` have synced past, and raises `purged_through` to match in the
+/// same transaction, so that a list planned again only later is synced in full rather than
+/// miss what was purged. A list claimed but never synced is left out: its first sync is full
+/// anyway. The generation row is taken with SKIP LOCKED: while a watchlist write (or another
+/// purge) holds it, this purge is left to a later sync rather than wait.
+async fn purge_log(
+    tx: &mut PgConnection,
+    blocklist: &str,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let Some(purged_through) = sqlx::query_scalar!(
+        "SELECT purged_through FROM watch_generation WHERE id = 1 FOR UPDATE SKIP LOCKED"
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(());
+    };
+    let passed = sqlx::query_scalar!(
+        r#"SELECT min(synced_generation) AS "passed!" FROM recheck_lists
+           WHERE synced_generation >= 0 AND (blocklist = $1 OR lease_until > $2)"#,
+        blocklist,
+        now - PLANNED_WITHIN
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if passed <= purged_through {
+        return Ok(());
+    }
+    sqlx::query!("DELETE FROM watch_changes WHERE generation <= $1", passed)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!(
+        "UPDATE watch_generation SET purged_through = $1 WHERE id = 1",
+        passed
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// [`Rechecks::take_due`], one attempt: the priority rows, then the rest, a chunk at a time.

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use secworks_store_api::events::{EventColumns, EventRow};
 use secworks_store_api::watchlists::{
-    WatchedVerdict, WatchlistDiff, read_count, read_entries, read_interval, read_name, read_verdict,
+    WatchChanges, WatchedVerdict, WatchlistDiff, read_count, read_entries, read_interval,
+    read_name, read_verdict,
 };
 use secworks_store_api::{
     ListingEventRecord, ListingEvents, StoreError, WatchEntry, WatchlistName, WatchlistRecord,
@@ -77,6 +78,7 @@ async fn edit(
         ),
     };
     let diff = WatchlistDiff::new(&before, &after);
+    let changes = diff.changes(stored.as_ref().map(|row| row.interval_seconds), interval);
     if let Some(max) = max_targets {
         let total = sqlx::query_scalar!(
             r#"SELECT coalesce(sum(target_count), 0)::bigint AS "total!" FROM watchlists"#
@@ -139,7 +141,8 @@ async fn edit(
         .execute(&mut *tx)
         .await?;
     }
-    bump_generation(&mut tx).await?;
+    let generation = bump_generation(&mut tx).await?;
+    log_changes(&mut tx, generation, key, &changes).await?;
     let written = read_watchlists(&mut tx, Some(key), enabled).await?;
     tx.commit().await?;
     written
@@ -150,11 +153,50 @@ async fn edit(
 }
 
 /// Tells the re-check planner that the watched targets changed: in the write's transaction,
-/// so the new generation and the targets it stands for commit together.
-async fn bump_generation(tx: &mut PgConnection) -> Result<(), StoreError> {
-    sqlx::query!("UPDATE watch_generation SET generation = generation + 1 WHERE id = 1")
+/// so the new generation, the targets it stands for and their log entries commit together.
+/// Returns the new generation, under which the write logs what it changed
+/// (`logged_generation` says it does; see migration 0007). The row stays locked until the
+/// write commits, so generations commit in order.
+async fn bump_generation(tx: &mut PgConnection) -> Result<i64, StoreError> {
+    let generation = sqlx::query_scalar!(
+        "UPDATE watch_generation
+         SET generation = generation + 1, logged_generation = logged_generation + 1
+         WHERE id = 1 RETURNING generation"
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(generation)
+}
+
+/// Logs the targets a write may have changed for the re-check planner, under `generation`.
+async fn log_changes(
+    tx: &mut PgConnection,
+    generation: i64,
+    watchlist: &str,
+    changes: &WatchChanges<'_>,
+) -> Result<(), StoreError> {
+    if changes.all_held {
+        sqlx::query!(
+            "INSERT INTO watch_changes (generation, target)
+             SELECT $1, target FROM watch_targets WHERE watchlist = $2
+             ON CONFLICT DO NOTHING",
+            generation,
+            watchlist
+        )
         .execute(&mut *tx)
         .await?;
+    }
+    for chunk in changes.targets.chunks(CHUNK) {
+        sqlx::query!(
+            "INSERT INTO watch_changes (generation, target)
+             SELECT $1, t FROM UNNEST($2::text[]) AS t
+             ON CONFLICT DO NOTHING",
+            generation,
+            chunk as &[&str]
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
     Ok(())
 }
 
@@ -267,10 +309,12 @@ impl Watchlists for PgStore {
         sqlx::query!("LOCK TABLE watchlists IN SHARE ROW EXCLUSIVE MODE")
             .execute(&mut *tx)
             .await?;
+        // Its targets are logged before the delete takes them with it.
+        let generation = bump_generation(&mut tx).await?;
+        log_changes(&mut tx, generation, name.as_str(), &WatchChanges::deleted()).await?;
         let done = sqlx::query!("DELETE FROM watchlists WHERE name = $1", name.as_str())
             .execute(&mut *tx)
             .await?;
-        bump_generation(&mut tx).await?;
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }

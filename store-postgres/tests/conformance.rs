@@ -73,6 +73,16 @@ impl RawRows for Raw {
         assert_eq!(done.rows_affected(), 1);
         conn.close().await.expect("close");
     }
+
+    async fn watch_changes(&self) -> Vec<(i64, String)> {
+        let mut conn = PgConnection::connect(&self.url).await.expect("connect");
+        let entries = sqlx::query_as("SELECT generation, target FROM watch_changes")
+            .fetch_all(&mut conn)
+            .await
+            .expect("read the change log");
+        conn.close().await.expect("close");
+        entries
+    }
 }
 
 secworks_store_api::conformance_tests!(fresh);

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use secworks_store_api::events::{EventColumns, EventRow};
 use secworks_store_api::watchlists::{
-    WatchedVerdict, WatchlistDiff, read_count, read_entries, read_interval, read_name, read_verdict,
+    WatchChanges, WatchedVerdict, WatchlistDiff, read_count, read_entries, read_interval,
+    read_name, read_verdict,
 };
 use secworks_store_api::{
     ListingEventRecord, ListingEvents, StoreError, WatchEntry, WatchlistName, WatchlistRecord,
@@ -69,6 +70,7 @@ impl SqliteStore {
             ),
         };
         let diff = WatchlistDiff::new(&before, &after);
+        let changes = diff.changes(stored.as_ref().map(|row| row.interval_seconds), interval);
         if let Some(max) = max_targets {
             let total = sqlx::query_scalar!(
                 r#"SELECT coalesce(sum(target_count), 0) AS "total!: i64" FROM watchlists"#
@@ -133,7 +135,8 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
-        bump_generation(&mut tx).await?;
+        let generation = bump_generation(&mut tx).await?;
+        log_changes(&mut tx, generation, key, &changes).await?;
         let written = read_watchlists(&mut tx, Some(key), enabled).await?;
         tx.commit().await?;
         written
@@ -144,11 +147,49 @@ impl SqliteStore {
     }
 }
 
-/// Tells the re-check planner that the watched targets changed.
-async fn bump_generation(conn: &mut SqliteConnection) -> Result<(), StoreError> {
-    sqlx::query!("UPDATE watch_generation SET generation = generation + 1 WHERE id = 1")
+/// Tells the re-check planner that the watched targets changed: the new generation, under
+/// which the write logs what it changed (`logged_generation` says it does).
+async fn bump_generation(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
+    let generation = sqlx::query_scalar!(
+        "UPDATE watch_generation
+         SET generation = generation + 1, logged_generation = logged_generation + 1
+         WHERE id = 1 RETURNING generation"
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(generation)
+}
+
+/// Logs the targets a write may have changed for the re-check planner, under `generation`.
+async fn log_changes(
+    conn: &mut SqliteConnection,
+    generation: i64,
+    watchlist: &str,
+    changes: &WatchChanges<'_>,
+) -> Result<(), StoreError> {
+    if changes.all_held {
+        sqlx::query!(
+            "INSERT INTO watch_changes (generation, target)
+             SELECT ?1, target FROM watch_targets WHERE watchlist = ?2
+             ON CONFLICT DO NOTHING",
+            generation,
+            watchlist
+        )
         .execute(&mut *conn)
         .await?;
+    }
+    for chunk in changes.targets.chunks(CHUNK) {
+        let chunk = to_json(&chunk)?;
+        sqlx::query!(
+            "INSERT INTO watch_changes (generation, target)
+             SELECT ?1, value FROM json_each(?2) WHERE true
+             ON CONFLICT DO NOTHING",
+            generation,
+            chunk
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
@@ -258,10 +299,12 @@ impl Watchlists for SqliteStore {
     async fn delete_watchlist(&self, name: &WatchlistName) -> Result<bool, StoreError> {
         let key = name.as_str();
         let mut tx = self.durable.begin_with("BEGIN IMMEDIATE").await?;
+        // Its targets are logged before the delete takes them with it.
+        let generation = bump_generation(&mut tx).await?;
+        log_changes(&mut tx, generation, key, &WatchChanges::deleted()).await?;
         let done = sqlx::query!("DELETE FROM watchlists WHERE name = ?1", key)
             .execute(&mut *tx)
             .await?;
-        bump_generation(&mut tx).await?;
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }

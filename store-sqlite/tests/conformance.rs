@@ -61,6 +61,14 @@ impl RawRows for Raw {
         .expect("update a list result");
         assert_eq!(done.rows_affected(), 1);
     }
+
+    async fn watch_changes(&self) -> Vec<(i64, String)> {
+        let mut conn = SqliteConnection::connect(&self.url).await.expect("connect");
+        sqlx::query_as("SELECT generation, target FROM watch_changes")
+            .fetch_all(&mut conn)
+            .await
+            .expect("read the change log")
+    }
 }
 
 secworks_store_api::conformance_tests!(fresh);

@@ -93,6 +93,9 @@ pub trait RawRows: Send + Sync {
     async fn history_errors(&self, address_text: &str) -> Vec<String>;
     /// Overwrites the stored return codes of `blocklist`'s result for `target_text`.
     async fn set_return_codes(&self, target_text: &str, blocklist: &str, codes_text: &str);
+    /// The re-check planner's change log (`watch_changes`): each entry's generation and
+    /// target, in any order.
+    async fn watch_changes(&self) -> Vec<(i64, String)>;
 }
 
 /// Instantiates the conformance suite: one `#[tokio::test]` per behaviour, each on a fresh
@@ -162,6 +165,11 @@ macro_rules! conformance_tests {
             a_fresh_answer_stands_and_the_target_is_due_when_it_runs_out,
             listed_targets_and_recent_listing_events_are_taken_first,
             two_stores_taking_due_targets_at_once_queue_each_target_once,
+            watchlist_writes_log_the_targets_they_may_change,
+            an_incremental_sync_gives_the_schedule_a_full_resync_gives,
+            a_list_the_log_was_purged_past_is_synced_in_full_and_misses_nothing,
+            the_change_log_is_purged_once_every_planned_list_has_passed_it,
+            watchlist_writes_racing_syncs_lose_no_change,
         );
     };
 }

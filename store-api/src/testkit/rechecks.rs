@@ -3,6 +3,7 @@
 //! stores taking at once).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use time::{Duration, OffsetDateTime};
 
@@ -52,6 +53,14 @@ async fn watch_more(store: &dyn Store, list: &str, texts: &[&str]) {
         .add_watch_entries(&name(list), &entries(texts), MAX_TARGETS, &[], T0)
         .await
         .expect("add watch entries");
+    written(write);
+}
+
+async fn watch_less(store: &dyn Store, list: &str, texts: &[&str]) {
+    let write = store
+        .remove_watch_entries(&name(list), &entries(texts), &[], T0)
+        .await
+        .expect("remove watch entries");
     written(write);
 }
 
@@ -516,4 +525,348 @@ pub async fn two_stores_taking_due_targets_at_once_queue_each_target_once(stores
     assert_eq!(jobs_per_target.len(), TARGETS);
     let twice: Vec<_> = jobs_per_target.iter().filter(|&(_, &n)| n > 1).collect();
     assert!(twice.is_empty(), "queued more than once: {twice:?}");
+}
+
+/// The change log, by generation, then target.
+async fn logged(stores: &Stores) -> Vec<(i64, String)> {
+    let mut entries = stores.raw.watch_changes().await;
+    entries.sort();
+    entries
+}
+
+fn log_entries(generation: i64, targets: &[&str]) -> Vec<(i64, String)> {
+    targets
+        .iter()
+        .map(|&t| (generation, t.to_owned()))
+        .collect()
+}
+
+/// The targets `blocklist` queues at each of `instants` in turn. Each take's jobs are claimed
+/// for a day, so that each claim gets only what its take queued: the targets due then.
+async fn queued_at(
+    store: &dyn Store,
+    blocklist: &str,
+    instants: &[OffsetDateTime],
+) -> Vec<Vec<String>> {
+    let mut queued = Vec::new();
+    for &now in instants {
+        take(store, blocklist, 10_000, now).await;
+        let jobs = store
+            .claim_jobs(blocklist, 10_000, now, now + Duration::days(1))
+            .await
+            .expect("claim jobs");
+        let mut targets: Vec<String> = jobs.iter().map(|job| job.target.to_string()).collect();
+        targets.sort();
+        queued.push(targets);
+    }
+    queued
+}
+
+/// Claims the planning of `blocklist` from `from` until `until`, so that the log is kept for
+/// it in between (and for a day after).
+async fn plan(store: &dyn Rechecks, blocklist: &str, from: OffsetDateTime, until: OffsetDateTime) {
+    assert!(
+        store
+            .claim_planning(blocklist, "planner", from, until)
+            .await
+            .expect("claim planning"),
+        "{blocklist} claimed"
+    );
+}
+
+pub async fn watchlist_writes_log_the_targets_they_may_change(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let (hour, six) = (Duration::hours(1), Duration::hours(6));
+    let mut expected = Vec::new();
+    // A new watchlist: each of its targets, under the generation the write bumped to.
+    watch(a, "mail", &["192.0.2.0/31", "example.com"], six).await;
+    expected.extend(log_entries(1, &["192.0.2.0", "192.0.2.1", "example.com"]));
+    // Entries added and removed: the targets gained and lost (192.0.2.1 was held already).
+    watch_more(b, "mail", &["192.0.2.9", "192.0.2.1"]).await;
+    expected.extend(log_entries(2, &["192.0.2.9"]));
+    watch_less(a, "mail", &["example.com"]).await;
+    expected.extend(log_entries(3, &["example.com"]));
+    // Replaced at the same interval: what it gains and loses.
+    watch(b, "mail", &["192.0.2.0/31", "192.0.2.10"], six).await;
+    expected.extend(log_entries(4, &["192.0.2.10", "192.0.2.9"]));
+    // At another interval: every target it holds.
+    watch(a, "mail", &["192.0.2.0/31", "192.0.2.10"], hour).await;
+    expected.extend(log_entries(5, &["192.0.2.0", "192.0.2.1", "192.0.2.10"]));
+    // Written again as it is: nothing.
+    watch(b, "mail", &["192.0.2.0/31", "192.0.2.10"], hour).await;
+    watch(a, "web", &["192.0.2.1"], six).await;
+    expected.extend(log_entries(7, &["192.0.2.1"]));
+    // Deleted: every target it held.
+    assert!(b.delete_watchlist(&name("mail")).await.unwrap());
+    expected.extend(log_entries(8, &["192.0.2.0", "192.0.2.1", "192.0.2.10"]));
+    // Refused and missing: nothing.
+    let refused = a
+        .put_watchlist(&name("big"), &entries(&["10.0.0.0/24"]), six, 10, &[], T0)
+        .await
+        .unwrap();
+    assert!(matches!(refused, WatchlistWrite::TooManyTargets { .. }));
+    let missing = b
+        .add_watch_entries(&name("nope"), &entries(&["10.0.0.1"]), MAX_TARGETS, &[], T0)
+        .await
+        .unwrap();
+    assert_eq!(missing, WatchlistWrite::NotFound);
+    assert!(!a.delete_watchlist(&name("nope")).await.unwrap());
+    assert_eq!(logged(&stores).await, expected);
+}
+
+/// Syncs spamcop (synced before, so from the log) and `fresh` (never synced: in full) at
+/// `now`, and checks that the two schedules are the same.
+async fn in_step(stores: &Stores, kinds: &[TargetKind], fresh: &str, now: OffsetDateTime) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    assert!(!logged(stores).await.is_empty(), "{fresh}: nothing logged");
+    sync(a, SPAMCOP, kinds, now).await;
+    sync(b, fresh, kinds, now).await;
+    assert_eq!(
+        summary(b, SPAMCOP, now).await,
+        summary(a, fresh, now).await,
+        "spamcop from the log, {fresh} in full"
+    );
+}
+
+pub async fn an_incremental_sync_gives_the_schedule_a_full_resync_gives(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let (half, hour, six) = (
+        Duration::minutes(30),
+        Duration::hours(1),
+        Duration::hours(6),
+    );
+    // IPv4 and domains: the IPv6 targets are watched, but not on spamcop.
+    let kinds = [TargetKind::Ipv4, TargetKind::Domain];
+    // Every sync at one instant, so that the rows of both lists are due alike.
+    let now = at(100);
+    plan(a, SPAMCOP, T0, T0 + hour).await;
+    watch(
+        a,
+        "mail",
+        &["192.0.2.0/30", "2001:db8::1", "example.com"],
+        six,
+    )
+    .await;
+    watch(b, "web", &["192.0.2.1", "a.example"], hour).await;
+    sync(a, SPAMCOP, &kinds, now).await;
+
+    // A new target, and one of a kind the list does not take.
+    watch_more(a, "mail", &["192.0.2.8", "2001:db8::2"]).await;
+    in_step(&stores, &kinds, "full-1", now).await;
+    // A target a watchlist with a shorter interval takes on, and one it gives up.
+    watch_more(b, "web", &["192.0.2.2"]).await;
+    watch_less(a, "web", &["192.0.2.1"]).await;
+    in_step(&stores, &kinds, "full-2", now).await;
+    // Targets no watchlist holds any more.
+    watch_less(b, "mail", &["example.com", "192.0.2.8"]).await;
+    in_step(&stores, &kinds, "full-3", now).await;
+    // Every target of a watchlist whose interval changes.
+    watch(a, "mail", &["192.0.2.0/30", "2001:db8::1"], half).await;
+    in_step(&stores, &kinds, "full-4", now).await;
+    // Replaced at the same interval: a target kept, one dropped (mail holds it), two new.
+    watch(b, "web", &["a.example", "b.example", "192.0.2.3"], hour).await;
+    in_step(&stores, &kinds, "full-5", now).await;
+    // Several writes between two syncs: one undoing another, a watchlist that comes and
+    // goes, and one that stays and shortens a target's interval.
+    watch_more(a, "web", &["c.example"]).await;
+    watch_less(b, "web", &["c.example"]).await;
+    watch(a, "tmp", &["192.0.2.9", "a.example"], Duration::minutes(10)).await;
+    assert!(b.delete_watchlist(&name("tmp")).await.unwrap());
+    watch(a, "ops", &["a.example"], half).await;
+    in_step(&stores, &kinds, "full-6", now).await;
+    // A deleted watchlist: its targets go, or fall back to another one's interval.
+    assert!(a.delete_watchlist(&name("mail")).await.unwrap());
+    in_step(&stores, &kinds, "full-7", now).await;
+    assert_eq!(
+        summary(b, SPAMCOP, now).await.by_interval,
+        [demand(half, 1, 1, 1), demand(hour, 2, 2, 2)]
+    );
+    // The same targets queued, at the same intervals.
+    let instants = [now, now + half, now + hour, now + six];
+    let sets = queued_at(b, SPAMCOP, &instants).await;
+    assert_eq!(sets, queued_at(a, "full-7", &instants).await);
+    let all = sorted(&["192.0.2.3", "a.example", "b.example"]);
+    assert_eq!(
+        sets,
+        [all.clone(), sorted(&["a.example"]), all.clone(), all]
+    );
+
+    // Due times, on a list of IPv6 only: taken, due six hours on; a shorter interval brings
+    // it forward to the new interval from the sync; a longer one leaves it.
+    plan(b, BARRACUDA, T0, T0 + hour).await;
+    watch(a, "v6", &["2001:db8::10"], six).await;
+    sync(b, BARRACUDA, &[TargetKind::Ipv6], now).await;
+    assert_eq!(take(a, BARRACUDA, 10, now).await, queued(1));
+    watch(b, "v6", &["2001:db8::10"], hour).await;
+    let shorter = now + Duration::minutes(10);
+    sync(a, BARRACUDA, &[TargetKind::Ipv6], shorter).await;
+    let at_shorter = summary(b, BARRACUDA, shorter).await;
+    assert_eq!(at_shorter.by_interval, [demand(hour, 1, 0, 1)]);
+    assert_eq!(at_shorter.oldest_due, Some(shorter + hour));
+    watch(a, "v6", &["2001:db8::10"], six).await;
+    let longer = shorter + Duration::minutes(5);
+    sync(b, BARRACUDA, &[TargetKind::Ipv6], longer).await;
+    let at_longer = summary(a, BARRACUDA, longer).await;
+    assert_eq!(at_longer.by_interval, [demand(six, 1, 0, 1)]);
+    assert_eq!(at_longer.oldest_due, Some(shorter + hour));
+}
+
+pub async fn a_list_the_log_was_purged_past_is_synced_in_full_and_misses_nothing(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let (half, hour, six, day) = (
+        Duration::minutes(30),
+        Duration::hours(1),
+        Duration::hours(6),
+        Duration::days(1),
+    );
+    plan(a, SPAMCOP, T0, at(60)).await;
+    plan(a, BARRACUDA, T0, at(60)).await;
+    watch(a, "mail", &["192.0.2.0/30", "example.com"], six).await;
+    watch(b, "web", &["192.0.2.1"], hour).await;
+    sync(a, SPAMCOP, &ALL, at(10)).await;
+    sync(b, BARRACUDA, &ALL, at(10)).await;
+    // A change spamcop has not synced yet, while both lists are planned: kept for it.
+    watch_more(a, "mail", &["192.0.2.8"]).await;
+    sync(b, BARRACUDA, &ALL, at(20)).await;
+    assert_eq!(logged(&stores).await, log_entries(3, &["192.0.2.8"]));
+
+    // Two days on, spamcop is no longer planned (disabled); barracuda is, and its syncs
+    // purge the log past spamcop.
+    let later = T0 + 2 * day;
+    plan(b, BARRACUDA, later, later + Duration::minutes(1)).await;
+    watch_less(a, "mail", &["example.com"]).await;
+    watch(b, "web", &["192.0.2.1"], half).await;
+    sync(a, BARRACUDA, &ALL, later).await;
+    assert!(logged(&stores).await.is_empty());
+    watch_more(b, "mail", &["192.0.2.9"]).await;
+    sync(a, BARRACUDA, &ALL, later + Duration::seconds(10)).await;
+
+    // Planned again: synced in full, with every change since it was last synced.
+    let back = later + Duration::minutes(1);
+    plan(a, SPAMCOP, back, back + Duration::minutes(1)).await;
+    sync(b, SPAMCOP, &ALL, back).await;
+    let schedule = a.schedule_summary(SPAMCOP, back, back + day).await.unwrap();
+    assert_eq!(
+        schedule.by_interval,
+        [demand(half, 1, 1, 1), demand(six, 5, 5, 5)]
+    );
+    let instants = [back, back + half, back + hour, back + six];
+    let sets = queued_at(a, SPAMCOP, &instants).await;
+    assert_eq!(sets, queued_at(b, BARRACUDA, &instants).await);
+    assert_eq!(
+        sets[0],
+        sorted(&[
+            "192.0.2.0",
+            "192.0.2.1",
+            "192.0.2.2",
+            "192.0.2.3",
+            "192.0.2.8",
+            "192.0.2.9"
+        ])
+    );
+    assert_eq!(sets[1], ["192.0.2.1"]);
+}
+
+pub async fn the_change_log_is_purged_once_every_planned_list_has_passed_it(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let six = Duration::hours(6);
+    let until = T0 + Duration::hours(1);
+    plan(a, SPAMCOP, T0, until).await;
+    plan(b, BARRACUDA, T0, until).await;
+    watch(a, "mail", &["192.0.2.0/31"], six).await;
+    assert_eq!(
+        logged(&stores).await,
+        log_entries(1, &["192.0.2.0", "192.0.2.1"])
+    );
+    // Barracuda is claimed but was never synced: its first sync is in full, so the log is
+    // not kept for it.
+    sync(a, SPAMCOP, &ALL, at(10)).await;
+    assert!(logged(&stores).await.is_empty());
+    sync(b, BARRACUDA, &ALL, at(10)).await;
+
+    // Kept until both planned lists have synced past it; a list never claimed is not waited
+    // for, nor does its sync purge what a planned list still needs.
+    watch_more(b, "mail", &["192.0.2.8"]).await;
+    let added = log_entries(2, &["192.0.2.8"]);
+    assert_eq!(logged(&stores).await, added);
+    sync(a, SPAMCOP, &ALL, at(20)).await;
+    assert_eq!(logged(&stores).await, added);
+    sync(b, "third", &ALL, at(20)).await;
+    assert_eq!(logged(&stores).await, added);
+    sync(a, BARRACUDA, &ALL, at(30)).await;
+    assert!(logged(&stores).await.is_empty());
+
+    // The third list falls behind, the planned lists' syncs purge the log past it, and its
+    // next sync is in full: 192.0.2.9 in, the /31 out.
+    watch_more(a, "mail", &["192.0.2.9"]).await;
+    watch_less(b, "mail", &["192.0.2.0/31"]).await;
+    sync(a, SPAMCOP, &ALL, at(40)).await;
+    sync(b, BARRACUDA, &ALL, at(40)).await;
+    assert!(logged(&stores).await.is_empty());
+    sync(a, "third", &ALL, at(50)).await;
+    assert_eq!(
+        summary(b, "third", at(50)).await.by_interval,
+        [demand(six, 2, 2, 2)]
+    );
+    assert_eq!(
+        queued_at(b, "third", &[at(50)]).await,
+        [sorted(&["192.0.2.8", "192.0.2.9"])]
+    );
+}
+
+/// Watchlist writes on one store while the other syncs a planned list over and over: once
+/// the writes are done, one more sync from the log gives what a full resync gives.
+pub async fn watchlist_writes_racing_syncs_lose_no_change(stores: Stores) {
+    const WRITES: u32 = 40;
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let intervals = [
+        Duration::minutes(30),
+        Duration::hours(1),
+        Duration::hours(6),
+    ];
+    plan(b, SPAMCOP, T0, T0 + Duration::hours(1)).await;
+    for (i, interval) in intervals.iter().enumerate() {
+        watch(a, &format!("w{i}"), &["192.0.2.1"], *interval).await;
+    }
+    sync(b, SPAMCOP, &ALL, T0).await;
+
+    let done = AtomicBool::new(false);
+    let writes = async {
+        for i in 0..WRITES {
+            let (own, other) = (format!("10.2.0.{i}"), format!("10.2.1.{}", i % 5));
+            watch_more(a, &format!("w{}", i % 3), &[&own, &other]).await;
+            if i % 4 == 3 {
+                watch_less(a, &format!("w{}", (i + 1) % 3), &[&other]).await;
+            }
+            if i % 10 == 9 {
+                assert!(a.delete_watchlist(&name("w2")).await.unwrap());
+                let interval = intervals[(i as usize / 10) % 3];
+                watch(a, "w2", &["192.0.2.1", "10.2.2.0/30"], interval).await;
+            }
+        }
+        done.store(true, Ordering::SeqCst);
+    };
+    let syncs = async {
+        let mut syncs = 0u32;
+        while !done.load(Ordering::SeqCst) {
+            b.sync_schedule(SPAMCOP, &ALL, T0)
+                .await
+                .expect("sync the schedule");
+            syncs += 1;
+        }
+        syncs
+    };
+    let ((), syncs) = tokio::join!(writes, syncs);
+    assert!(syncs > 1, "the syncs ran alongside the writes");
+
+    b.sync_schedule(SPAMCOP, &ALL, T0)
+        .await
+        .expect("sync the schedule");
+    sync(a, "full", &ALL, T0).await;
+    assert_eq!(summary(a, SPAMCOP, T0).await, summary(b, "full", T0).await);
+    let instants = [T0, T0 + intervals[0], T0 + intervals[1], T0 + intervals[2]];
+    assert_eq!(
+        queued_at(b, SPAMCOP, &instants).await,
+        queued_at(a, "full", &instants).await
+    );
 }
