@@ -381,6 +381,14 @@ async fn take(
     Ok(taken)
 }
 
+/// A due row as stored, with the list's current answer for its target.
+struct DueRecord {
+    target: String,
+    interval_seconds: i64,
+    checked_at: Option<OffsetDateTime>,
+    expires_at: Option<OffsetDateTime>,
+}
+
 /// Up to `limit` of `blocklist`'s rows due at `now`, longest due first, with the list's current
 /// answer, locked until the transaction ends; with `priority`, only targets it lists now or
 /// with a listing event since `since`. A row another replica's take holds is skipped: that
@@ -394,10 +402,11 @@ async fn due_rows(
     since: OffsetDateTime,
 ) -> Result<Vec<DueRow>, StoreError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows: Vec<(String, i64, Option<OffsetDateTime>, Option<OffsetDateTime>)> = if priority {
+    let rows: Vec<DueRecord> = if priority {
         // From the (few) priority targets into the schedule by its key, rather than a walk
         // over every due row looking for them.
-        sqlx::query!(
+        sqlx::query_as!(
+            DueRecord,
             "SELECT s.target, s.interval_seconds, r.checked_at, r.expires_at
              FROM (SELECT target FROM list_results WHERE blocklist = $1 AND state = 'listed'
                    UNION
@@ -416,18 +425,9 @@ async fn due_rows(
         )
         .fetch_all(&mut *conn)
         .await?
-        .into_iter()
-        .map(|row| {
-            (
-                row.target,
-                row.interval_seconds,
-                row.checked_at,
-                row.expires_at,
-            )
-        })
-        .collect()
     } else {
-        sqlx::query!(
+        sqlx::query_as!(
+            DueRecord,
             "SELECT s.target, s.interval_seconds, r.checked_at, r.expires_at
              FROM watch_schedule AS s
              LEFT JOIN list_results AS r ON r.target = s.target AND r.blocklist = s.blocklist
@@ -441,24 +441,14 @@ async fn due_rows(
         )
         .fetch_all(&mut *conn)
         .await?
-        .into_iter()
-        .map(|row| {
-            (
-                row.target,
-                row.interval_seconds,
-                row.checked_at,
-                row.expires_at,
-            )
-        })
-        .collect()
     };
     Ok(rows
         .into_iter()
-        .map(|(target, interval, checked_at, expires_at)| DueRow {
-            target,
-            interval: Duration::seconds(interval),
-            checked_at,
-            expires_at,
+        .map(|row| DueRow {
+            target: row.target,
+            interval: Duration::seconds(row.interval_seconds),
+            checked_at: row.checked_at,
+            expires_at: row.expires_at,
         })
         .collect())
 }

@@ -324,6 +324,14 @@ async fn purge_log(
     Ok(())
 }
 
+/// A due row as stored, with the list's current answer for its target.
+struct DueRecord {
+    target: String,
+    interval_seconds: i64,
+    checked_at: Option<String>,
+    expires_at: Option<String>,
+}
+
 /// Up to `limit` of `blocklist`'s rows due at `now`, longest due first, with the list's current
 /// answer; with `priority`, only targets it lists now or with a listing event since `since`.
 async fn due_rows(
@@ -339,10 +347,11 @@ async fn due_rows(
         timestamp::format(since),
         i64::try_from(limit).unwrap_or(i64::MAX),
     );
-    let rows: Vec<(String, i64, Option<String>, Option<String>)> = if priority {
+    let rows: Vec<DueRecord> = if priority {
         // From the (few) priority targets into the schedule: CROSS JOIN keeps that order,
         // rather than a walk over every due row looking for them.
-        sqlx::query!(
+        sqlx::query_as!(
+            DueRecord,
             "SELECT s.target, s.interval_seconds, r.checked_at, r.expires_at
              FROM (SELECT target FROM list_results WHERE blocklist = ?1 AND state = 'listed'
                    UNION
@@ -360,18 +369,9 @@ async fn due_rows(
         )
         .fetch_all(&mut *conn)
         .await?
-        .into_iter()
-        .map(|row| {
-            (
-                row.target,
-                row.interval_seconds,
-                row.checked_at,
-                row.expires_at,
-            )
-        })
-        .collect()
     } else {
-        sqlx::query!(
+        sqlx::query_as!(
+            DueRecord,
             "SELECT s.target, s.interval_seconds, r.checked_at, r.expires_at
              FROM watch_schedule AS s
              LEFT JOIN list_results AS r ON r.target = s.target AND r.blocklist = s.blocklist
@@ -384,24 +384,14 @@ async fn due_rows(
         )
         .fetch_all(&mut *conn)
         .await?
-        .into_iter()
-        .map(|row| {
-            (
-                row.target,
-                row.interval_seconds,
-                row.checked_at,
-                row.expires_at,
-            )
-        })
-        .collect()
     };
     rows.into_iter()
-        .map(|(target, interval, checked_at, expires_at)| {
+        .map(|row| {
             Ok(DueRow {
-                target,
-                interval: Duration::seconds(interval),
-                checked_at: checked_at.as_deref().map(instant).transpose()?,
-                expires_at: expires_at.as_deref().map(instant).transpose()?,
+                target: row.target,
+                interval: Duration::seconds(row.interval_seconds),
+                checked_at: row.checked_at.as_deref().map(instant).transpose()?,
+                expires_at: row.expires_at.as_deref().map(instant).transpose()?,
             })
         })
         .collect()
