@@ -3,7 +3,7 @@
 //! stores taking at once).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use time::{Duration, OffsetDateTime};
 
@@ -830,7 +830,10 @@ pub async fn watchlist_writes_racing_syncs_lose_no_change(stores: Stores) {
     }
     sync(b, SPAMCOP, &ALL, T0).await;
 
+    // The writes wait for a sync to finish every few steps, so the two interleave however
+    // the scheduler runs them (a timing-only race ran every sync after the writes once).
     let done = AtomicBool::new(false);
+    let syncs = AtomicU32::new(0);
     let writes = async {
         for i in 0..WRITES {
             let (own, other) = (format!("10.2.0.{i}"), format!("10.2.1.{}", i % 5));
@@ -843,21 +846,28 @@ pub async fn watchlist_writes_racing_syncs_lose_no_change(stores: Stores) {
                 let interval = intervals[(i as usize / 10) % 3];
                 watch(a, "w2", &["192.0.2.1", "10.2.2.0/30"], interval).await;
             }
+            if i % 5 == 2 {
+                let seen = syncs.load(Ordering::SeqCst);
+                while syncs.load(Ordering::SeqCst) == seen {
+                    tokio::task::yield_now().await;
+                }
+            }
         }
         done.store(true, Ordering::SeqCst);
     };
-    let syncs = async {
-        let mut syncs = 0u32;
+    let syncing = async {
         while !done.load(Ordering::SeqCst) {
             b.sync_schedule(SPAMCOP, &ALL, T0)
                 .await
                 .expect("sync the schedule");
-            syncs += 1;
+            syncs.fetch_add(1, Ordering::SeqCst);
         }
-        syncs
     };
-    let ((), syncs) = tokio::join!(writes, syncs);
-    assert!(syncs > 1, "the syncs ran alongside the writes");
+    tokio::join!(writes, syncing);
+    assert!(
+        syncs.load(Ordering::SeqCst) >= WRITES / 5,
+        "a sync ran between the writes"
+    );
 
     b.sync_schedule(SPAMCOP, &ALL, T0)
         .await
