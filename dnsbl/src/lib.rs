@@ -63,7 +63,7 @@ mod zone;
 #[cfg(feature = "test-server")]
 pub mod test_server;
 
-pub use address::{Address, AddressError, InvalidEntry};
+pub use address::{Address, AddressError, AddressRange, InvalidEntry, InvalidRange, RangeError};
 pub use catalogue::{
     Blocklist, Catalogue, CatalogueError, DEFAULT_ENABLED, Decoding, ErrorAnswerKind, ErrorMeaning,
     KEY_PLACEHOLDER, ListKey, ListKind, Meaning, QueryError, TestPoint, TestTarget,

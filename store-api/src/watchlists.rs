@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use ipnet::IpNet;
-use secworks_dnsbl::{Address, Domain, Target};
+use secworks_dnsbl::{Address, AddressRange, Domain, RangeError, Target};
 use time::{Duration, OffsetDateTime};
 
 use crate::StoreError;
@@ -33,7 +33,7 @@ pub const MAX_NAME_LEN: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum WatchEntry {
     Address(Address),
-    Range(IpNet),
+    Range(AddressRange),
     Domain(Domain),
 }
 
@@ -94,7 +94,8 @@ impl WatchEntry {
     pub fn size(&self) -> u64 {
         match self {
             Self::Address(_) | Self::Domain(_) => 1,
-            Self::Range(net) => 1u64 << (net.max_prefix_len() - net.prefix_len()),
+            // Watchlist ranges are at most /16 or /112 wide: 2^16 addresses.
+            Self::Range(range) => u64::try_from(range.size()).unwrap_or(u64::MAX),
         }
     }
 
@@ -104,14 +105,7 @@ impl WatchEntry {
         match self {
             Self::Address(address) => Box::new(std::iter::once(Target::Ip(*address))),
             Self::Domain(domain) => Box::new(std::iter::once(Target::Domain(domain.clone()))),
-            Self::Range(IpNet::V4(net)) => Box::new(
-                net.hosts_all()
-                    .map(|ip| Target::Ip(Address::from(IpAddr::V4(ip)))),
-            ),
-            Self::Range(IpNet::V6(net)) => Box::new(
-                net.hosts_all()
-                    .map(|ip| Target::Ip(Address::from(IpAddr::V6(ip)))),
-            ),
+            Self::Range(range) => Box::new(range.addresses().map(Target::Ip)),
         }
     }
 
@@ -123,12 +117,15 @@ impl WatchEntry {
                 let bits = if ip.is_ipv4() { 32 } else { 128 };
                 (u8::from(ip.is_ipv6()), ip, bits, "")
             }
-            Self::Range(net) => (
-                u8::from(matches!(net, IpNet::V6(_))),
-                net.network(),
-                net.prefix_len(),
-                "",
-            ),
+            Self::Range(range) => {
+                let net = range.net();
+                (
+                    u8::from(matches!(net, IpNet::V6(_))),
+                    net.network(),
+                    net.prefix_len(),
+                    "",
+                )
+            }
             Self::Domain(domain) => (2, unspecified, 0, domain.as_str()),
         }
     }
@@ -137,29 +134,6 @@ impl WatchEntry {
 /// Every distinct target of `entries`, each once.
 pub fn expand<'a>(entries: impl IntoIterator<Item = &'a WatchEntry>) -> BTreeSet<Target> {
     entries.into_iter().flat_map(WatchEntry::targets).collect()
-}
-
-trait HostsAll {
-    type Ip;
-    fn hosts_all(&self) -> Box<dyn Iterator<Item = Self::Ip>>;
-}
-
-impl HostsAll for ipnet::Ipv4Net {
-    type Ip = std::net::Ipv4Addr;
-    fn hosts_all(&self) -> Box<dyn Iterator<Item = Self::Ip>> {
-        let first = u32::from(self.network());
-        let last = u32::from(self.broadcast());
-        Box::new((first..=last).map(std::net::Ipv4Addr::from))
-    }
-}
-
-impl HostsAll for ipnet::Ipv6Net {
-    type Ip = std::net::Ipv6Addr;
-    fn hosts_all(&self) -> Box<dyn Iterator<Item = Self::Ip>> {
-        let first = u128::from(self.network());
-        let last = u128::from(self.broadcast());
-        Box::new((first..=last).map(std::net::Ipv6Addr::from))
-    }
 }
 
 impl Ord for WatchEntry {
@@ -183,12 +157,12 @@ impl FromStr for WatchEntry {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let text = text.trim();
         if text.contains('/') {
-            let net: IpNet = text.parse().map_err(|_| EntryProblem::NotARange)?;
-            if let IpNet::V6(v6) = net
-                && v6.network().to_ipv4_mapped().is_some()
-            {
-                return Err(EntryProblem::Ipv4Mapped);
-            }
+            let range: AddressRange = text.parse().map_err(|problem| match problem {
+                RangeError::NotARange => EntryProblem::NotARange,
+                RangeError::HostBitsSet(meant) => EntryProblem::HostBitsSet(meant),
+                RangeError::Ipv4Mapped => EntryProblem::Ipv4Mapped,
+            })?;
+            let net = range.net();
             match net {
                 IpNet::V4(_) if net.prefix_len() < MIN_IPV4_PREFIX => {
                     return Err(EntryProblem::Ipv4TooWide(net.prefix_len()));
@@ -198,14 +172,10 @@ impl FromStr for WatchEntry {
                 }
                 _ => {}
             }
-            let trunc = net.trunc();
-            if trunc != net {
-                return Err(EntryProblem::HostBitsSet(trunc.to_string()));
+            if range.is_single() {
+                return Ok(Self::Address(range.first()));
             }
-            if net.prefix_len() == net.max_prefix_len() {
-                return Ok(Self::Address(Address::from(net.addr())));
-            }
-            return Ok(Self::Range(net));
+            return Ok(Self::Range(range));
         }
         if let Ok(address) = text.parse::<Address>() {
             return Ok(Self::Address(address));
@@ -221,7 +191,7 @@ impl fmt::Display for WatchEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Address(address) => address.fmt(f),
-            Self::Range(net) => net.fmt(f),
+            Self::Range(range) => range.fmt(f),
             Self::Domain(domain) => domain.fmt(f),
         }
     }
