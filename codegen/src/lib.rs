@@ -74,8 +74,8 @@ pub const CONTRACTS: [Contract; 2] = [
         source: "schema.graphql",
         output: "schema_graphql.rs",
         generator: Generator::Graphql(graphql::Config {
-            // A second read of the store, made only when a query selects the field.
-            resolved_by_hand: &["Lookup.last_error"],
+            // Reads of their own, made only when a query selects the field.
+            resolved_by_hand: &["Lookup.last_error", "Lookup.state", "Lookup.state_reason"],
         }),
     },
     Contract {

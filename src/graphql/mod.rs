@@ -2,6 +2,7 @@
 
 mod events;
 mod limits;
+mod lookups;
 mod rechecks;
 mod resolvers;
 mod subscriptions;

@@ -4,21 +4,22 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ErrorExtensions, ID};
 use secworks_dnsbl::{
-    Address, Answer, Blocklist as CatalogueEntry, Domain, InvalidDomain, InvalidEntry, ListKind,
-    ListOutcome, Outcome, Target,
+    Address, AddressRange, Answer, Blocklist as CatalogueEntry, Domain, InvalidDomain,
+    InvalidRange, ListKind, ListOutcome, Outcome, Target,
 };
 
 use super::generated::{
     Blocklist, BlocklistKind, BlocklistPlan, DomainLookup, Evidence, ListResult, ListStatus,
-    Listing, ListingEventConnection, Lookup, LookupAttempt, LookupResolvers, MutationResolvers,
-    QueryResolvers, QueueStatus, Watchlist,
+    Listing, ListingEventConnection, Lookup, LookupAttempt, LookupConnection, LookupResolvers,
+    LookupState, MutationResolvers, QueryResolvers, QueueStatus, Watchlist,
 };
 use crate::blocklists::Blocklists;
 use crate::lookup::EngineHandle;
 use crate::rechecks::Planner;
 use crate::store::{
-    Attempt, HistoryRecord, ListResultRecord, ListResults, ListState, ListingEvents, LookupRecord,
-    ORIGINAL_LIST, Queue, Results, Store, StoreError, StoredAnswer, Verdict, Watchlists,
+    Attempt, FilteredLookups, HistoryRecord, ListResultRecord, ListResults, ListState,
+    ListingEvents, LookupRecord, ORIGINAL_LIST, Queue, Results, Store, StoreError, StoredAnswer,
+    Verdict, Watchlists,
 };
 use crate::timestamp;
 
@@ -31,8 +32,10 @@ const DEFAULT_HISTORY: i32 = 10;
 pub struct Resolvers {
     /// Webhooks: in `webhooks.rs`.
     pub(super) hooks: super::webhooks::WebhookApi,
-    results: Arc<dyn Results>,
-    lists: Arc<dyn ListResults>,
+    pub(super) results: Arc<dyn Results>,
+    pub(super) lists: Arc<dyn ListResults>,
+    /// `lookups` and `Lookup.state`: in `lookups.rs`.
+    pub(super) filtered: Arc<dyn FilteredLookups>,
     queue: Arc<dyn Queue>,
     pub(super) watchlists: Arc<dyn Watchlists>,
     pub(super) events: Arc<dyn ListingEvents>,
@@ -59,6 +62,7 @@ impl Resolvers {
             hooks: super::webhooks::WebhookApi::new(store.clone()),
             results: store.clone(),
             lists: store.clone(),
+            filtered: store.clone(),
             watchlists: store.clone(),
             events: store.clone(),
             queue: store,
@@ -73,7 +77,7 @@ impl Resolvers {
     /// One result per enabled list that answers for `target`, in catalogue order. An address
     /// answered by ZEN before per-list results were kept (or imported from pysecworks) shows
     /// that answer as ZEN's result.
-    fn results_for(
+    pub(super) fn results_for(
         &self,
         target: &Target,
         stored: Vec<ListResultRecord>,
@@ -168,6 +172,16 @@ impl QueryResolvers for Resolvers {
         lookup.listed = listed(&results);
         lookup.results = results;
         Ok(Some(lookup))
+    }
+
+    async fn lookups(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<super::generated::LookupFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<LookupConnection> {
+        self.lookups_page(ctx, filter, first, after).await
     }
 
     async fn blocklists(&self, _ctx: &Context<'_>) -> async_graphql::Result<Vec<Blocklist>> {
@@ -302,9 +316,22 @@ impl MutationResolvers for Resolvers {
         reuse_fresh: Option<bool>,
     ) -> async_graphql::Result<Option<i32>> {
         self.check_batch("ip", "addresses", ip.len())?;
-        let addresses = Address::parse_all(&ip).map_err(|bad| invalid_addresses(&bad))?;
-        self.enqueue_targets(addresses.into_iter().map(Target::Ip).collect(), reuse_fresh)
-            .await
+        let ranges = AddressRange::parse_all(&ip).map_err(|bad| invalid_addresses(&bad))?;
+        // Counted before a range is expanded: `::/0` is refused, not walked.
+        let total = ranges
+            .iter()
+            .fold(0u128, |total, range| total.saturating_add(range.size()));
+        self.check_batch(
+            "ip",
+            "addresses once ranges are expanded",
+            usize::try_from(total).unwrap_or(usize::MAX),
+        )?;
+        let targets = ranges
+            .into_iter()
+            .flat_map(AddressRange::addresses)
+            .map(Target::Ip)
+            .collect();
+        self.enqueue_targets(targets, reuse_fresh).await
     }
 
     async fn enqueue_domains(
@@ -377,6 +404,22 @@ impl LookupResolvers for Resolvers {
             .and_then(HistoryRecord::into_error))
     }
 
+    async fn state(
+        &self,
+        _ctx: &Context<'_>,
+        parent: &Lookup,
+    ) -> async_graphql::Result<LookupState> {
+        Ok(self.lookup_state(parent).await?.0)
+    }
+
+    async fn state_reason(
+        &self,
+        _ctx: &Context<'_>,
+        parent: &Lookup,
+    ) -> async_graphql::Result<Option<String>> {
+        Ok(self.lookup_state(parent).await?.1)
+    }
+
     async fn history(
         &self,
         _ctx: &Context<'_>,
@@ -403,7 +446,7 @@ impl LookupResolvers for Resolvers {
 
 /// The parent's address. The generated type holds it as the text this module wrote from an
 /// `Address`; reading it back cannot fail, but is not left unchecked.
-fn parent_address(parent: &Lookup) -> async_graphql::Result<Address> {
+pub(super) fn parent_address(parent: &Lookup) -> async_graphql::Result<Address> {
     parent.ip_address.parse::<Address>().map_err(|_| {
         internal(StoreError::Unreadable(format!(
             "address {:?} of a Lookup",
@@ -650,16 +693,21 @@ pub(super) fn invalid_entries(
     })
 }
 
-fn invalid_addresses(bad: &[InvalidEntry]) -> async_graphql::Error {
+fn invalid_addresses(bad: &[InvalidRange]) -> async_graphql::Error {
     let bad: Vec<BadEntry<'_>> = bad
         .iter()
         .map(|e| BadEntry {
             index: e.index,
             value: &e.value,
-            problem: None,
+            problem: e.problem.as_ref().map(ToString::to_string),
         })
         .collect();
-    invalid_entries("ip", "an IPv4 or IPv6 address", "INVALID_IP_ADDRESS", &bad)
+    invalid_entries(
+        "ip",
+        "an IPv4 or IPv6 address or CIDR range",
+        "INVALID_IP_ADDRESS",
+        &bad,
+    )
 }
 
 fn invalid_domains(bad: &[InvalidDomain]) -> async_graphql::Error {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use secworks_dnsbl::DnsblResolver;
+use secworks_dnsbl::{Blocklist, DnsblResolver};
 use tokio::sync::watch;
 
 use super::budget::utc_day;
@@ -24,6 +24,29 @@ pub enum Health {
 impl Health {
     pub fn is_healthy(&self) -> bool {
         matches!(self, Health::Healthy)
+    }
+}
+
+/// What an operator can do when `list`'s test points fail, naming the settings to change: the
+/// usual cause is a resolver the list refuses, which a first run on a laptop or a cloud VM
+/// (with a public or shared resolver) meets at once. `keyed`: queried with an account key.
+pub fn remedy(list: &Blocklist, keyed: bool) -> &'static str {
+    match (list.keyed_zone.is_some(), keyed) {
+        (true, false) => {
+            "Spamhaus refuses queries that come through public or shared resolvers (Google, \
+             Cloudflare, most cloud providers' defaults) and answers them as if nothing were \
+             listed: set SECWORKS_DNS_SERVER to a recursive resolver of your own (e.g. unbound \
+             on this host), or register for a free Spamhaus DQS key and set SECWORKS_DQS_KEY"
+        }
+        (true, true) => {
+            "check that SECWORKS_DQS_KEY is an active Spamhaus DQS key and that the resolver \
+             (SECWORKS_DNS_SERVER, else the system's) answers"
+        }
+        (false, _) => {
+            "check that the resolver (SECWORKS_DNS_SERVER, else the system's) answers for the \
+             list's zone; many blocklists refuse public resolvers: use a recursive resolver of \
+             your own, or disable the list (SECWORKS_BLOCKLISTS)"
+        }
     }
 }
 
@@ -80,7 +103,10 @@ pub async fn monitor(
         }
         let checked = match report.result {
             Ok(()) => Health::Healthy,
-            Err(e) => Health::Degraded(e.to_string()),
+            Err(e) => Health::Degraded(format!(
+                "{e}. To fix: {}",
+                remedy(&worker.list, worker.key.is_some())
+            )),
         };
         if *health.borrow() != checked {
             match &checked {

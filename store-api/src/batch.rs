@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
 
-use secworks_dnsbl::Target;
+use secworks_dnsbl::{Address, Target};
 use time::{Date, OffsetDateTime, UtcOffset};
 
 use crate::{
@@ -186,6 +186,8 @@ fn original_outcome(answer: &ListAnswer) -> Outcome {
 pub struct RecordRow {
     /// The address's or domain's text.
     pub key: String,
+    /// The address, for an address's row.
+    pub address: Option<Address>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     /// For an address: the original list's answer, if this batch's is now its current one,
@@ -275,6 +277,10 @@ impl<'a> HeldAnswers<'a> {
                 .and_modify(|record| record.updated_at = record.updated_at.max(at))
                 .or_insert_with(|| RecordRow {
                     key: row.target(),
+                    address: match &row.outcome.target {
+                        Target::Ip(address) => Some(*address),
+                        Target::Domain(_) => None,
+                    },
                     created_at: at,
                     updated_at: at,
                     response_code: NOT_LOOKED_UP.to_owned(),
@@ -413,6 +419,7 @@ mod tests {
             batch.addresses(&current),
             [RecordRow {
                 key: "192.0.2.1".into(),
+                address: "192.0.2.1".parse().ok(),
                 created_at: t2,
                 updated_at: t3,
                 response_code: "127.0.0.10".into()

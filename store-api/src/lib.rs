@@ -3,7 +3,7 @@
 //! and history), [`ListResults`] (each list's result per address or domain, query counts),
 //! [`Watchlists`] (named sets of watched targets), [`ListingEvents`] (the log of listing
 //! changes), [`Webhooks`] (where the events are sent), [`Rechecks`] (when each watched
-//! target is next due on each list), [`Import`] and [`Ping`] — the records
+//! target is next due on each list), [`FilteredLookups`] (results by filter, job states), [`Import`] and [`Ping`] — the records
 //! they take and return, and the one timestamp format every backend serves. [`Store`] is all
 //! of them, for wiring; each caller depends on the part it uses. The backends, one crate each (`secworks-store-sqlite`,
 //! `secworks-store-postgres`), implement every part, each checking its queries against its own
@@ -18,6 +18,7 @@ mod accounts;
 mod answer;
 pub mod batch;
 pub mod events;
+pub mod filters;
 mod import;
 mod lists;
 mod queue;
@@ -36,6 +37,7 @@ pub use time::OffsetDateTime;
 pub use accounts::{Accounts, TokenStanding, User, UserSummary};
 pub use answer::StoredAnswer;
 pub use events::{ListingChange, ListingEventRecord, ListingEvents};
+pub use filters::{ChangeKey, FilteredLookups, FoundLookup, JobState, LookupFilter};
 pub use import::{Import, ImportCounts, ImportedUser};
 pub use lists::{
     DomainRecord, Evidence, ListAnswer, ListResultRecord, ListResults, ListState, NOT_LOOKED_UP,
@@ -88,6 +90,7 @@ pub trait Store:
     + ListingEvents
     + Webhooks
     + Rechecks
+    + FilteredLookups
     + Import
     + Ping
     + 'static
@@ -103,6 +106,7 @@ impl<T> Store for T where
         + ListingEvents
         + Webhooks
         + Rechecks
+        + FilteredLookups
         + Import
         + Ping
         + 'static

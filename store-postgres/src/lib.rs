@@ -8,6 +8,7 @@
 //! never claim one job, never store one claim's result twice, and never both create the first
 //! user. Instants are `timestamptz` columns; addresses and answers are stored as their text.
 
+mod filters;
 mod import;
 mod queue;
 mod rechecks;

@@ -5,6 +5,7 @@
 //! Instants are stored as the fixed-width RFC 3339 text of [`timestamp`], so text order is
 //! time order; addresses and answers as their text.
 
+mod filters;
 mod rechecks;
 mod watch;
 mod webhooks;
@@ -56,6 +57,7 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        filters::fill_address_keys(&pool).await?;
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
@@ -742,15 +744,18 @@ impl Import for SqliteStore {
             let response_code = record.answer.text();
             let created_at = timestamp::format(record.created_at);
             let updated_at = timestamp::format(record.updated_at);
+            let address_key = filters::address_key(&record.address);
             let done = sqlx::query!(
-                "INSERT INTO lookups (ip_address, uuid, response_code, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO lookups (ip_address, uuid, response_code, created_at, updated_at,
+                                      address_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (ip_address) DO NOTHING",
                 ip_address,
                 record.uuid,
                 response_code,
                 created_at,
-                updated_at
+                updated_at,
+                address_key
             )
             .execute(&mut *tx)
             .await?;
@@ -895,7 +900,7 @@ async fn record_answers<'a>(
     // uuid and created_at are written once; updated_at moves to the latest answer of any
     // list, never back in time. response_code is the original list's current answer; a row
     // holding NOT_LOOKED_UP (another list's answer) keeps the stored one.
-    let addresses: Vec<(String, String, String, String, String)> = held
+    let addresses: Vec<(String, String, String, String, String, Option<String>)> = held
         .addresses(&current)
         .into_iter()
         .map(|row| {
@@ -905,14 +910,16 @@ async fn record_answers<'a>(
                 row.response_code,
                 timestamp::format(row.created_at),
                 timestamp::format(row.updated_at),
+                row.address.as_ref().map(filters::address_key),
             )
         })
         .collect();
     if !addresses.is_empty() {
         let addresses = to_json(&addresses)?;
         sqlx::query!(
-            "INSERT INTO lookups (uuid, ip_address, response_code, created_at, updated_at)
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4
+            "INSERT INTO lookups (uuid, ip_address, response_code, created_at, updated_at,
+                                  address_key)
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
              FROM json_each(?1) WHERE true
              ON CONFLICT (ip_address) DO UPDATE
              SET response_code = CASE WHEN excluded.response_code = ?2

@@ -2,6 +2,7 @@
 //! driven over HTTP. One binary, one module per area.
 
 mod admin;
+mod analyst;
 mod blocklists;
 mod clients;
 mod config;

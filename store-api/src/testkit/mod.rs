@@ -25,6 +25,7 @@
 //! deterministic.
 
 mod accounts;
+mod filters;
 mod lists;
 pub mod postgres;
 mod queue;
@@ -46,6 +47,7 @@ use crate::{
 };
 
 pub use accounts::*;
+pub use filters::*;
 pub use lists::*;
 pub use queue::*;
 pub use rechecks::*;
@@ -150,6 +152,10 @@ macro_rules! conformance_tests {
             the_target_limit_spans_all_watchlists_and_a_refusal_changes_nothing,
             a_wide_range_is_written_and_replaced_in_batches,
             watched_verdicts_are_the_enabled_lists_answers_about_watched_targets,
+            // Results by filter
+            lookups_are_found_by_every_filter_newest_change_first,
+            lookups_come_in_address_order_chunk_by_chunk,
+            job_states_follow_the_latest_job_of_each_list,
             // Webhooks
             webhooks_are_created_listed_and_deleted,
             a_new_webhook_starts_at_the_end_of_the_log,

@@ -1,0 +1,353 @@
+//! `lookups`, the filtered and paginated results, and where an address's lookups stand
+//! (`Lookup.state`).
+//!
+//! A cursor is the result's `updated_at` and address, base64 (URL-safe): the page goes on
+//! after it in the same newest-change-first order.
+
+use async_graphql::{Context, ErrorExtensions};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use secworks_dnsbl::{Address, AddressRange, ListKind, Target};
+
+use super::generated::{
+    Lookup, LookupConnection, LookupEdge, LookupFilter as FilterInput, LookupState, PageInfo,
+};
+use super::resolvers::{Resolvers, internal};
+use super::watchlists::{bad_input, no_watchlist, watchlist_name};
+use crate::lookup::Pause;
+use crate::store::{ChangeKey, FoundLookup, JobState, LookupFilter};
+use crate::timestamp;
+
+const DEFAULT_FIRST: i32 = 50;
+const MAX_FIRST: i32 = 1000;
+
+impl Resolvers {
+    /// The IP lists that count for `listed`: the enabled ones.
+    fn counted_lists(&self) -> Vec<String> {
+        self.blocklists
+            .enabled()
+            .filter(|list| list.kind == ListKind::Ip)
+            .map(|list| list.id.clone())
+            .collect()
+    }
+
+    /// The filter as the store takes it, or an error naming the field that is wrong.
+    pub(crate) async fn lookup_filter(
+        &self,
+        input: Option<FilterInput>,
+        prefix: &str,
+    ) -> async_graphql::Result<LookupFilter> {
+        let lists = self.counted_lists();
+        let Some(input) = input else {
+            return Ok(LookupFilter {
+                lists,
+                ..LookupFilter::default()
+            });
+        };
+        let field = |name: &str| format!("{prefix}{name}");
+        if let Some(id) = &input.blocklist
+            && !lists.contains(id)
+        {
+            let problem = if self.blocklists.get(id).is_none() {
+                format!("{id:?} is no blocklist of the catalogue (see `blocklists`)")
+            } else if self.blocklists.is_enabled(id) {
+                format!("{id:?} lists domains; `lookups` holds addresses")
+            } else {
+                format!("{id:?} is not enabled (SECWORKS_BLOCKLISTS)")
+            };
+            return Err(bad_input(&field("blocklist"), problem));
+        }
+        let watchlist = match input.watchlist.as_deref() {
+            None => None,
+            Some(text) => {
+                let name = watchlist_name(&field("watchlist"), text)?;
+                let found = self
+                    .watchlists
+                    .watchlist(&name, &[])
+                    .await
+                    .map_err(internal)?;
+                if found.is_none() {
+                    return Err(no_watchlist(&field("watchlist"), &name));
+                }
+                Some(name)
+            }
+        };
+        let within = input
+            .within
+            .as_deref()
+            .map(|text| {
+                text.parse::<AddressRange>()
+                    .map_err(|problem| bad_input(&field("within"), format!("{text:?}: {problem}")))
+            })
+            .transpose()?;
+        let changed_since = input
+            .changed_since
+            .as_deref()
+            .map(|text| {
+                timestamp::parse(text).ok_or_else(|| {
+                    bad_input(
+                        &field("changed_since"),
+                        format!("{text:?} is not an RFC 3339 instant (e.g. 2026-11-30T00:00:00Z)"),
+                    )
+                })
+            })
+            .transpose()?;
+        Ok(LookupFilter {
+            lists,
+            listed: input.listed,
+            blocklist: input.blocklist,
+            watchlist,
+            within,
+            changed_since,
+        })
+    }
+
+    pub(super) async fn lookups_page(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<FilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<LookupConnection> {
+        let first = first.unwrap_or(DEFAULT_FIRST);
+        if !(1..=MAX_FIRST).contains(&first) {
+            return Err(bad_input(
+                "first",
+                format!("must be between 1 and {MAX_FIRST}, got {first}"),
+            ));
+        }
+        let after = after.as_deref().map(read_cursor).transpose()?;
+        let filter = self.lookup_filter(filter, "filter.").await?;
+        let limit = u32::try_from(first).unwrap_or(0);
+        // One more than asked: whether it comes says whether there is a next page.
+        let (mut found, total) = tokio::try_join!(
+            self.filtered.lookups_by_change(&filter, after, limit + 1),
+            self.filtered.count_lookups(&filter)
+        )
+        .map_err(internal)?;
+        let has_next_page = found.len() > limit as usize;
+        found.truncate(limit as usize);
+        let with_results = ctx
+            .look_ahead()
+            .field("edges")
+            .field("node")
+            .field("results")
+            .exists();
+        let mut edges = Vec::with_capacity(found.len());
+        for result in found {
+            let cursor = write_cursor(&result);
+            let node = self.found_node(result, with_results).await?;
+            edges.push(LookupEdge { cursor, node });
+        }
+        let end_cursor = edges.last().map(|edge| edge.cursor.clone());
+        Ok(LookupConnection {
+            edges,
+            page_info: PageInfo {
+                has_next_page,
+                end_cursor,
+            },
+            total_count: i32::try_from(total).unwrap_or(i32::MAX),
+        })
+    }
+
+    /// A found result as GraphQL shows it; its per-list results are read only when asked for.
+    async fn found_node(
+        &self,
+        found: FoundLookup,
+        with_results: bool,
+    ) -> async_graphql::Result<Lookup> {
+        let listed = found.listed();
+        let address = found.record.address;
+        if !with_results {
+            let mut node = Lookup::from(found.record);
+            node.listed = listed;
+            return Ok(node);
+        }
+        let target = Target::Ip(address);
+        let stored = self.lists.list_results(&target).await.map_err(internal)?;
+        let results = self.results_for(&target, stored, Some(&found.record));
+        let mut node = Lookup::from(found.record);
+        node.listed = listed;
+        node.results = results;
+        Ok(node)
+    }
+
+    /// Where `parent`'s lookups stand, and why when it is PAUSED or FAILED.
+    pub(super) async fn lookup_state(
+        &self,
+        parent: &Lookup,
+    ) -> async_graphql::Result<(LookupState, Option<String>)> {
+        let address = super::resolvers::parent_address(parent)?;
+        let target = Target::Ip(address);
+        let states = self.filtered.job_states(&address).await.map_err(internal)?;
+        let status = self.engine.status();
+        let lists: Vec<(String, JobState, Option<&Pause>)> = self
+            .blocklists
+            .for_target(&target)
+            .filter_map(|list| {
+                let (_, state) = states.iter().find(|(id, _)| *id == list.id)?;
+                let pause = status
+                    .lists
+                    .iter()
+                    .find(|running| running.id == list.id)
+                    .and_then(|running| running.pause.as_ref());
+                Some((list.id.clone(), *state, pause))
+            })
+            .collect();
+        let (state, paused) = summarise(&lists, parent.uuid.is_some());
+        let reason = match state {
+            // As `queueStatus.paused_reason` says it: one list's reason, or each list's.
+            LookupState::Paused => Some(match paused.as_slice() {
+                [(_, pause)] => pause.to_string(),
+                several => several
+                    .iter()
+                    .map(|(id, pause)| format!("{id}: {pause}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            }),
+            LookupState::Failed => self.latest_error(&address).await?,
+            _ => None,
+        };
+        Ok((state, reason))
+    }
+
+    async fn latest_error(&self, address: &Address) -> async_graphql::Result<Option<String>> {
+        let latest = self.results.history(address, 1).await.map_err(internal)?;
+        Ok(latest
+            .into_iter()
+            .next()
+            .and_then(crate::store::HistoryRecord::into_error))
+    }
+}
+
+/// The state of an address from its lists' latest jobs (each with its list's pause, if
+/// paused), and the paused lists it waits for. `looked_up`: it has a stored result.
+fn summarise<'a>(
+    lists: &'a [(String, JobState, Option<&'a Pause>)],
+    looked_up: bool,
+) -> (LookupState, Vec<(&'a str, &'a Pause)>) {
+    let has = |wanted: JobState| lists.iter().any(|(_, state, _)| *state == wanted);
+    if has(JobState::Running) {
+        return (LookupState::Running, Vec::new());
+    }
+    let waiting: Vec<_> = lists
+        .iter()
+        .filter(|(_, state, _)| *state == JobState::Pending)
+        .collect();
+    if !waiting.is_empty() {
+        let paused: Vec<(&str, &Pause)> = waiting
+            .iter()
+            .filter_map(|(id, _, pause)| pause.map(|pause| (id.as_str(), pause)))
+            .collect();
+        return if paused.len() == waiting.len() {
+            (LookupState::Paused, paused)
+        } else {
+            (LookupState::Queued, Vec::new())
+        };
+    }
+    if has(JobState::Failed) {
+        (LookupState::Failed, Vec::new())
+    } else if has(JobState::Done) || looked_up {
+        (LookupState::Done, Vec::new())
+    } else {
+        (LookupState::NeverQueued, Vec::new())
+    }
+}
+
+fn write_cursor(found: &FoundLookup) -> String {
+    let text = format!(
+        "{} {}",
+        timestamp::format(found.record.updated_at),
+        found.record.address
+    );
+    URL_SAFE_NO_PAD.encode(text)
+}
+
+fn read_cursor(cursor: &str) -> async_graphql::Result<ChangeKey> {
+    let read = || {
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let (at, address) = text.split_once(' ')?;
+        Some(ChangeKey {
+            updated_at: timestamp::parse(at)?,
+            address: address.parse().ok()?,
+        })
+    };
+    read().ok_or_else(|| {
+        async_graphql::Error::new(format!(
+            "argument `after`: {cursor:?} is not a cursor of lookups; pass back a `cursor` or `endCursor` as it came"
+        ))
+        .extend_with(|_, ext| ext.set("code", "BAD_USER_INPUT"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(lists: &[(&str, JobState, Option<&Pause>)], looked_up: bool) -> LookupState {
+        let lists: Vec<_> = lists
+            .iter()
+            .map(|(id, state, pause)| ((*id).to_owned(), *state, *pause))
+            .collect();
+        summarise(&lists, looked_up).0
+    }
+
+    #[test]
+    fn running_beats_waiting_beats_failed_beats_done() {
+        let paused = Pause::RateLimited;
+        use JobState::*;
+        assert_eq!(summary(&[], false), LookupState::NeverQueued);
+        assert_eq!(summary(&[], true), LookupState::Done);
+        assert_eq!(summary(&[("a", Done, None)], false), LookupState::Done);
+        assert_eq!(
+            summary(&[("a", Failed, None), ("b", Done, None)], true),
+            LookupState::Failed
+        );
+        assert_eq!(
+            summary(&[("a", Failed, None), ("b", Pending, None)], true),
+            LookupState::Queued
+        );
+        assert_eq!(
+            summary(&[("a", Pending, Some(&paused))], true),
+            LookupState::Paused
+        );
+        // One list it waits for runs: it is queued, not paused.
+        assert_eq!(
+            summary(
+                &[("a", Pending, Some(&paused)), ("b", Pending, None)],
+                false
+            ),
+            LookupState::Queued
+        );
+        assert_eq!(
+            summary(
+                &[("a", Pending, Some(&paused)), ("b", Running, None)],
+                false
+            ),
+            LookupState::Running
+        );
+    }
+
+    #[test]
+    fn cursors_read_back_and_others_are_refused() {
+        let key = ChangeKey {
+            updated_at: timestamp::parse("2026-11-30T10:00:00.000001Z").expect("an instant"),
+            address: "2001:db8::1".parse().expect("an address"),
+        };
+        let text = URL_SAFE_NO_PAD.encode(format!(
+            "{} {}",
+            timestamp::format(key.updated_at),
+            key.address
+        ));
+        assert_eq!(read_cursor(&text).ok(), Some(key));
+        for bad in [
+            "",
+            "42",
+            "not base64!",
+            &URL_SAFE_NO_PAD.encode("2026 nonsense"),
+        ] {
+            assert!(read_cursor(bad).is_err(), "{bad:?}");
+        }
+    }
+}

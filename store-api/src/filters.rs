@@ -1,0 +1,163 @@
+//! Finding stored address results by what they say: listed or not, on which list, in which
+//! watchlist or range, changed since when. Pages come newest change first (for people) or in
+//! address order (for exports, whose keyset never moves while rows change under it).
+
+use async_trait::async_trait;
+use secworks_dnsbl::{Address, AddressRange};
+use time::OffsetDateTime;
+
+use crate::{LookupRecord, StoreError, WatchlistName};
+
+/// Which results to find. Every filter set must hold; `None` does not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LookupFilter {
+    /// The IP lists that count (the enabled ones): a result is listed when one of them lists
+    /// it now, not listed when one of them answered and none lists it.
+    pub lists: Vec<String>,
+    /// Listed (or not); with [`LookupFilter::blocklist`], on that list.
+    pub listed: Option<bool>,
+    /// Has a result from this list (one of [`LookupFilter::lists`]).
+    pub blocklist: Option<String>,
+    /// Among the targets of this watchlist (as they are now).
+    pub watchlist: Option<WatchlistName>,
+    /// Within this range.
+    pub within: Option<AddressRange>,
+    /// Changed (`updated_at`) at or after this instant.
+    pub changed_since: Option<OffsetDateTime>,
+}
+
+/// Where a page in newest-change-first order starts: after this result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeKey {
+    pub updated_at: OffsetDateTime,
+    pub address: Address,
+}
+
+/// A result found, with what the counted lists say of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundLookup {
+    pub record: LookupRecord,
+    /// The counted lists that list it now, in id order.
+    pub listed_on: Vec<String>,
+    /// Whether one of the counted lists answered about it (listed or not).
+    pub answered: bool,
+}
+
+impl FoundLookup {
+    /// Listed, not listed, or unknown (no counted list answered), as `Lookup.listed` says.
+    pub fn listed(&self) -> Option<bool> {
+        if !self.listed_on.is_empty() {
+            Some(true)
+        } else if self.answered {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    /// Reads the `listed_on` column: list ids separated by spaces (`group_concat`,
+    /// `string_agg`), possibly none.
+    pub fn read_lists(column: Option<String>) -> Vec<String> {
+        let mut lists: Vec<String> = column
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+            .collect();
+        lists.sort();
+        lists.dedup();
+        lists
+    }
+}
+
+/// The state of the latest lookup job of one list for one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+impl JobState {
+    /// Reads a job row's `state` column.
+    pub fn read(state: &str) -> Result<Self, StoreError> {
+        match state {
+            "pending" => Ok(Self::Pending),
+            "running" => Ok(Self::Running),
+            "done" => Ok(Self::Done),
+            "failed" => Ok(Self::Failed),
+            other => Err(StoreError::Unreadable(format!("job state {other:?}"))),
+        }
+    }
+}
+
+/// Stored results by filter, and where each address's lookups stand.
+#[async_trait]
+pub trait FilteredLookups: Send + Sync {
+    /// Up to `limit` results the filter finds, newest change (`updated_at`) first, then by
+    /// address text descending; after `after` when given. The watchlist, if any, must exist:
+    /// a missing one finds nothing.
+    async fn lookups_by_change(
+        &self,
+        filter: &LookupFilter,
+        after: Option<ChangeKey>,
+        limit: u32,
+    ) -> Result<Vec<FoundLookup>, StoreError>;
+
+    /// Up to `limit` results the filter finds in address order (IPv4 before IPv6, each by
+    /// number), after `after` when given: what an export reads, chunk by chunk.
+    async fn lookups_by_address(
+        &self,
+        filter: &LookupFilter,
+        after: Option<Address>,
+        limit: u32,
+    ) -> Result<Vec<FoundLookup>, StoreError>;
+
+    /// How many results the filter finds.
+    async fn count_lookups(&self, filter: &LookupFilter) -> Result<u64, StoreError>;
+
+    /// Per list, the state of the latest lookup job for `address`, in list id order.
+    async fn job_states(&self, address: &Address) -> Result<Vec<(String, JobState)>, StoreError>;
+}
+
+/// How the backends find candidates: from a set the filter names (small), or by walking all
+/// results in order (when no filter narrows them). Chosen by the most selective filter set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    /// The targets of the watchlist.
+    Watchlist,
+    /// The addresses of the range.
+    Within,
+    /// The results some counted list lists now.
+    Listed,
+    /// Every result.
+    All,
+}
+
+impl LookupFilter {
+    /// The driver for this filter; the other filters are checked on each candidate.
+    pub fn driver(&self) -> Driver {
+        if self.watchlist.is_some() {
+            Driver::Watchlist
+        } else if self.within.is_some() {
+            Driver::Within
+        } else if self.listed == Some(true) {
+            Driver::Listed
+        } else {
+            Driver::All
+        }
+    }
+}
+
+impl Driver {
+    /// The name the backends' queries test for (`?mode = 'within'`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Watchlist => "watchlist",
+            Self::Within => "within",
+            Self::Listed => "listed",
+            Self::All => "all",
+        }
+    }
+}

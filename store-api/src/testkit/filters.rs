@@ -1,0 +1,391 @@
+//! Results by filter: every filter alone and together, both orders, paging, counts, what the
+//! counted lists say of each result, and where an address's jobs stand.
+
+use time::Duration;
+
+use super::{Stores, T0, address, answer, at, claim_list, listed, record};
+use crate::{
+    Address, ChangeKey, FoundLookup, JobState, LookupFilter, LookupRecord, NewJob, ORIGINAL_LIST,
+    Outcome, Store, StoredAnswer, Target, WatchEntry,
+};
+
+const BARRACUDA: &str = "barracuda";
+
+/// Asks `blocklist` about `text` and stores `result` as its answer at `at`.
+async fn answered(
+    store: &dyn Store,
+    text: &str,
+    blocklist: &str,
+    result: Outcome,
+    at: time::OffsetDateTime,
+) {
+    let job = NewJob {
+        target: Target::Ip(address(text)),
+        blocklist: blocklist.to_owned(),
+    };
+    store.enqueue(&[job], false, at).await.expect("enqueue");
+    let claimed = claim_list(store, blocklist, 10, at).await;
+    assert_eq!(claimed.len(), 1, "claimed {claimed:?}");
+    record(store, &[answer(&claimed[0], result, at)]).await;
+}
+
+fn both_lists() -> LookupFilter {
+    LookupFilter {
+        lists: vec![BARRACUDA.to_owned(), ORIGINAL_LIST.to_owned()],
+        ..LookupFilter::default()
+    }
+}
+
+/// The addresses a filter finds, newest change first, read in pages of `page`, checked
+/// against its count.
+async fn found_by_change(store: &dyn Store, filter: &LookupFilter, page: u32) -> Vec<String> {
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let found = store
+            .lookups_by_change(filter, after, page)
+            .await
+            .expect("a page of lookups");
+        let last = found.last().map(|f| ChangeKey {
+            updated_at: f.record.updated_at,
+            address: f.record.address,
+        });
+        let full = found.len() == page as usize;
+        all.extend(found.into_iter().map(|f| f.record.address.to_string()));
+        match (full, last) {
+            (true, Some(last)) => after = Some(last),
+            _ => break,
+        }
+    }
+    let count = store.count_lookups(filter).await.expect("a count");
+    assert_eq!(count, all.len() as u64, "count of {filter:?}");
+    all
+}
+
+async fn found(store: &dyn Store, filter: LookupFilter) -> Vec<String> {
+    found_by_change(store, &filter, 100).await
+}
+
+fn within(text: &str) -> LookupFilter {
+    LookupFilter {
+        within: Some(text.parse().expect("a range")),
+        ..both_lists()
+    }
+}
+
+/// Six addresses answered by ZEN, Barracuda or both, one imported with only ZEN's text, a
+/// watchlist over part of them; every filter finds what it says.
+pub async fn lookups_are_found_by_every_filter_newest_change_first(stores: Stores) {
+    let s = stores.a.as_ref();
+    let imported = LookupRecord {
+        uuid: "5b0e1d9e-0000-4000-8000-000000000001".to_owned(),
+        address: address("203.0.113.9"),
+        answer: StoredAnswer::from(listed(&[2])),
+        created_at: T0,
+        updated_at: T0,
+    };
+    s.import(&[], &[imported], T0).await.expect("import");
+    answered(s, "192.0.2.1", ORIGINAL_LIST, listed(&[2]), at(10)).await;
+    answered(s, "192.0.2.2", ORIGINAL_LIST, listed(&[]), at(20)).await;
+    answered(s, "192.0.2.2", BARRACUDA, listed(&[2]), at(30)).await;
+    answered(s, "192.0.2.3", ORIGINAL_LIST, listed(&[]), at(40)).await;
+    answered(s, "2001:db8::1", ORIGINAL_LIST, listed(&[4]), at(50)).await;
+    answered(s, "198.51.100.7", BARRACUDA, listed(&[]), at(60)).await;
+    let entries = WatchEntry::parse_all(&["192.0.2.0/30", "2001:db8::1"]).expect("entries");
+    s.put_watchlist(
+        &"mail".parse().expect("a name"),
+        &entries,
+        Duration::hours(6),
+        1000,
+        &[],
+        T0,
+    )
+    .await
+    .expect("a watchlist");
+
+    let newest_first = [
+        "198.51.100.7",
+        "2001:db8::1",
+        "192.0.2.3",
+        "192.0.2.2",
+        "192.0.2.1",
+        "203.0.113.9",
+    ];
+    assert_eq!(found(s, both_lists()).await, newest_first);
+    // Pages of one and of four give the same, each result once.
+    for page in [1, 4] {
+        assert_eq!(found_by_change(s, &both_lists(), page).await, newest_first);
+    }
+    let listed_true = LookupFilter {
+        listed: Some(true),
+        ..both_lists()
+    };
+    assert_eq!(
+        found(s, listed_true.clone()).await,
+        ["2001:db8::1", "192.0.2.2", "192.0.2.1", "203.0.113.9"]
+    );
+    let listed_false = LookupFilter {
+        listed: Some(false),
+        ..both_lists()
+    };
+    assert_eq!(
+        found(s, listed_false.clone()).await,
+        ["198.51.100.7", "192.0.2.3"]
+    );
+    let on = |list: &str, listed: Option<bool>| LookupFilter {
+        blocklist: Some(list.to_owned()),
+        listed,
+        ..both_lists()
+    };
+    assert_eq!(
+        found(s, on(BARRACUDA, None)).await,
+        ["198.51.100.7", "192.0.2.2"]
+    );
+    assert_eq!(found(s, on(BARRACUDA, Some(true))).await, ["192.0.2.2"]);
+    assert_eq!(found(s, on(BARRACUDA, Some(false))).await, ["198.51.100.7"]);
+    assert_eq!(
+        found(s, on(ORIGINAL_LIST, Some(false))).await,
+        ["192.0.2.3", "192.0.2.2"]
+    );
+    assert_eq!(
+        found(s, on(ORIGINAL_LIST, None)).await,
+        [
+            "2001:db8::1",
+            "192.0.2.3",
+            "192.0.2.2",
+            "192.0.2.1",
+            "203.0.113.9"
+        ]
+    );
+    assert_eq!(
+        found(s, within("192.0.2.0/24")).await,
+        ["192.0.2.3", "192.0.2.2", "192.0.2.1"]
+    );
+    assert_eq!(
+        found(s, within("192.0.2.2/31")).await,
+        ["192.0.2.3", "192.0.2.2"]
+    );
+    assert_eq!(found(s, within("2001:db8::/64")).await, ["2001:db8::1"]);
+    assert!(found(s, within("10.0.0.0/8")).await.is_empty());
+    let watched = LookupFilter {
+        watchlist: Some("mail".parse().expect("a name")),
+        ..both_lists()
+    };
+    assert_eq!(
+        found(s, watched.clone()).await,
+        ["2001:db8::1", "192.0.2.3", "192.0.2.2", "192.0.2.1"]
+    );
+    let since = LookupFilter {
+        changed_since: Some(at(30)),
+        ..both_lists()
+    };
+    assert_eq!(
+        found(s, since).await,
+        ["198.51.100.7", "2001:db8::1", "192.0.2.3", "192.0.2.2"]
+    );
+    // Together: every filter holds.
+    assert_eq!(
+        found(
+            s,
+            LookupFilter {
+                within: within("192.0.2.0/24").within,
+                ..listed_true.clone()
+            }
+        )
+        .await,
+        ["192.0.2.2", "192.0.2.1"]
+    );
+    assert_eq!(
+        found(
+            s,
+            LookupFilter {
+                listed: Some(false),
+                ..watched.clone()
+            }
+        )
+        .await,
+        ["192.0.2.3"]
+    );
+    assert_eq!(
+        found(
+            s,
+            LookupFilter {
+                changed_since: Some(at(25)),
+                ..listed_true.clone()
+            }
+        )
+        .await,
+        ["2001:db8::1", "192.0.2.2"]
+    );
+    // Only the counted lists count: without ZEN, Barracuda's listing is the only one, and
+    // what only ZEN answered is unknown (neither listed nor not).
+    let barracuda_only = LookupFilter {
+        lists: vec![BARRACUDA.to_owned()],
+        ..LookupFilter::default()
+    };
+    assert_eq!(
+        found(
+            s,
+            LookupFilter {
+                listed: Some(true),
+                ..barracuda_only.clone()
+            }
+        )
+        .await,
+        ["192.0.2.2"]
+    );
+    assert_eq!(
+        found(
+            s,
+            LookupFilter {
+                listed: Some(false),
+                ..barracuda_only
+            }
+        )
+        .await,
+        ["198.51.100.7"]
+    );
+
+    // What the lists say of each result comes with it.
+    let all = s
+        .lookups_by_change(&both_lists(), None, 100)
+        .await
+        .expect("a page");
+    let said: Vec<(String, Vec<String>, Option<bool>)> = all
+        .iter()
+        .map(|f: &FoundLookup| {
+            (
+                f.record.address.to_string(),
+                f.listed_on.clone(),
+                f.listed(),
+            )
+        })
+        .collect();
+    let lists = |ids: &[&str]| ids.iter().map(|id| (*id).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        said,
+        [
+            ("198.51.100.7".to_owned(), lists(&[]), Some(false)),
+            (
+                "2001:db8::1".to_owned(),
+                lists(&[ORIGINAL_LIST]),
+                Some(true)
+            ),
+            ("192.0.2.3".to_owned(), lists(&[]), Some(false)),
+            ("192.0.2.2".to_owned(), lists(&[BARRACUDA]), Some(true)),
+            ("192.0.2.1".to_owned(), lists(&[ORIGINAL_LIST]), Some(true)),
+            (
+                "203.0.113.9".to_owned(),
+                lists(&[ORIGINAL_LIST]),
+                Some(true)
+            ),
+        ]
+    );
+    assert_eq!(all[1].record.answer.text(), "127.0.0.4");
+    assert_eq!(all[1].record.updated_at, at(50));
+}
+
+/// Address order: IPv4 before IPv6, each by number (not text: .10 after .9), in chunks.
+pub async fn lookups_come_in_address_order_chunk_by_chunk(stores: Stores) {
+    let s = stores.a.as_ref();
+    for (i, text) in [
+        "192.0.2.10",
+        "2001:db8::2",
+        "192.0.2.9",
+        "10.0.0.1",
+        "2001:db8::10",
+    ]
+    .iter()
+    .enumerate()
+    {
+        answered(s, text, ORIGINAL_LIST, listed(&[]), at(i as i64)).await;
+    }
+    let filter = both_lists();
+    let mut all = Vec::new();
+    let mut after: Option<Address> = None;
+    loop {
+        let chunk = s
+            .lookups_by_address(&filter, after, 2)
+            .await
+            .expect("a chunk");
+        let Some(last) = chunk.last() else { break };
+        after = Some(last.record.address);
+        all.extend(chunk.iter().map(|f| f.record.address.to_string()));
+    }
+    assert_eq!(
+        all,
+        [
+            "10.0.0.1",
+            "192.0.2.9",
+            "192.0.2.10",
+            "2001:db8::2",
+            "2001:db8::10"
+        ]
+    );
+    let range = within("192.0.2.0/28");
+    let chunk = s
+        .lookups_by_address(&range, None, 10)
+        .await
+        .expect("a chunk");
+    let in_range: Vec<String> = chunk.iter().map(|f| f.record.address.to_string()).collect();
+    assert_eq!(in_range, ["192.0.2.9", "192.0.2.10"]);
+}
+
+/// The latest job of each list says where an address's lookups stand.
+pub async fn job_states_follow_the_latest_job_of_each_list(stores: Stores) {
+    let s = stores.a.as_ref();
+    let target = address("192.0.2.7");
+    assert!(s.job_states(&target).await.expect("states").is_empty());
+    let jobs = |list: &str| {
+        [NewJob {
+            target: Target::Ip(target),
+            blocklist: list.to_owned(),
+        }]
+    };
+    s.enqueue(&jobs(ORIGINAL_LIST), false, T0)
+        .await
+        .expect("enqueue");
+    s.enqueue(&jobs(BARRACUDA), false, T0)
+        .await
+        .expect("enqueue");
+    let states = |pairs: &[(&str, JobState)]| {
+        pairs
+            .iter()
+            .map(|(list, state)| ((*list).to_owned(), *state))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        s.job_states(&target).await.expect("states"),
+        states(&[
+            (BARRACUDA, JobState::Pending),
+            (ORIGINAL_LIST, JobState::Pending)
+        ])
+    );
+    let claimed = claim_list(s, ORIGINAL_LIST, 10, at(1)).await;
+    assert_eq!(
+        s.job_states(&target).await.expect("states"),
+        states(&[
+            (BARRACUDA, JobState::Pending),
+            (ORIGINAL_LIST, JobState::Running)
+        ])
+    );
+    record(s, &[answer(&claimed[0], listed(&[]), at(2))]).await;
+    assert_eq!(
+        s.job_states(&target).await.expect("states"),
+        states(&[
+            (BARRACUDA, JobState::Pending),
+            (ORIGINAL_LIST, JobState::Done)
+        ])
+    );
+    // Queued again: the new job is the latest.
+    s.enqueue(&jobs(ORIGINAL_LIST), false, at(3))
+        .await
+        .expect("enqueue");
+    assert_eq!(
+        s.job_states(&target).await.expect("states"),
+        states(&[
+            (BARRACUDA, JobState::Pending),
+            (ORIGINAL_LIST, JobState::Pending)
+        ])
+    );
+}
