@@ -3,6 +3,7 @@
 
 mod admin;
 mod blocklists;
+mod cli;
 mod clients;
 mod config;
 mod connections;
