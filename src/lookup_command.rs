@@ -194,7 +194,7 @@ async fn lookup(args: LookupArgs) -> anyhow::Result<ExitCode> {
     let progress = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
         if let Ok(style) = ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:30}] {pos}/{len} lookups, {per_sec}, {eta} left",
+            "{elapsed_precise} [{bar:30}] {pos}/{len} lookups, {eta} left",
         ) {
             bar.set_style(style.progress_chars("=> "));
         }
@@ -248,6 +248,9 @@ async fn lookup(args: LookupArgs) -> anyhow::Result<ExitCode> {
 
     let mut any_listed = false;
     let mut any_failed = !untrusted.is_empty();
+    // Lines to a terminal go above the bar; to a file or pipe, straight out, without
+    // redrawing the bar for each.
+    let out_is_terminal = std::io::stdout().is_terminal();
     let mut out = std::io::stdout().lock();
     while let Some(row) = rows.next().await {
         let row = row?;
@@ -261,7 +264,11 @@ async fn lookup(args: LookupArgs) -> anyhow::Result<ExitCode> {
         } else {
             text_line(&row)
         };
-        progress.suspend(|| writeln!(out, "{line}"))?;
+        if out_is_terminal {
+            progress.suspend(|| writeln!(out, "{line}"))?;
+        } else {
+            writeln!(out, "{line}")?;
+        }
         progress.inc(1);
     }
     out.flush()?;
