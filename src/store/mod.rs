@@ -97,6 +97,18 @@ mod tests {
         );
         assert_eq!(shown_url("sqlite::memory:"), "sqlite::memory:");
     }
+
+    #[tokio::test]
+    async fn connect_existing_never_creates_a_sqlite_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("app.db");
+        // Not even when the URL itself asks for creation.
+        let url = format!("sqlite://{}?mode=rwc", file.display());
+        assert!(connect_existing(&url).await.is_err());
+        assert!(!file.exists());
+        connect(&url).await.unwrap();
+        connect_existing(&url).await.unwrap();
+    }
 }
 
 #[cfg(test)]
