@@ -207,14 +207,19 @@ fn variable_of(command: &clap::Command, long: &str) -> Option<String> {
         })
 }
 
-async fn healthcheck(host: IpAddr, port: u16) -> anyhow::Result<ExitCode> {
-    // A server listening on every address answers on loopback of that family.
+/// Where the server listening on `host` and `port` is asked: there, or on loopback of the same
+/// family when it listens on every address.
+fn health_address(host: IpAddr, port: u16) -> SocketAddr {
     let host = match host {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    let address = SocketAddr::new(host, port);
+    SocketAddr::new(host, port)
+}
+
+async fn healthcheck(host: IpAddr, port: u16) -> anyhow::Result<ExitCode> {
+    let address = health_address(host, port);
     let url = format!("http://{address}/readyz");
     let answer = tokio::task::spawn_blocking(move || {
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -250,4 +255,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("server failed")?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn healthcheck_asks_loopback_for_an_unspecified_address() {
+        let asked = |host: &str| health_address(host.parse().unwrap(), 5000).to_string();
+        assert_eq!(asked("0.0.0.0"), "127.0.0.1:5000");
+        assert_eq!(asked("::"), "[::1]:5000");
+        assert_eq!(asked("192.0.2.10"), "192.0.2.10:5000");
+        assert_eq!(asked("fe80::1"), "[fe80::1]:5000");
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }
