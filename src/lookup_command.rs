@@ -2,7 +2,7 @@
 //! arguments, a file or standard input, without a server or database; for people, cron jobs
 //! and monitoring checks (the exit code says whether anything is listed).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::num::NonZeroU32;
@@ -248,6 +248,8 @@ async fn lookup(args: LookupArgs) -> anyhow::Result<ExitCode> {
 
     let mut any_listed = false;
     let mut any_failed = !untrusted.is_empty();
+    // Lists that answered "not listed": their test points are checked again at the end.
+    let mut answered_not_listed: HashSet<String> = HashSet::new();
     // Lines to a terminal go above the bar; to a file or pipe, straight out, without
     // redrawing the bar for each.
     let out_is_terminal = std::io::stdout().is_terminal();
@@ -256,7 +258,11 @@ async fn lookup(args: LookupArgs) -> anyhow::Result<ExitCode> {
         let row = row?;
         match row.status {
             Status::Listed => any_listed = true,
-            Status::NotListed => {}
+            Status::NotListed => {
+                if !answered_not_listed.contains(&row.blocklist) {
+                    answered_not_listed.insert(row.blocklist.clone());
+                }
+            }
             Status::Unknown => any_failed = true,
         }
         let line = if args.json {
@@ -273,6 +279,25 @@ async fn lookup(args: LookupArgs) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     progress.finish_and_clear();
+    drop(rows);
+
+    // A resolver that a list starts refusing during a long run answers NXDOMAIN from then on:
+    // "not listed" answers are trusted only if the test points still pass after them.
+    for list in chosen
+        .iter()
+        .filter(|list| answered_not_listed.contains(&list.id))
+    {
+        let key = blocklists.key(list);
+        if let Err(e) = resolver.check_list_test_points(list, key).await.result {
+            any_failed = true;
+            eprintln!(
+                "{}: test points failed at the end of the run, so its NOT_LISTED answers above \
+                 are not trusted: {e}\n  What to do: {}",
+                list.id,
+                test_point_advice(list, &e, key.is_some())
+            );
+        }
+    }
     Ok(if any_failed {
         ExitCode::from(FAILED)
     } else if any_listed {

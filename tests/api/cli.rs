@@ -390,3 +390,44 @@ async fn healthcheck_asks_the_address_the_server_listens_on() {
     }
     server.stop().await;
 }
+
+/// A resolver that the list starts refusing during the run answers NXDOMAIN from then on: the
+/// "not listed" answers cannot be trusted, and the exit code says so.
+#[tokio::test]
+async fn test_points_that_fail_by_the_end_of_the_run_make_it_fail() {
+    let dns = start_dns().await;
+    // The one lookup takes a while, so the test can break the list while it is in flight.
+    dns.set(
+        "192.0.2.5".parse().unwrap(),
+        TestAnswer::Slow(
+            std::time::Duration::from_secs(2),
+            Box::new(TestAnswer::NxDomain),
+        ),
+    );
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_secworks"));
+    command
+        .args(["lookup", "192.0.2.5"])
+        .env("SECWORKS_DNS_SERVER", dns.addr().to_string())
+        .env("SECWORKS_DNS_TIMEOUT", "10s")
+        .env("SECWORKS_DNS_ATTEMPTS", "1")
+        .env_remove("SECWORKS_DQS_KEY")
+        .env_remove("SECWORKS_BLOCKLISTS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command.spawn().unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !dns
+        .last_query_name()
+        .is_some_and(|name| name.starts_with("5.2.0.192."))
+    {
+        assert!(tokio::time::Instant::now() < deadline, "never asked");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    dns.set("127.0.0.2".parse().unwrap(), TestAnswer::NxDomain);
+    let output = child.wait_with_output().await.unwrap();
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert_eq!(stdout(&output), "192.0.2.5\tspamhaus-zen\tNo Response\n");
+    let error = stderr(&output);
+    assert!(error.contains("at the end of the run"), "{error}");
+    assert!(error.contains("SECWORKS_DNS_SERVER"), "{error}");
+}
