@@ -27,10 +27,38 @@ pub enum TokenAction {
     RevokeAll { username: String },
 }
 
+/// Opens the database `DATABASE_URL` names, after saying on standard error which one it is
+/// (a SQLite file by its absolute path). A missing SQLite file is an error unless `create`:
+/// `secworks user add` run from another folder must not quietly make a second `app.db`.
+async fn open_store(
+    database: &DatabaseArgs,
+    create: bool,
+) -> anyhow::Result<std::sync::Arc<dyn store::Store>> {
+    let url = &database.database_url;
+    let shown = store::shown_url(url);
+    let missing = store::sqlite_file(url).filter(|file| !file.exists());
+    if let Some(file) = &missing {
+        anyhow::ensure!(
+            create,
+            "DATABASE_URL: no database at {}; nothing was changed. Point DATABASE_URL at the \
+             server's database (a relative path is taken from the current folder), or start \
+             the server once to create it",
+            file.display()
+        );
+        eprintln!("database: {shown} (new)");
+    } else {
+        eprintln!("database: {shown}");
+    }
+    let opened = if create {
+        store::connect(url).await
+    } else {
+        store::connect_existing(url).await
+    };
+    opened.with_context(|| format!("cannot open the database {shown} (DATABASE_URL)"))
+}
+
 async fn admin(database: &DatabaseArgs) -> anyhow::Result<UserAdmin> {
-    let store = store::connect(&database.database_url)
-        .await
-        .context("cannot open the database (DATABASE_URL)")?;
+    let store = open_store(database, false).await?;
     let passwords = Passwords::new().context("cannot prepare password hashing")?;
     Ok(UserAdmin::new(store, passwords))
 }
@@ -86,9 +114,9 @@ pub async fn token(database: &DatabaseArgs, action: TokenAction) -> anyhow::Resu
 }
 
 pub async fn import_pysecworks(database: &DatabaseArgs, source: &Path) -> anyhow::Result<ExitCode> {
-    let store = store::connect(&database.database_url)
-        .await
-        .context("cannot open the database (DATABASE_URL)")?;
+    // Creates a missing database on purpose: importing into a fresh one, before the server's
+    // first start adds its default user, is how a pysecworks deployment moves over.
+    let store = open_store(database, true).await?;
     let report = secworks::import::import_pysecworks(source, store.as_ref()).await?;
     writeln!(
         std::io::stdout(),

@@ -26,115 +26,36 @@ use base64::engine::general_purpose::STANDARD;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "HOST", value_name = "HOST", default_value = "127.0.0.1")]
+    #[arg(
+        long,
+        help_heading = "Server",
+        env = "HOST",
+        value_name = "IP",
+        default_value = "127.0.0.1"
+    )]
     pub host: IpAddr,
 
     /// TCP port to listen on; 0 picks a free one.
-    #[arg(long, env = "PORT", value_name = "PORT", default_value_t = 5000)]
+    #[arg(
+        long,
+        help_heading = "Server",
+        env = "PORT",
+        value_name = "PORT",
+        default_value_t = 5000
+    )]
     pub port: u16,
-
-    #[command(flatten)]
-    pub database: DatabaseArgs,
-
-    /// Log lines as human-readable text or as JSON objects (one per line).
-    #[arg(
-        long,
-        env = "SECWORKS_LOG_FORMAT",
-        value_name = "SECWORKS_LOG_FORMAT",
-        default_value = "text"
-    )]
-    pub log_format: LogFormat,
-
-    /// Lifetime of issued tokens: seconds, or a duration such as `90m` or `1h`.
-    #[arg(long, env = "SECWORKS_TOKEN_TTL", value_name = "SECWORKS_TOKEN_TTL", default_value = "1h", value_parser = parse_ttl)]
-    pub token_ttl: Duration,
-
-    /// Deepest GraphQL query accepted (at least 14, which the standard introspection query needs).
-    #[arg(long, env = "SECWORKS_GRAPHQL_MAX_DEPTH", value_name = "SECWORKS_GRAPHQL_MAX_DEPTH", default_value_t = 32, value_parser = clap::value_parser!(u16).range(14..))]
-    pub graphql_max_depth: u16,
-
-    /// Most fields (aliases included) one GraphQL query may select (at least 200, which the
-    /// standard introspection query needs).
-    #[arg(long, env = "SECWORKS_GRAPHQL_MAX_COMPLEXITY", value_name = "SECWORKS_GRAPHQL_MAX_COMPLEXITY", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(200..))]
-    pub graphql_max_complexity: u32,
-
-    /// Largest `/graphql` request body, in bytes; bigger ones answer 413.
-    #[arg(long, env = "SECWORKS_MAX_BODY_BYTES", value_name = "SECWORKS_MAX_BODY_BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u32).range(1024..))]
-    pub max_body_bytes: u32,
-
-    /// Most aliased fields one GraphQL query may hold.
-    #[arg(long, env = "SECWORKS_GRAPHQL_MAX_ALIASES", value_name = "SECWORKS_GRAPHQL_MAX_ALIASES", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
-    pub graphql_max_aliases: u32,
-
-    /// Longest time one HTTP request may take before it is answered 503.
-    #[arg(long, env = "SECWORKS_REQUEST_TIMEOUT", value_name = "SECWORKS_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
-    pub request_timeout: Duration,
-
-    /// Failed logins allowed per user name from one client address (IPv6: per /64), as
-    /// `<failures>/<period>`; beyond them that name answers 429 to that address until the
-    /// period refills.
-    #[arg(
-        long,
-        env = "SECWORKS_LOGIN_FAILURES_PER_USER",
-        value_name = "SECWORKS_LOGIN_FAILURES_PER_USER",
-        default_value = "5/1m"
-    )]
-    pub login_failures_per_user: FailureLimit,
-
-    /// Failed logins allowed per client address (IPv6: per /64), as `<failures>/<period>`.
-    #[arg(
-        long,
-        env = "SECWORKS_LOGIN_FAILURES_PER_ADDRESS",
-        value_name = "SECWORKS_LOGIN_FAILURES_PER_ADDRESS",
-        default_value = "30/1m"
-    )]
-    pub login_failures_per_address: FailureLimit,
-
-    /// Failed logins allowed per user name across all addresses; beyond them only addresses
-    /// without a recent failure for the name get their password checked.
-    #[arg(
-        long,
-        env = "SECWORKS_LOGIN_FAILURES_PER_NAME",
-        value_name = "SECWORKS_LOGIN_FAILURES_PER_NAME",
-        default_value = "100/1h"
-    )]
-    pub login_failures_per_name: FailureLimit,
 
     /// Take the client address from the last `X-Forwarded-For` entry (set it only behind a
     /// proxy that appends one), for login limits and logs.
-    #[arg(long, env = "SECWORKS_TRUST_FORWARDED_FOR", value_name = "SECWORKS_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, help_heading = "Server", env = "SECWORKS_TRUST_FORWARDED_FOR", value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_forwarded_for: bool,
 
-    /// Serve `secworks_target_listed{target,blocklist}` in /metrics: one series per watched
-    /// target and enabled list that has answered about it (at most 100,000 per scrape).
-    #[arg(long, env = "SECWORKS_METRICS_PER_TARGET", value_name = "SECWORKS_METRICS_PER_TARGET", default_value_t = false, action = clap::ArgAction::Set)]
-    pub metrics_per_target: bool,
-
-    /// Most HTTP connections open at once; further ones wait until one closes. Default: the
-    /// open-file limit less room for the database and DNS queries.
-    #[arg(long, env = "SECWORKS_MAX_CONNECTIONS", value_name = "SECWORKS_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_connections: Option<u32>,
-
-    /// Longest time a request head may take to arrive complete, counted from the connection's
-    /// opening or the previous response (so it also ends idle HTTP/1.1 keep-alive).
-    #[arg(long, env = "SECWORKS_HEADER_TIMEOUT", value_name = "SECWORKS_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
-    pub header_timeout: Duration,
-
-    /// Longest time a connection may stay open with no request in flight (HTTP/2 included).
-    #[arg(long, env = "SECWORKS_IDLE_TIMEOUT", value_name = "SECWORKS_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
-    pub idle_timeout: Duration,
-
     /// On SIGTERM or SIGINT, how long requests and lookups in flight may take to finish.
-    #[arg(long, env = "SECWORKS_SHUTDOWN_GRACE", value_name = "SECWORKS_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Server", env = "SECWORKS_SHUTDOWN_GRACE", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
 
-    /// Most addresses one `enqueue` takes.
-    #[arg(long, env = "SECWORKS_MAX_ENQUEUE", value_name = "SECWORKS_MAX_ENQUEUE", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    pub max_enqueue: u32,
-
-    /// Most addresses and domains all watchlists together hold, CIDR ranges expanded.
-    #[arg(long, env = "SECWORKS_MAX_WATCH_TARGETS", value_name = "SECWORKS_MAX_WATCH_TARGETS", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_watch_targets: u64,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 
     #[command(flatten)]
     pub dns: DnsArgs,
@@ -145,33 +66,121 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
 
+    /// Most addresses one `enqueue` takes.
+    #[arg(long, help_heading = "Limits", env = "SECWORKS_MAX_ENQUEUE", value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_enqueue: u32,
+
+    /// Most addresses and domains all watchlists together hold, CIDR ranges expanded.
+    #[arg(long, help_heading = "Limits", env = "SECWORKS_MAX_WATCH_TARGETS", value_name = "N", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_watch_targets: u64,
+
+    /// Largest `/graphql` request body, in bytes; bigger ones answer 413.
+    #[arg(long, help_heading = "Limits", env = "SECWORKS_MAX_BODY_BYTES", value_name = "BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u32).range(1024..))]
+    pub max_body_bytes: u32,
+
+    /// Deepest GraphQL query accepted (at least 14, which the standard introspection query needs).
+    #[arg(long, help_heading = "Limits", env = "SECWORKS_GRAPHQL_MAX_DEPTH", value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(14..))]
+    pub graphql_max_depth: u16,
+
+    /// Most fields (aliases included) one GraphQL query may select (at least 200, which the
+    /// standard introspection query needs).
+    #[arg(long, help_heading = "Limits", env = "SECWORKS_GRAPHQL_MAX_COMPLEXITY", value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(200..))]
+    pub graphql_max_complexity: u32,
+
+    /// Most aliased fields one GraphQL query may hold.
+    #[arg(long, help_heading = "Limits", env = "SECWORKS_GRAPHQL_MAX_ALIASES", value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub graphql_max_aliases: u32,
+
+    /// Longest time one HTTP request may take before it is answered 503.
+    #[arg(long, help_heading = "Limits", env = "SECWORKS_REQUEST_TIMEOUT", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Most HTTP connections open at once; further ones wait until one closes. Default: the
+    /// open-file limit less room for the database and DNS queries.
+    #[arg(long, help_heading = "Limits", env = "SECWORKS_MAX_CONNECTIONS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+
+    /// Longest time a request head may take to arrive complete, counted from the connection's
+    /// opening or the previous response (so it also ends idle HTTP/1.1 keep-alive).
+    #[arg(long, help_heading = "Limits", env = "SECWORKS_HEADER_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+
+    /// Longest time a connection may stay open with no request in flight (HTTP/2 included).
+    #[arg(long, help_heading = "Limits", env = "SECWORKS_IDLE_TIMEOUT", value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// Lifetime of issued tokens: seconds, or a duration such as `90m` or `1h`.
+    #[arg(long, help_heading = "Authentication", env = "SECWORKS_TOKEN_TTL", value_name = "DURATION", default_value = "1h", value_parser = parse_ttl)]
+    pub token_ttl: Duration,
+
+    /// Failed logins allowed per user name from one client address (IPv6: per /64), as
+    /// `<failures>/<period>`; beyond them that name answers 429 to that address until the
+    /// period refills.
+    #[arg(
+        long,
+        help_heading = "Authentication",
+        env = "SECWORKS_LOGIN_FAILURES_PER_USER",
+        value_name = "FAILURES/PERIOD",
+        default_value = "5/1m"
+    )]
+    pub login_failures_per_user: FailureLimit,
+
+    /// Failed logins allowed per client address (IPv6: per /64), as `<failures>/<period>`.
+    #[arg(
+        long,
+        help_heading = "Authentication",
+        env = "SECWORKS_LOGIN_FAILURES_PER_ADDRESS",
+        value_name = "FAILURES/PERIOD",
+        default_value = "30/1m"
+    )]
+    pub login_failures_per_address: FailureLimit,
+
+    /// Failed logins allowed per user name across all addresses; beyond them only addresses
+    /// without a recent failure for the name get their password checked.
+    #[arg(
+        long,
+        help_heading = "Authentication",
+        env = "SECWORKS_LOGIN_FAILURES_PER_NAME",
+        value_name = "FAILURES/PERIOD",
+        default_value = "100/1h"
+    )]
+    pub login_failures_per_name: FailureLimit,
+
+    /// Log lines as human-readable text or as JSON objects (one per line).
+    #[arg(
+        long,
+        help_heading = "Logging and metrics",
+        env = "SECWORKS_LOG_FORMAT",
+        value_name = "FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+
+    /// Serve `secworks_target_listed{target,blocklist}` in /metrics: one series per watched
+    /// target and enabled list that has answered about it (at most 100,000 per scrape).
+    #[arg(long, help_heading = "Logging and metrics", env = "SECWORKS_METRICS_PER_TARGET", value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set)]
+    pub metrics_per_target: bool,
+
     #[command(flatten)]
     pub webhooks: WebhookArgs,
 }
 
 /// Which blocklists are queried; shared by the server and `secworks lookup`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "DNS and blocklists")]
 pub struct BlocklistArgs {
     /// Blocklists to query, as catalogue ids separated by commas (`secworks blocklists` lists
     /// them); default: spamhaus-zen.
-    #[arg(long, env = "SECWORKS_BLOCKLISTS", value_name = "SECWORKS_BLOCKLISTS")]
+    #[arg(long, env = "SECWORKS_BLOCKLISTS", value_name = "ID,...")]
     pub blocklists: Option<String>,
 
     /// TOML file of blocklists that add to or replace the built-in catalogue's entries.
-    #[arg(
-        long,
-        env = "SECWORKS_BLOCKLISTS_FILE",
-        value_name = "SECWORKS_BLOCKLISTS_FILE"
-    )]
+    #[arg(long, env = "SECWORKS_BLOCKLISTS_FILE", value_name = "PATH")]
     pub blocklists_file: Option<PathBuf>,
 
     /// Daily query budgets as id=queries (or id=none), separated by commas; a list without
     /// one here has its documented free-use limit as budget.
-    #[arg(
-        long,
-        env = "SECWORKS_DAILY_BUDGETS",
-        value_name = "SECWORKS_DAILY_BUDGETS"
-    )]
+    #[arg(long, env = "SECWORKS_DAILY_BUDGETS", value_name = "ID=QUERIES,...")]
     pub daily_budgets: Option<String>,
 }
 
@@ -191,12 +200,14 @@ impl BlocklistArgs {
 
 /// The database; shared by the server and the administration commands.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Database")]
 pub struct DatabaseArgs {
-    /// Database to use; the SQLite file is created on first use.
+    /// Database: `sqlite://PATH` or `postgres://USER:PASSWORD@HOST:PORT/NAME`. The server
+    /// and `import-pysecworks` create a missing SQLite file; `user` and `token` never do.
     #[arg(
         long,
         env = "DATABASE_URL",
-        value_name = "DATABASE_URL",
+        value_name = "URL",
         default_value = "sqlite://app.db"
     )]
     pub database_url: String,
@@ -210,70 +221,72 @@ pub enum LogFormat {
 
 /// How blocklist queries are made; shared by the server and `secworks lookup`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "DNS and blocklists")]
 pub struct DnsArgs {
     /// Spamhaus ZEN's zone, for mirrors and tests (ignored when SECWORKS_DQS_KEY is set).
     #[arg(
         long,
         env = "SECWORKS_DNSBL_ZONE",
-        value_name = "SECWORKS_DNSBL_ZONE",
+        value_name = "ZONE",
         default_value = "zen.spamhaus.org"
     )]
     pub dnsbl_zone: String,
 
     /// Upstream DNS server as ip:port; without it, the system's resolv.conf.
-    #[arg(long, env = "SECWORKS_DNS_SERVER", value_name = "SECWORKS_DNS_SERVER")]
+    #[arg(long, env = "SECWORKS_DNS_SERVER", value_name = "IP:PORT")]
     pub dns_server: Option<SocketAddr>,
 
     /// How long to wait for one DNS answer.
-    #[arg(long, env = "SECWORKS_DNS_TIMEOUT", value_name = "SECWORKS_DNS_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
+    #[arg(long, env = "SECWORKS_DNS_TIMEOUT", value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
     pub dns_timeout: Duration,
 
     /// How many times to send a query before the attempt fails.
-    #[arg(long, env = "SECWORKS_DNS_ATTEMPTS", value_name = "SECWORKS_DNS_ATTEMPTS", default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=10))]
+    #[arg(long, env = "SECWORKS_DNS_ATTEMPTS", value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=10))]
     pub dns_attempts: u8,
 }
 
 /// How the lookup workers run.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Lookups")]
 pub struct EngineArgs {
     /// Lookups in flight at once.
-    #[arg(long, env = "SECWORKS_LOOKUP_CONCURRENCY", value_name = "SECWORKS_LOOKUP_CONCURRENCY", default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=10_000))]
+    #[arg(long, env = "SECWORKS_LOOKUP_CONCURRENCY", value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=10_000))]
     pub lookup_concurrency: u16,
 
     /// Blocklist lookups per second at most (Spamhaus's free use is about 3 per second).
-    #[arg(long, env = "SECWORKS_LOOKUP_QPS", value_name = "SECWORKS_LOOKUP_QPS")]
+    #[arg(long, env = "SECWORKS_LOOKUP_QPS", value_name = "N")]
     pub lookup_qps: Option<NonZeroU32>,
 
     /// How long a claimed job stays claimed before another worker may take it back.
-    #[arg(long, env = "SECWORKS_LOOKUP_LEASE", value_name = "SECWORKS_LOOKUP_LEASE", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, env = "SECWORKS_LOOKUP_LEASE", value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub lookup_lease: Duration,
 
     /// Delay before retrying a failed lookup; doubles with each attempt, up to 10 minutes.
-    #[arg(long, env = "SECWORKS_LOOKUP_RETRY_BASE", value_name = "SECWORKS_LOOKUP_RETRY_BASE", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "SECWORKS_LOOKUP_RETRY_BASE", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub lookup_retry_base: Duration,
 
     /// Attempts before a lookup is given up as failed.
-    #[arg(long, env = "SECWORKS_LOOKUP_MAX_ATTEMPTS", value_name = "SECWORKS_LOOKUP_MAX_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, env = "SECWORKS_LOOKUP_MAX_ATTEMPTS", value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub lookup_max_attempts: u32,
 
     /// How often the blocklist's test points are checked.
-    #[arg(long, env = "SECWORKS_HEALTH_INTERVAL", value_name = "SECWORKS_HEALTH_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, env = "SECWORKS_HEALTH_INTERVAL", value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub health_interval: Duration,
 
     /// How often the re-check planner queues each list's watched targets that fall due.
-    #[arg(long, env = "SECWORKS_RECHECK_ROUND", value_name = "SECWORKS_RECHECK_ROUND", default_value = "30s", value_parser = parse_round)]
+    #[arg(long, env = "SECWORKS_RECHECK_ROUND", value_name = "DURATION", default_value = "30s", value_parser = parse_round)]
     pub recheck_round: Duration,
 
     /// How long a blocklist's lookups wait after it answers "excessive queries".
-    #[arg(long, env = "SECWORKS_RATE_LIMIT_PAUSE", value_name = "SECWORKS_RATE_LIMIT_PAUSE", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, env = "SECWORKS_RATE_LIMIT_PAUSE", value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub rate_limit_pause: Duration,
 
     /// The shortest time an answer counts as fresh, whatever its DNS TTL.
-    #[arg(long, env = "SECWORKS_MIN_FRESH", value_name = "SECWORKS_MIN_FRESH", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, env = "SECWORKS_MIN_FRESH", value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub min_fresh: Duration,
 
     /// The longest time an answer counts as fresh, whatever its DNS TTL.
-    #[arg(long, env = "SECWORKS_MAX_FRESH", value_name = "SECWORKS_MAX_FRESH", default_value = "1d", value_parser = parse_duration)]
+    #[arg(long, env = "SECWORKS_MAX_FRESH", value_name = "DURATION", default_value = "1d", value_parser = parse_duration)]
     pub max_fresh: Duration,
 }
 
@@ -472,14 +485,15 @@ impl Config {
 
 /// How webhooks are delivered.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Webhooks")]
 pub struct WebhookArgs {
     /// Longest time one webhook delivery attempt may take, connecting included.
-    #[arg(long, env = "SECWORKS_WEBHOOK_TIMEOUT", value_name = "SECWORKS_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "SECWORKS_WEBHOOK_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub webhook_timeout: Duration,
 
     /// Let webhooks reach addresses that are not global (loopback, private, link-local, ...):
     /// only for receivers on a trusted network.
-    #[arg(long, env = "SECWORKS_WEBHOOK_ALLOW_PRIVATE", value_name = "SECWORKS_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, env = "SECWORKS_WEBHOOK_ALLOW_PRIVATE", value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set)]
     pub webhook_allow_private: bool,
 }
 

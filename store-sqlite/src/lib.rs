@@ -41,9 +41,21 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// Opens the database file, creating it if it is missing, and migrates it.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::open(url, true).await
+    }
+
+    /// Opens and migrates the database file only if it exists: for the administration
+    /// commands, which must not leave a new, empty database wherever they happen to run.
+    pub async fn connect_existing(url: &str) -> Result<Self, StoreError> {
+        Self::open(url, false).await
+    }
+
+    async fn open(url: &str, create: bool) -> Result<Self, StoreError> {
+        // After the URL's own options, so that `?mode=rwc` cannot turn creation back on.
         let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))

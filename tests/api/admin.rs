@@ -78,6 +78,8 @@ async fn query_with(server: &ChildServer, token: &str) -> (u16, Value) {
 #[tokio::test]
 async fn users_are_managed_from_the_command_line_and_the_server_follows() {
     let db = TestDb::new().await;
+    // The commands act only on an existing database, as the server leaves it.
+    secworks::store::connect(db.url()).await.unwrap();
 
     let out = succeeds(&secworks(&db, &["user", "add", "alice"], "correct horse\n"));
     assert!(out.contains("added user alice"), "{out}");

@@ -1,4 +1,4 @@
-//! Starting the real binary: `--help`, and bad settings that must stop the start with a
+//! Starting the real binary: `serve --help`, and bad settings that must stop the start with a
 //! message naming the variable.
 
 use std::process::{Command, Output};
@@ -26,8 +26,8 @@ fn secworks(envs: &[(&str, &str)], args: &[&str]) -> Output {
 }
 
 #[test]
-fn help_documents_every_setting() {
-    let output = secworks(&[], &["--help"]);
+fn serve_help_documents_every_setting() {
+    let output = secworks(&[], &["serve", "--help"]);
     assert!(output.status.success());
     let help = String::from_utf8(output.stdout).unwrap();
     for variable in [

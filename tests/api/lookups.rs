@@ -532,7 +532,8 @@ async fn the_lookup_command_asks_once_and_prints() {
         "2001:db8::2".into(),
     ])
     .await;
-    assert!(output.status.success(), "{output:?}");
+    // Exit 1: something is listed.
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
     let stdout = String::from_utf8(output.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{stdout}");
@@ -547,7 +548,7 @@ async fn the_lookup_command_asks_once_and_prints() {
     );
 
     let output = run(vec!["192.0.2.50".into()]).await;
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(
         stdout.starts_with("192.0.2.50\tspamhaus-zen\terror: "),
@@ -555,7 +556,7 @@ async fn the_lookup_command_asks_once_and_prints() {
     );
 
     let output = run(vec!["1.2.3.4".into(), "nope".into()]).await;
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("\"nope\" (argument 2)"),
         "{output:?}"

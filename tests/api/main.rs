@@ -4,6 +4,7 @@
 mod admin;
 mod analyst;
 mod blocklists;
+mod cli;
 mod clients;
 mod config;
 mod connections;
