@@ -61,7 +61,7 @@ pub async fn blocklists(
                     eprintln!(
                         "{}: {}",
                         list.id,
-                        crate::lookup_command::test_point_advice(list, &e, keyed)
+                        secworks::lookup::test_point_advice(list, &e, keyed)
                     );
                 }
             }

@@ -17,10 +17,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use secworks::blocklists::Blocklists;
 use secworks::config::{BlocklistArgs, DnsArgs};
 use secworks::timestamp;
-use secworks_dnsbl::{
-    Address, Blocklist, DnsblResolver, Domain, ErrorAnswerKind, ListKey, ListLookupError,
-    ListOutcome, ListTestPointError, Target,
-};
+use secworks_dnsbl::{Address, Blocklist, DnsblResolver, Domain, ListKey, ListOutcome, Target};
 use serde::Serialize;
 
 /// Exit codes, in `secworks lookup --help` (and the README).
@@ -184,7 +181,7 @@ async fn lookup(args: LookupArgs) -> anyhow::Result<ExitCode> {
                 "{}: test points failed, so its answers are not trusted and its results are \
                  UNKNOWN: {e}\n  What to do: {}",
                 list.id,
-                test_point_advice(list, &e, blocklists.key(list).is_some())
+                secworks::lookup::test_point_advice(list, &e, blocklists.key(list).is_some())
             );
             untrusted.insert(list.id.as_str(), e.to_string());
         }
@@ -294,7 +291,7 @@ async fn lookup(args: LookupArgs) -> anyhow::Result<ExitCode> {
                 "{}: test points failed at the end of the run, so its NOT_LISTED answers above \
                  are not trusted: {e}\n  What to do: {}",
                 list.id,
-                test_point_advice(list, &e, key.is_some())
+                secworks::lookup::test_point_advice(list, &e, key.is_some())
             );
         }
     }
@@ -565,57 +562,6 @@ fn text_line(row: &Row) -> String {
         }
     }
     line
-}
-
-/// What an operator can do about a list whose test points fail, in one sentence or two.
-pub fn test_point_advice(list: &Blocklist, error: &ListTestPointError, keyed: bool) -> String {
-    let spamhaus = list.id.starts_with("spamhaus-");
-    let blocked = || {
-        if spamhaus && keyed {
-            "Spamhaus did not answer through the Data Query Service as it must: check that \
-             SECWORKS_DQS_KEY is your current key"
-                .to_owned()
-        } else if spamhaus {
-            "Spamhaus refuses queries that come through public resolvers (8.8.8.8, 1.1.1.1, \
-             your ISP's): set SECWORKS_DNS_SERVER to your own recursive resolver (e.g. unbound \
-             on this machine, 127.0.0.1:53), or get a free Data Query Service key from \
-             Spamhaus and set SECWORKS_DQS_KEY"
-                .to_owned()
-        } else {
-            format!(
-                "{} may refuse queries from this resolver (many lists block public resolvers): \
-                 set SECWORKS_DNS_SERVER to your own recursive resolver",
-                list.id
-            )
-        }
-    };
-    match error {
-        ListTestPointError::ListedPointNotListed { .. } => blocked(),
-        ListTestPointError::UnlistedPointListed { .. } => "the resolver answers names that do \
-             not exist (a wildcard or rewriting resolver): set SECWORKS_DNS_SERVER to a \
-             recursive resolver that passes answers through unchanged"
-            .to_owned(),
-        ListTestPointError::Lookup { error, .. } => match error.error_kind() {
-            Some(ErrorAnswerKind::ResolverBlocked) => blocked(),
-            Some(ErrorAnswerKind::KeyRejected) => {
-                "the list rejected the account key: check SECWORKS_DQS_KEY".to_owned()
-            }
-            Some(ErrorAnswerKind::RateLimited) => {
-                "the list says this resolver sends too many queries: use your own recursive \
-                 resolver (SECWORKS_DNS_SERVER), keep to the free-use limit (--qps), or use a \
-                 Data Query Service key (SECWORKS_DQS_KEY)"
-                    .to_owned()
-            }
-            _ if matches!(error.as_ref(), ListLookupError::Dns { .. }) => {
-                "the DNS server did not answer usably: check that the server SECWORKS_DNS_SERVER \
-                 names (or the system's resolv.conf) is up and reachable, and that it is a \
-                 recursive resolver"
-                    .to_owned()
-            }
-            _ => blocked(),
-        },
-        _ => blocked(),
-    }
 }
 
 #[cfg(test)]

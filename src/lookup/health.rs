@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use secworks_dnsbl::{Blocklist, DnsblResolver};
+use secworks_dnsbl::{
+    Blocklist, DnsblResolver, ErrorAnswerKind, ListLookupError, ListTestPointError,
+};
 use tokio::sync::watch;
 
 use super::budget::utc_day;
@@ -27,26 +29,58 @@ impl Health {
     }
 }
 
-/// What an operator can do when `list`'s test points fail, naming the settings to change: the
-/// usual cause is a resolver the list refuses, which a first run on a laptop or a cloud VM
-/// (with a public or shared resolver) meets at once. `keyed`: queried with an account key.
-pub fn remedy(list: &Blocklist, keyed: bool) -> &'static str {
-    match (list.keyed_zone.is_some(), keyed) {
-        (true, false) => {
-            "Spamhaus refuses queries that come through public or shared resolvers (Google, \
-             Cloudflare, most cloud providers' defaults) and answers them as if nothing were \
-             listed: set SECWORKS_DNS_SERVER to a recursive resolver of your own (e.g. unbound \
-             on this host), or register for a free Spamhaus DQS key and set SECWORKS_DQS_KEY"
+/// What an operator can do about a list whose test points fail, in one sentence or two,
+/// naming the settings to change: the usual cause is a resolver the list refuses, which a
+/// first run on a laptop or a cloud VM (public or shared resolver) meets at once. The
+/// engine's pause reason and `secworks lookup` / `blocklists --check` both say it. `keyed`:
+/// queried with an account key.
+pub fn test_point_advice(list: &Blocklist, error: &ListTestPointError, keyed: bool) -> String {
+    let spamhaus = list.id.starts_with("spamhaus-");
+    let blocked = || {
+        if spamhaus && keyed {
+            "Spamhaus did not answer through the Data Query Service as it must: check that \
+             SECWORKS_DQS_KEY is your current key"
+                .to_owned()
+        } else if spamhaus {
+            "Spamhaus refuses queries that come through public resolvers (8.8.8.8, 1.1.1.1, \
+             your ISP's): set SECWORKS_DNS_SERVER to your own recursive resolver (e.g. unbound \
+             on this machine, 127.0.0.1:53), or get a free Data Query Service key from \
+             Spamhaus and set SECWORKS_DQS_KEY"
+                .to_owned()
+        } else {
+            format!(
+                "{} may refuse queries from this resolver (many lists block public resolvers): \
+                 set SECWORKS_DNS_SERVER to your own recursive resolver",
+                list.id
+            )
         }
-        (true, true) => {
-            "check that SECWORKS_DQS_KEY is an active Spamhaus DQS key and that the resolver \
-             (SECWORKS_DNS_SERVER, else the system's) answers"
-        }
-        (false, _) => {
-            "check that the resolver (SECWORKS_DNS_SERVER, else the system's) answers for the \
-             list's zone; many blocklists refuse public resolvers: use a recursive resolver of \
-             your own, or disable the list (SECWORKS_BLOCKLISTS)"
-        }
+    };
+    match error {
+        ListTestPointError::ListedPointNotListed { .. } => blocked(),
+        ListTestPointError::UnlistedPointListed { .. } => "the resolver answers names that do \
+             not exist (a wildcard or rewriting resolver): set SECWORKS_DNS_SERVER to a \
+             recursive resolver that passes answers through unchanged"
+            .to_owned(),
+        ListTestPointError::Lookup { error, .. } => match error.error_kind() {
+            Some(ErrorAnswerKind::ResolverBlocked) => blocked(),
+            Some(ErrorAnswerKind::KeyRejected) => {
+                "the list rejected the account key: check SECWORKS_DQS_KEY".to_owned()
+            }
+            Some(ErrorAnswerKind::RateLimited) => {
+                "the list says this resolver sends too many queries: use your own recursive \
+                 resolver (SECWORKS_DNS_SERVER), keep to the free-use limit (--qps), or use a \
+                 Data Query Service key (SECWORKS_DQS_KEY)"
+                    .to_owned()
+            }
+            _ if matches!(error.as_ref(), ListLookupError::Dns { .. }) => {
+                "the DNS server did not answer usably: check that the server SECWORKS_DNS_SERVER \
+                 names (or the system's resolv.conf) is up and reachable, and that it is a \
+                 recursive resolver"
+                    .to_owned()
+            }
+            _ => blocked(),
+        },
+        _ => blocked(),
     }
 }
 
@@ -105,7 +139,7 @@ pub async fn monitor(
             Ok(()) => Health::Healthy,
             Err(e) => Health::Degraded(format!(
                 "{e}. To fix: {}",
-                remedy(&worker.list, worker.key.is_some())
+                test_point_advice(&worker.list, &e, worker.key.is_some())
             )),
         };
         if *health.borrow() != checked {

@@ -15,4 +15,4 @@ mod throttle;
 mod writer;
 
 pub use engine::{EngineHandle, EngineSettings, ListStatus, LookupEngine, LookupStatus, Pause};
-pub use health::remedy;
+pub use health::test_point_advice;
