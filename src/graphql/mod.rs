@@ -1,5 +1,6 @@
 //! The GraphQL API of schema.graphql: the generated glue and the resolvers behind it.
 
+mod dashboard;
 mod events;
 mod limits;
 mod lookups;

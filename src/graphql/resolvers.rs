@@ -291,6 +291,40 @@ impl QueryResolvers for Resolvers {
     async fn recheck_plan(&self, _ctx: &Context<'_>) -> async_graphql::Result<Vec<BlocklistPlan>> {
         self.recheck_plans().await
     }
+
+    // The dashboard's reads: in `dashboard.rs`.
+
+    async fn blocklist_usage(
+        &self,
+        _ctx: &Context<'_>,
+        hours: Option<i32>,
+    ) -> async_graphql::Result<Vec<super::generated::BlocklistHour>> {
+        self.usage_by_hour(hours).await
+    }
+
+    async fn listed_targets(
+        &self,
+        _ctx: &Context<'_>,
+        hours: Option<i32>,
+    ) -> async_graphql::Result<Vec<super::generated::ListedHour>> {
+        self.listed_by_hour(hours).await
+    }
+
+    async fn watched_listings(
+        &self,
+        _ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<Vec<super::generated::WatchedListing>> {
+        self.watched_listings_now(first).await
+    }
+
+    async fn latest_listing_events(
+        &self,
+        _ctx: &Context<'_>,
+        last: Option<i32>,
+    ) -> async_graphql::Result<Vec<super::generated::ListingEvent>> {
+        self.latest_events(last).await
+    }
 }
 
 impl MutationResolvers for Resolvers {
@@ -599,7 +633,7 @@ fn not_checked(list: &CatalogueEntry) -> ListResult {
 
 /// Return codes decoded with the list's own documented codes. Codes the catalogue no longer
 /// documents (it was edited since) are shown as such rather than dropped.
-fn list_listings(list: &CatalogueEntry, codes: &[std::net::Ipv4Addr]) -> Vec<Listing> {
+pub(super) fn list_listings(list: &CatalogueEntry, codes: &[std::net::Ipv4Addr]) -> Vec<Listing> {
     match list.decode(Answer::Records(codes.to_vec())) {
         Ok(ListOutcome::Listed(listings)) => listings
             .into_iter()

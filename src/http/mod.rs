@@ -61,6 +61,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
         .at("/graphql/schema.graphql", poem::get(published_schema))
         .nest("/docs", pages::DOCS.routes())
         .nest("/graphiql", pages::GRAPHIQL.routes())
+        .nest("/ui", pages::DASHBOARD.routes())
         .at("/healthz", poem::get(health::alive))
         .at("/readyz", poem::get(health::ready))
         .at("/metrics", poem::get(metrics::render))

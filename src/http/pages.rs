@@ -1,10 +1,12 @@
-//! The two pages for people: `GET /graphiql` (GraphiQL) and `GET /docs` (Swagger UI on the
-//! token API). Every file either loads is served from here, so both work on a network that
-//! reaches nothing but this service, and neither sends anything to another host.
+//! The pages for people: `GET /graphiql` (GraphiQL), `GET /docs` (Swagger UI on the token
+//! API) and `GET /ui` (the dashboard). Every file each loads is served from here, so all work
+//! on a network that reaches nothing but this service, and none sends anything to another
+//! host. Each page is public; what it shows comes from the API with a bearer token that its
+//! login form obtains.
 //!
-//! The pages and their scripts are ours (`web/graphiql.*`, `web/docs.*`); GraphiQL, React and
-//! Swagger UI are the pinned copies in `web/vendor/` (see `web/vendor/README.md`), compiled into
-//! the binary.
+//! The pages and their scripts are ours (`web/graphiql.*`, `web/docs.*`, `web/dashboard.*`);
+//! GraphiQL, React, Swagger UI and uPlot are the pinned copies in `web/vendor/` (see
+//! `web/vendor/README.md`), compiled into the binary.
 
 use poem::endpoint::make_sync;
 use poem::http::header;
@@ -67,6 +69,21 @@ pub static DOCS: Page = Page {
         asset!("docs.js", JS),
         asset!(vendor "swagger-ui-bundle.js", JS),
         asset!(vendor "swagger-ui.css", CSS),
+    ],
+};
+
+/// The dashboard runs only its own and uPlot's scripts and styles from this origin, with no
+/// inline script or `<style>` (uPlot sizes its elements through the CSSOM, which `style-src`
+/// does not govern), and fetches only this origin's API.
+pub static DASHBOARD: Page = Page {
+    html: web_file!("dashboard.html"),
+    csp: "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
+          form-action 'none'; frame-ancestors 'none'",
+    assets: &[
+        asset!("dashboard.js", JS),
+        asset!("dashboard.css", CSS),
+        asset!(vendor "uPlot.iife.min.js", JS),
+        asset!(vendor "uPlot.min.css", CSS),
     ],
 };
 

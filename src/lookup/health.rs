@@ -11,7 +11,6 @@ use secworks_dnsbl::{
 };
 use tokio::sync::watch;
 
-use super::budget::utc_day;
 use super::engine::{Check, Shared, Worker};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +129,7 @@ pub async fn monitor(
         }
         if let Err(e) = shared
             .counts
-            .count_queries(&worker.list.id, utc_day(now), report.queries)
+            .count_queries(&worker.list.id, now, report.queries)
             .await
         {
             tracing::warn!(error = %e, list = %worker.list.id, "cannot count test point queries");

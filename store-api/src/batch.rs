@@ -140,6 +140,22 @@ pub fn query_counts(outcomes: &[JobOutcome]) -> Vec<(&str, Date, u64)> {
         .collect()
 }
 
+/// The queries of every outcome, summed per list and UTC hour of `at` (see [`query_counts`]),
+/// in (list, hour) order: what `blocklist_query_hours` adds in the same transaction.
+pub fn hourly_query_counts(outcomes: &[JobOutcome]) -> Vec<(&str, OffsetDateTime, u64)> {
+    let mut counts: BTreeMap<(&str, OffsetDateTime), u64> = BTreeMap::new();
+    for outcome in outcomes.iter().filter(|o| o.queries > 0) {
+        let slot = counts
+            .entry((outcome.blocklist.as_str(), crate::utc_hour(outcome.at)))
+            .or_default();
+        *slot = slot.saturating_add(outcome.queries);
+    }
+    counts
+        .into_iter()
+        .map(|((list, hour), queries)| (list, hour, queries))
+        .collect()
+}
+
 /// An answer as `list_results` gets it.
 #[derive(Debug, Clone, Copy)]
 pub struct AnswerRow<'a> {
@@ -464,6 +480,14 @@ mod tests {
             [
                 ("spamcop", date!(2024 - 01 - 02), 3),
                 (ORIGINAL_LIST, date!(2024 - 01 - 01), 1),
+            ]
+        );
+        // The same queries per UTC hour: 23:59 at -01:00 is in the hour of 00:00 UTC.
+        assert_eq!(
+            hourly_query_counts(&outcomes),
+            [
+                ("spamcop", datetime!(2024-01-02 00:00 UTC), 3),
+                (ORIGINAL_LIST, datetime!(2024-01-01 12:00 UTC), 1),
             ]
         );
     }

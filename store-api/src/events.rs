@@ -99,6 +99,41 @@ pub trait ListingEvents: Send + Sync {
     /// The id of the last event in the log (0 for none): cheap, for noticing new events and
     /// for starting at the log's end.
     async fn last_event_id(&self) -> Result<i64, StoreError>;
+
+    /// The last `limit` events of the log, newest (highest id) first.
+    async fn latest_listing_events(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<ListingEventRecord>, StoreError>;
+
+    /// From one snapshot: how many targets each of the `enabled` lists lists now, and per
+    /// list and UTC hour, its LISTED and DELISTED events whose answer came at or after
+    /// `since`'s hour. Together they give how many targets a list listed at the end of each
+    /// hour: the count now, less the LISTED and plus the DELISTED events after it.
+    async fn listing_tally(
+        &self,
+        enabled: &[&str],
+        since: OffsetDateTime,
+    ) -> Result<ListingTally, StoreError>;
+}
+
+/// How many targets lists list now, and the changes of recent hours ([`ListingEvents::listing_tally`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListingTally {
+    /// (list id, targets it lists now), for the lists that list any, by list id (bytewise).
+    pub listed_now: Vec<(String, u64)>,
+    /// The hours with LISTED or DELISTED events, by hour then list id (bytewise).
+    pub hours: Vec<HourlyChanges>,
+}
+
+/// One list's LISTED and DELISTED events of one UTC hour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourlyChanges {
+    /// When the hour begins.
+    pub hour: OffsetDateTime,
+    pub blocklist: String,
+    pub listed: u64,
+    pub delisted: u64,
 }
 
 /// For backends: a list's previous real answer about a target, as `list_results` holds it

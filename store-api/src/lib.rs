@@ -36,12 +36,12 @@ pub use time::OffsetDateTime;
 
 pub use accounts::{Accounts, TokenStanding, User, UserSummary};
 pub use answer::StoredAnswer;
-pub use events::{ListingChange, ListingEventRecord, ListingEvents};
+pub use events::{HourlyChanges, ListingChange, ListingEventRecord, ListingEvents, ListingTally};
 pub use filters::{ChangeKey, FilteredLookups, FoundLookup, JobState, LookupFilter};
 pub use import::{Import, ImportCounts, ImportedUser};
 pub use lists::{
-    DomainRecord, Evidence, ListAnswer, ListResultRecord, ListResults, ListState, NOT_LOOKED_UP,
-    ORIGINAL_LIST, Verdict,
+    DomainRecord, Evidence, HOURLY_QUERIES_KEPT, HourlyQueries, ListAnswer, ListResultRecord,
+    ListResults, ListState, NOT_LOOKED_UP, ORIGINAL_LIST, Verdict, utc_hour,
 };
 pub use queue::{
     ClaimedJob, ClaimedRow, JobOutcome, JobResult, NewJob, Queue, QueueCounts, Unreadable,
@@ -50,8 +50,8 @@ pub use queue::{
 pub use rechecks::{Rechecks, ScheduleSummary, TakenDue, TargetKind};
 pub use results::{Attempt, HistoryRecord, LookupRecord, Results};
 pub use watchlists::{
-    EntryProblem, InvalidWatchEntry, WatchEntry, WatchedVerdict, WatchlistName, WatchlistRecord,
-    WatchlistWrite, Watchlists,
+    EntryProblem, InvalidWatchEntry, WatchEntry, WatchedListing, WatchedVerdict, WatchlistName,
+    WatchlistRecord, WatchlistWrite, Watchlists,
 };
 pub use webhooks::{ClaimedWebhook, Delivery, NewWebhook, WebhookCreated, WebhookRecord, Webhooks};
 

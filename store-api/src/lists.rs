@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use async_trait::async_trait;
 use secworks_dnsbl::{Domain, Target};
-use time::{Date, OffsetDateTime};
+use time::{Date, Duration, OffsetDateTime};
 
 use crate::StoreError;
 
@@ -18,6 +18,26 @@ pub const ORIGINAL_LIST: &str = secworks_dnsbl::DEFAULT_ENABLED;
 /// that answers about it; when that is another list, this is its `response_code` until the
 /// original list answers.
 pub const NOT_LOOKED_UP: &str = "No records found.";
+
+/// How long hourly query counts are kept: a week and a day, so a week back from any hour
+/// today is complete.
+pub const HOURLY_QUERIES_KEPT: Duration = Duration::days(8);
+
+/// How many queries one list was sent in one UTC hour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourlyQueries {
+    /// When the hour begins.
+    pub hour: OffsetDateTime,
+    /// The catalogue id.
+    pub blocklist: String,
+    pub queries: u64,
+}
+
+/// The start of an instant's UTC hour, as hourly counts are kept.
+pub fn utc_hour(at: OffsetDateTime) -> OffsetDateTime {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    at.replace_time(time::Time::MIDNIGHT) + Duration::hours(i64::from(at.hour()))
+}
 
 /// What a list's answer said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -104,14 +124,24 @@ pub trait ListResults: Send + Sync {
     /// The record of a domain; `None` if no list ever answered about it.
     async fn domain(&self, domain: &Domain) -> Result<Option<DomainRecord>, StoreError>;
 
-    /// Adds `queries` to what `blocklist` was sent on `day` (UTC). Shared by every replica on
-    /// the database, which is what makes a daily budget hold across them.
+    /// Adds `queries` sent `at` to what `blocklist` was sent on that UTC day and in that UTC
+    /// hour, in one transaction. Shared by every replica on the database, which is what makes
+    /// a daily budget hold across them. Also purges the hourly counts older than
+    /// [`HOURLY_QUERIES_KEPT`] before `at` (the test-point checks that call this run
+    /// periodically on every list, so the purge runs often enough and off the lookup path).
     async fn count_queries(
         &self,
         blocklist: &str,
-        day: Date,
+        at: OffsetDateTime,
         queries: u64,
     ) -> Result<(), StoreError>;
+
+    /// The hourly query counts of the UTC hours that begin at or after `since`'s hour, by hour
+    /// then list id (bytewise); hours and lists without queries are left out.
+    async fn queries_by_hour(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<HourlyQueries>, StoreError>;
 
     /// How many queries each list was sent on `day` (UTC), for the lists that were sent any.
     async fn queries_on(&self, day: Date) -> Result<Vec<(String, u64)>, StoreError>;

@@ -264,6 +264,23 @@ pub struct WatchedVerdict {
     pub verdict: Verdict,
 }
 
+/// One list's listing of a watched target: what the dashboard shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchedListing {
+    /// The target, canonical text.
+    pub target: String,
+    /// The catalogue id.
+    pub blocklist: String,
+    /// The A records of the answer, numeric order.
+    pub return_codes: Vec<std::net::Ipv4Addr>,
+    /// The list's TXT record for the listing, when it publishes one.
+    pub reason: Option<String>,
+    /// When the answer that lists it came.
+    pub checked_at: OffsetDateTime,
+    /// The watchlists that hold the target, by name.
+    pub watchlists: Vec<WatchlistName>,
+}
+
 /// What a watchlist write did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WatchlistWrite {
@@ -338,6 +355,27 @@ pub trait Watchlists: Send + Sync {
         enabled: &[&str],
         limit: u64,
     ) -> Result<Vec<WatchedVerdict>, StoreError>;
+
+    /// The `enabled` lists' current listings of watched targets (answers that list them), by
+    /// target then list id (bytewise), each with the watchlists that hold its target; at most
+    /// `limit` of them.
+    async fn watched_listings(
+        &self,
+        enabled: &[&str],
+        limit: u64,
+    ) -> Result<Vec<WatchedListing>, StoreError>;
+}
+
+/// For backends: the watchlist names a listing's query joined with `,` (names never hold
+/// one), read back in order.
+pub fn read_watchlist_names(joined: &str) -> Result<Vec<WatchlistName>, StoreError> {
+    let mut names: Vec<WatchlistName> = joined
+        .split(',')
+        .filter(|name| !name.is_empty())
+        .map(|name| read_name(name.to_owned()))
+        .collect::<Result<_, _>>()?;
+    names.sort();
+    Ok(names)
 }
 
 /// For backends: a `list_results` state read back as a verdict, or [`StoreError::Unreadable`]

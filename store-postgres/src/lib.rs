@@ -19,10 +19,10 @@ mod webhooks;
 use async_trait::async_trait;
 use secworks_store_api::batch::ListResultColumns;
 use secworks_store_api::{
-    Accounts, Address, Attempt, ClaimedJob, Domain, DomainRecord, HistoryRecord, Import,
-    ImportCounts, ImportedUser, JobOutcome, ListResultRecord, ListResults, LookupRecord, NewJob,
-    Ping, Queue, QueueCounts, Results, StoreError, StoredAnswer, Target, TokenStanding, User,
-    UserSummary,
+    Accounts, Address, Attempt, ClaimedJob, Domain, DomainRecord, HOURLY_QUERIES_KEPT,
+    HistoryRecord, HourlyQueries, Import, ImportCounts, ImportedUser, JobOutcome, ListResultRecord,
+    ListResults, LookupRecord, NewJob, Ping, Queue, QueueCounts, Results, StoreError, StoredAnswer,
+    Target, TokenStanding, User, UserSummary, utc_hour,
 };
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -387,24 +387,57 @@ impl ListResults for PgStore {
     async fn count_queries(
         &self,
         blocklist: &str,
-        day: Date,
+        at: OffsetDateTime,
         queries: u64,
     ) -> Result<(), StoreError> {
         if queries == 0 {
             return Ok(());
         }
-        let queries = i64::try_from(queries).unwrap_or(i64::MAX);
+        let day = secworks_store_api::batch::utc_day(at);
+        let hour = utc_hour(at);
+        let counted = i64::try_from(queries).unwrap_or(i64::MAX);
+        let mut tx = self.pool.begin().await?;
         sqlx::query!(
             "INSERT INTO blocklist_queries (blocklist, day, queries) VALUES ($1, $2, $3)
              ON CONFLICT (blocklist, day)
              DO UPDATE SET queries = blocklist_queries.queries + excluded.queries",
             blocklist,
             day,
-            queries
+            counted
         )
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        queue::count_hours(&mut tx, &[(blocklist, hour, queries)]).await?;
+        sqlx::query!(
+            "DELETE FROM blocklist_query_hours WHERE begins_at < $1",
+            hour - HOURLY_QUERIES_KEPT
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    async fn queries_by_hour(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<HourlyQueries>, StoreError> {
+        let rows = sqlx::query!(
+            r#"SELECT begins_at, blocklist, queries FROM blocklist_query_hours
+               WHERE begins_at >= $1 AND queries > 0
+               ORDER BY begins_at, blocklist COLLATE "C""#,
+            utc_hour(since)
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| HourlyQueries {
+                hour: row.begins_at,
+                blocklist: row.blocklist,
+                queries: u64::try_from(row.queries).unwrap_or_default(),
+            })
+            .collect())
     }
 
     async fn queries_on(&self, day: Date) -> Result<Vec<(String, u64)>, StoreError> {

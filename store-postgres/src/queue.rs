@@ -253,6 +253,7 @@ pub(crate) async fn record(
     let counts = batch::query_counts(batch.outcomes);
     if !counts.is_empty() {
         count_queries(&mut tx, &counts).await?;
+        count_hours(&mut tx, &batch::hourly_query_counts(batch.outcomes)).await?;
     }
     if !events.is_empty() {
         crate::watch::append_events(&mut tx, &events).await?;
@@ -608,6 +609,34 @@ async fn count_queries(
          DO UPDATE SET queries = blocklist_queries.queries + excluded.queries",
         &lists as &[&str],
         &days,
+        &queries
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Adds a batch's hourly query counts, one row per (list, hour), after the daily ones. Every
+/// writer locks the daily rows, then the hourly ones, each in the same order: no deadlock.
+pub(crate) async fn count_hours(
+    tx: &mut PgConnection,
+    counts: &[(&str, OffsetDateTime, u64)],
+) -> Result<(), StoreError> {
+    let lists: Vec<&str> = counts.iter().map(|c| c.0).collect();
+    let hours: Vec<OffsetDateTime> = counts.iter().map(|c| c.1).collect();
+    let queries: Vec<i64> = counts
+        .iter()
+        .map(|c| i64::try_from(c.2).unwrap_or(i64::MAX))
+        .collect();
+    sqlx::query!(
+        "INSERT INTO blocklist_query_hours (blocklist, begins_at, queries)
+         SELECT b, h, q FROM UNNEST($1::text[], $2::timestamptz[], $3::bigint[])
+              WITH ORDINALITY AS c (b, h, q, n)
+         ORDER BY n
+         ON CONFLICT (begins_at, blocklist)
+         DO UPDATE SET queries = blocklist_query_hours.queries + excluded.queries",
+        &lists as &[&str],
+        &hours,
         &queries
     )
     .execute(&mut *tx)

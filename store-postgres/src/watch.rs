@@ -5,12 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use secworks_store_api::events::{EventColumns, EventRow};
 use secworks_store_api::watchlists::{
-    WatchChanges, WatchedVerdict, WatchlistDiff, read_count, read_entries, read_interval,
-    read_name, read_verdict,
+    WatchChanges, WatchedListing, WatchedVerdict, WatchlistDiff, read_count, read_entries,
+    read_interval, read_name, read_verdict, read_watchlist_names,
 };
 use secworks_store_api::{
-    ListingEventRecord, ListingEvents, StoreError, WatchEntry, WatchlistName, WatchlistRecord,
-    WatchlistWrite, Watchlists,
+    HourlyChanges, ListingEventRecord, ListingEvents, ListingTally, StoreError, WatchEntry,
+    WatchlistName, WatchlistRecord, WatchlistWrite, Watchlists,
 };
 use sqlx::{PgConnection, PgPool};
 use time::{Duration, OffsetDateTime};
@@ -347,10 +347,126 @@ impl Watchlists for PgStore {
             })
             .collect()
     }
+
+    async fn watched_listings(
+        &self,
+        enabled: &[&str],
+        limit: u64,
+    ) -> Result<Vec<WatchedListing>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = sqlx::query!(
+            r#"SELECT r.target, r.blocklist, r.return_codes, r.reason,
+                      r.checked_at AS "checked_at!",
+                      (SELECT string_agg(w.watchlist, ',') FROM watch_targets AS w
+                       WHERE w.target = r.target) AS "watchlists!"
+               FROM list_results AS r
+               WHERE r.state = 'listed'
+                 AND r.target IN (SELECT target FROM watch_targets)
+                 AND r.blocklist = ANY ($1)
+               ORDER BY r.target COLLATE "C", r.blocklist COLLATE "C"
+               LIMIT $2"#,
+            enabled as &[&str],
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(WatchedListing {
+                    return_codes: secworks_store_api::batch::read_return_codes(&row.return_codes)?,
+                    checked_at: row.checked_at,
+                    watchlists: read_watchlist_names(&row.watchlists)?,
+                    target: row.target,
+                    blocklist: row.blocklist,
+                    reason: row.reason,
+                })
+            })
+            .collect()
+    }
 }
 
 #[async_trait]
 impl ListingEvents for PgStore {
+    async fn latest_listing_events(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<ListingEventRecord>, StoreError> {
+        let rows = sqlx::query!(
+            "SELECT id, checked_at, target, blocklist, change, return_codes,
+                    previous_return_codes, reason
+             FROM listing_events ORDER BY id DESC LIMIT $1",
+            i64::from(limit)
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                EventColumns {
+                    id: row.id,
+                    at: row.checked_at,
+                    target: row.target,
+                    blocklist: row.blocklist,
+                    change: row.change,
+                    return_codes: row.return_codes,
+                    previous_return_codes: row.previous_return_codes,
+                    reason: row.reason,
+                }
+                .read()
+            })
+            .collect()
+    }
+
+    async fn listing_tally(
+        &self,
+        enabled: &[&str],
+        since: OffsetDateTime,
+    ) -> Result<ListingTally, StoreError> {
+        // One snapshot for both reads, so no answer is in the count but not among the
+        // events, or the other way round.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let now = sqlx::query!(
+            r#"SELECT blocklist, count(*) AS "listed!" FROM list_results
+               WHERE state = 'listed' AND blocklist = ANY ($1)
+               GROUP BY blocklist ORDER BY blocklist COLLATE "C""#,
+            enabled as &[&str]
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let hours = sqlx::query!(
+            r#"SELECT date_trunc('hour', checked_at, 'UTC') AS "hour!",
+                      blocklist,
+                      count(*) FILTER (WHERE change = 'listed') AS "listed!",
+                      count(*) FILTER (WHERE change = 'delisted') AS "delisted!"
+               FROM listing_events
+               WHERE checked_at >= $2 AND change IN ('listed', 'delisted')
+                 AND blocklist = ANY ($1)
+               GROUP BY 1, blocklist ORDER BY 1, blocklist COLLATE "C""#,
+            enabled as &[&str],
+            secworks_store_api::utc_hour(since)
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ListingTally {
+            listed_now: now
+                .into_iter()
+                .map(|row| (row.blocklist, u64::try_from(row.listed).unwrap_or_default()))
+                .collect(),
+            hours: hours
+                .into_iter()
+                .map(|row| HourlyChanges {
+                    hour: row.hour,
+                    blocklist: row.blocklist,
+                    listed: u64::try_from(row.listed).unwrap_or_default(),
+                    delisted: u64::try_from(row.delisted).unwrap_or_default(),
+                })
+                .collect(),
+        })
+    }
+
     async fn last_event_id(&self) -> Result<i64, StoreError> {
         let last = sqlx::query_scalar!("SELECT last FROM listing_event_ids WHERE id = 1")
             .fetch_one(&self.pool)

@@ -18,10 +18,11 @@ use async_trait::async_trait;
 use secworks_store_api::batch::{self, HeldAnswers, ListResultColumns};
 use secworks_store_api::events::{self, EventRow};
 use secworks_store_api::{
-    Accounts, Address, Attempt, ClaimedJob, ClaimedRow, Domain, DomainRecord, HistoryRecord,
-    Import, ImportCounts, ImportedUser, JobOutcome, JobResult, ListResultRecord, ListResults,
-    LookupRecord, NOT_LOOKED_UP, NewJob, ORIGINAL_LIST, Ping, Queue, QueueCounts, Results,
-    StoreError, StoredAnswer, Target, TokenStanding, User, UserSummary, read_claimed, timestamp,
+    Accounts, Address, Attempt, ClaimedJob, ClaimedRow, Domain, DomainRecord, HOURLY_QUERIES_KEPT,
+    HistoryRecord, HourlyQueries, Import, ImportCounts, ImportedUser, JobOutcome, JobResult,
+    ListResultRecord, ListResults, LookupRecord, NOT_LOOKED_UP, NewJob, ORIGINAL_LIST, Ping, Queue,
+    QueueCounts, Results, StoreError, StoredAnswer, Target, TokenStanding, User, UserSummary,
+    read_claimed, timestamp, utc_hour,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -491,6 +492,11 @@ impl Queue for SqliteStore {
             )
             .execute(&mut *tx)
             .await?;
+            let hours: Vec<(&str, String, u64)> = batch::hourly_query_counts(outcomes)
+                .into_iter()
+                .map(|(list, hour, queries)| (list, timestamp::format(hour), queries))
+                .collect();
+            count_hours(&mut tx, &to_json(&hours)?).await?;
         }
         if !events.is_empty() {
             watch::append_events(&mut tx, &events).await?;
@@ -619,14 +625,17 @@ impl ListResults for SqliteStore {
     async fn count_queries(
         &self,
         blocklist: &str,
-        day: Date,
+        at: OffsetDateTime,
         queries: u64,
     ) -> Result<(), StoreError> {
         if queries == 0 {
             return Ok(());
         }
-        let day = timestamp::format_day(day);
+        let day = timestamp::format_day(batch::utc_day(at));
         let queries = i64::try_from(queries).unwrap_or(i64::MAX);
+        let hours = to_json(&[(blocklist, timestamp::format(utc_hour(at)), queries)])?;
+        let kept_from = timestamp::format(utc_hour(at) - HOURLY_QUERIES_KEPT);
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query!(
             "INSERT INTO blocklist_queries (blocklist, day, queries) VALUES (?1, ?2, ?3)
              ON CONFLICT (blocklist, day)
@@ -635,9 +644,40 @@ impl ListResults for SqliteStore {
             day,
             queries
         )
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        count_hours(&mut tx, &hours).await?;
+        sqlx::query!(
+            "DELETE FROM blocklist_query_hours WHERE begins_at < ?1",
+            kept_from
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    async fn queries_by_hour(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<HourlyQueries>, StoreError> {
+        let from = timestamp::format(utc_hour(since));
+        let rows = sqlx::query!(
+            "SELECT begins_at, blocklist, queries FROM blocklist_query_hours
+             WHERE begins_at >= ?1 AND queries > 0 ORDER BY begins_at, blocklist",
+            from
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(HourlyQueries {
+                    hour: instant(&row.begins_at)?,
+                    blocklist: row.blocklist,
+                    queries: u64::try_from(row.queries).unwrap_or_default(),
+                })
+            })
+            .collect()
     }
 
     async fn queries_on(&self, day: Date) -> Result<Vec<(String, u64)>, StoreError> {
@@ -1061,6 +1101,21 @@ pub(crate) async fn insert_jobs(
         reuse_fresh
     )
     .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Adds hourly query counts, given as JSON `[[list, hour, queries], ...]`, in the
+/// transaction that adds the daily ones.
+async fn count_hours(tx: &mut sqlx::SqliteConnection, hours: &str) -> Result<(), StoreError> {
+    sqlx::query!(
+        "INSERT INTO blocklist_query_hours (blocklist, begins_at, queries)
+         SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1) WHERE true
+         ON CONFLICT (begins_at, blocklist)
+         DO UPDATE SET queries = blocklist_query_hours.queries + excluded.queries",
+        hours
+    )
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }

@@ -9,6 +9,7 @@ mod clients;
 mod config;
 mod connections;
 mod contract;
+mod dashboard;
 mod docker;
 mod generated_clients;
 mod graphql;

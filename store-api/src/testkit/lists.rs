@@ -12,8 +12,9 @@ use super::{
     record, retry,
 };
 use crate::{
-    Attempt, ClaimedJob, Domain, JobResult, ListResultRecord, ListState, NOT_LOOKED_UP, NewJob,
-    ORIGINAL_LIST, Outcome, Queue, StoreError, StoredAnswer, Target, Verdict,
+    Attempt, ClaimedJob, Domain, HourlyQueries, JobResult, ListResultRecord, ListState,
+    NOT_LOOKED_UP, NewJob, ORIGINAL_LIST, Outcome, Queue, StoreError, StoredAnswer, Target,
+    Verdict,
 };
 
 const SPAMCOP: &str = "spamcop";
@@ -527,10 +528,16 @@ pub async fn queries_are_counted_per_list_and_utc_day_across_stores(stores: Stor
     ];
     record(b, &outcomes).await;
     record(a, &[answer(&stale[0], listed(&[2]), at(4))]).await;
-    a.count_queries(SPAMCOP, day_2, 5).await.unwrap();
+    a.count_queries(
+        SPAMCOP,
+        day_2.midnight().assume_utc() + Duration::hours(2),
+        5,
+    )
+    .await
+    .unwrap();
     // Nothing sent is nothing to count.
-    b.count_queries(URIBL, day_1, 0).await.unwrap();
-    b.count_queries(ORIGINAL_LIST, day_1, 1).await.unwrap();
+    b.count_queries(URIBL, T0, 0).await.unwrap();
+    b.count_queries(ORIGINAL_LIST, at(5), 1).await.unwrap();
 
     for store in [a, b] {
         assert_eq!(
@@ -549,6 +556,61 @@ pub async fn queries_are_counted_per_list_and_utc_day_across_stores(stores: Stor
                 .is_empty()
         );
     }
+}
+
+pub async fn queries_are_counted_per_utc_hour_and_kept_eight_days(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let hour = |h: i64| T0 + Duration::hours(h);
+    assert!(a.queries_by_hour(T0).await.unwrap().is_empty());
+    answered(a, &ip("192.0.2.101"), SPAMCOP, Outcome::NotListed, at(600)).await;
+    answered(
+        b,
+        &ip("192.0.2.102"),
+        ORIGINAL_LIST,
+        Outcome::NotListed,
+        at(1200),
+    )
+    .await;
+    let late = queue_and_claim(a, &[job(&ip("192.0.2.103"), SPAMCOP)], hour(1)).await;
+    let mut two = answer(&late, listed(&[2]), hour(1) + Duration::minutes(10));
+    two.queries = 2;
+    record(a, &[two]).await;
+    // Written at an offset, counted in its UTC hour.
+    let offset = datetime!(2024-01-01 01:30:00 +01:00);
+    b.count_queries(SPAMCOP, offset, 4).await.unwrap();
+    b.count_queries(URIBL, hour(1), 0).await.unwrap();
+
+    let row = |h: i64, list: &str, queries: u64| HourlyQueries {
+        hour: hour(h),
+        blocklist: list.to_owned(),
+        queries,
+    };
+    for store in [a, b] {
+        let all = [
+            row(0, SPAMCOP, 5),
+            row(0, ORIGINAL_LIST, 1),
+            row(1, SPAMCOP, 2),
+        ];
+        assert_eq!(store.queries_by_hour(T0).await.unwrap(), all);
+        // From the start of `since`'s hour.
+        let within = T0 + Duration::minutes(59);
+        assert_eq!(store.queries_by_hour(within).await.unwrap(), all);
+        assert_eq!(
+            store.queries_by_hour(hour(1)).await.unwrap(),
+            [row(1, SPAMCOP, 2)]
+        );
+        // The daily counts took the same queries.
+        assert_eq!(
+            store.queries_on(date!(2024 - 01 - 01)).await.unwrap(),
+            [(SPAMCOP.to_owned(), 7), (ORIGINAL_LIST.to_owned(), 1)]
+        );
+    }
+    // Counting purges the hours more than eight days before the counted one.
+    a.count_queries(URIBL, hour(8 * 24 + 1), 1).await.unwrap();
+    assert_eq!(
+        b.queries_by_hour(T0).await.unwrap(),
+        [row(1, SPAMCOP, 2), row(8 * 24 + 1, URIBL, 1)]
+    );
 }
 
 pub async fn an_unreadable_stored_list_result_is_an_error(stores: Stores) {

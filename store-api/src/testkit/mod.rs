@@ -142,6 +142,7 @@ macro_rules! conformance_tests {
             a_claim_takes_only_its_lists_jobs,
             a_disabled_lists_pending_jobs_are_given_up_alone,
             queries_are_counted_per_list_and_utc_day_across_stores,
+            queries_are_counted_per_utc_hour_and_kept_eight_days,
             an_unreadable_stored_list_result_is_an_error,
             listed_among_names_the_targets_a_list_lists_now,
             // Watchlists and listing events
@@ -152,6 +153,8 @@ macro_rules! conformance_tests {
             the_target_limit_spans_all_watchlists_and_a_refusal_changes_nothing,
             a_wide_range_is_written_and_replaced_in_batches,
             watched_verdicts_are_the_enabled_lists_answers_about_watched_targets,
+            watched_listings_name_each_listed_targets_watchlists,
+            the_latest_events_come_newest_first_and_the_tally_counts_them_per_hour,
             // Results by filter
             lookups_are_found_by_every_filter_newest_change_first,
             lookups_come_in_address_order_chunk_by_chunk,

@@ -13,8 +13,9 @@ use super::{
     Stores, T0, answer, at, claim_list, fail, list_answer, listed, outcome, record, retry,
 };
 use crate::{
-    JobResult, ListingChange, ListingEventRecord, NewJob, Outcome, Queue, Store, Target, Verdict,
-    WatchEntry, WatchedVerdict, WatchlistName, WatchlistRecord, WatchlistWrite,
+    HourlyChanges, JobResult, ListingChange, ListingEventRecord, ListingTally, NewJob, Outcome,
+    Queue, Store, Target, Verdict, WatchEntry, WatchedListing, WatchedVerdict, WatchlistName,
+    WatchlistRecord, WatchlistWrite,
 };
 
 const SPAMCOP: &str = "spamcop";
@@ -677,4 +678,149 @@ pub async fn watched_verdicts_are_the_enabled_lists_answers_about_watched_target
     );
     assert_eq!(b.watched_verdicts(&both, 2).await.unwrap().len(), 2);
     assert!(b.watched_verdicts(&[], 100).await.unwrap().is_empty());
+}
+
+pub async fn watched_listings_name_each_listed_targets_watchlists(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let both = [SPAMCOP, BARRACUDA];
+    assert!(a.watched_listings(&both, 100).await.unwrap().is_empty());
+    let job = claimed(a, &target("192.0.2.1"), SPAMCOP, at(1)).await;
+    let mut with_reason = list_answer(listed(&[2, 4]), at(1));
+    with_reason.reason = Some("Listed: spam source".to_owned());
+    record(a, &[outcome(&job, at(1), JobResult::Answer(with_reason))]).await;
+    answers(
+        a,
+        &target("192.0.2.1"),
+        BARRACUDA,
+        Outcome::NotListed,
+        at(1),
+    )
+    .await;
+    answers(a, &target("192.0.2.2"), BARRACUDA, listed(&[2]), at(2)).await;
+    // Not watched.
+    answers(a, &target("198.51.100.1"), SPAMCOP, listed(&[2]), at(2)).await;
+    for (watchlist, given) in [("web", "192.0.2.1"), ("mail", "192.0.2.0/30")] {
+        done(
+            a.put_watchlist(
+                &name(watchlist),
+                &entries(&[given]),
+                Duration::hours(1),
+                100,
+                &both,
+                at(3),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    let codes = |last: &[u8]| -> Vec<Ipv4Addr> {
+        last.iter().map(|&c| Ipv4Addr::new(127, 0, 0, c)).collect()
+    };
+    let all = b.watched_listings(&both, 100).await.unwrap();
+    assert_eq!(
+        all,
+        [
+            WatchedListing {
+                target: "192.0.2.1".to_owned(),
+                blocklist: SPAMCOP.to_owned(),
+                return_codes: codes(&[2, 4]),
+                reason: Some("Listed: spam source".to_owned()),
+                checked_at: at(1),
+                watchlists: vec![name("mail"), name("web")],
+            },
+            WatchedListing {
+                target: "192.0.2.2".to_owned(),
+                blocklist: BARRACUDA.to_owned(),
+                return_codes: codes(&[2]),
+                reason: None,
+                checked_at: at(2),
+                watchlists: vec![name("mail")],
+            },
+        ]
+    );
+    assert_eq!(b.watched_listings(&[SPAMCOP], 100).await.unwrap(), all[..1]);
+    assert_eq!(b.watched_listings(&both, 1).await.unwrap(), all[..1]);
+    assert!(b.watched_listings(&[], 100).await.unwrap().is_empty());
+}
+
+pub async fn the_latest_events_come_newest_first_and_the_tally_counts_them_per_hour(
+    stores: Stores,
+) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let hour = |h: i64| T0 + Duration::hours(h);
+    assert!(a.latest_listing_events(10).await.unwrap().is_empty());
+    assert_eq!(
+        a.listing_tally(&[SPAMCOP], T0).await.unwrap(),
+        ListingTally::default()
+    );
+    let (one, two, three) = (
+        target("192.0.2.1"),
+        target("192.0.2.2"),
+        target("192.0.2.3"),
+    );
+    answers(a, &one, SPAMCOP, listed(&[2]), at(10)).await;
+    answers(b, &two, SPAMCOP, listed(&[2]), at(20)).await;
+    answers(
+        a,
+        &one,
+        SPAMCOP,
+        listed(&[4]),
+        hour(1) + Duration::seconds(10),
+    )
+    .await;
+    answers(
+        b,
+        &two,
+        SPAMCOP,
+        Outcome::NotListed,
+        hour(1) + Duration::seconds(20),
+    )
+    .await;
+    answers(a, &three, BARRACUDA, listed(&[2]), hour(2)).await;
+
+    let latest: Vec<(Target, String, ListingChange)> = b
+        .latest_listing_events(2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.target, e.blocklist, e.change))
+        .collect();
+    assert_eq!(
+        latest,
+        [
+            (three.clone(), BARRACUDA.to_owned(), ListingChange::Listed),
+            (two.clone(), SPAMCOP.to_owned(), ListingChange::Delisted),
+        ]
+    );
+    let all = a.latest_listing_events(10).await.unwrap();
+    assert_eq!(all.len(), 5);
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+
+    let changes = |h: i64, list: &str, listed: u64, delisted: u64| HourlyChanges {
+        hour: hour(h),
+        blocklist: list.to_owned(),
+        listed,
+        delisted,
+    };
+    let both = [SPAMCOP, BARRACUDA];
+    assert_eq!(
+        b.listing_tally(&both, T0 + Duration::minutes(30))
+            .await
+            .unwrap(),
+        ListingTally {
+            listed_now: vec![(BARRACUDA.to_owned(), 1), (SPAMCOP.to_owned(), 1)],
+            hours: vec![
+                changes(0, SPAMCOP, 2, 0),
+                changes(1, SPAMCOP, 0, 1),
+                changes(2, BARRACUDA, 1, 0),
+            ],
+        }
+    );
+    assert_eq!(
+        a.listing_tally(&[SPAMCOP], hour(1)).await.unwrap(),
+        ListingTally {
+            listed_now: vec![(SPAMCOP.to_owned(), 1)],
+            hours: vec![changes(1, SPAMCOP, 0, 1)],
+        }
+    );
 }
