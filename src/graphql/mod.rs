@@ -4,6 +4,7 @@ mod events;
 mod limits;
 mod rechecks;
 mod resolvers;
+pub mod scopes;
 mod subscriptions;
 mod watchlists;
 mod webhooks;
@@ -40,5 +41,7 @@ pub fn build(resolvers: Resolvers, limits: QueryLimits) -> AppSchema {
         .extension(limits::AliasLimit {
             max: limits.max_aliases,
         })
+        // Before any top-level field resolves: whether the token's scopes allow it.
+        .extension(scopes::ScopeCheck)
         .finish()
 }
