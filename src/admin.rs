@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use secworks::auth::{Passwords, Scopes, ServiceTokenRequest, UserAdmin};
+use secworks::auth::{
+    MAX_SERVICE_TOKEN_TTL, MIN_SERVICE_TOKEN_TTL, Passwords, Scopes, ServiceTokenRequest, UserAdmin,
+};
 use secworks::config::DatabaseArgs;
 use secworks::{store, timestamp};
 
@@ -17,8 +19,14 @@ fn parse_scopes(text: &str) -> Result<Scopes, String> {
 
 /// A service token's lifetime: `90d`, `12h`, `30m` (as watchlist intervals are written).
 fn parse_ttl(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|_| format!("{text:?} is not a duration: write it as 90d, 12h or 30m"))
+    let ttl = humantime::parse_duration(text.trim())
+        .map_err(|_| format!("{text:?} is not a duration: write it as 90d, 12h or 30m"))?;
+    if !(MIN_SERVICE_TOKEN_TTL..=MAX_SERVICE_TOKEN_TTL).contains(&ttl) {
+        return Err(format!(
+            "{text:?} is not allowed: a service token lives 1 minute to 366 days"
+        ));
+    }
+    Ok(ttl)
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -49,7 +57,8 @@ pub enum UserAction {
 #[derive(Debug, clap::Subcommand)]
 pub enum TokenAction {
     /// Issue a service token for automation and print it (on standard output, alone); it is
-    /// recorded by id, name, scopes and expiry, never itself.
+    /// recorded by id, name, scopes and expiry, never itself. Set SECWORKS_TOKEN_KEY as the
+    /// server has it, if it has it.
     Issue {
         /// The user the token speaks for.
         #[arg(long, value_name = "USERNAME")]
@@ -149,12 +158,21 @@ pub async fn token(database: &DatabaseArgs, action: TokenAction) -> anyhow::Resu
             ttl,
             name,
         } => {
+            // The server's key setting, so that the server accepts the token.
+            let key = match std::env::var("SECWORKS_TOKEN_KEY") {
+                Ok(text) => Some(secworks::config::parse_token_key(&text)?),
+                Err(std::env::VarError::NotPresent) => None,
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    anyhow::bail!("SECWORKS_TOKEN_KEY is not valid UTF-8")
+                }
+            };
             let (issued, id) = admin
                 .issue_service_token(ServiceTokenRequest {
                     username: &user,
                     name: &name,
                     scopes: scope,
                     ttl,
+                    key,
                 })
                 .await?;
             // The token alone on standard output, for `TOKEN=$(secworks token issue ...)`.

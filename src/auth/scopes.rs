@@ -58,7 +58,7 @@ pub enum ScopeError {
     #[error("no scope given: name one or more of read, lookup, monitor and admin")]
     Empty,
     /// Asked for a scope the user was not granted.
-    #[error("user {user:?} does not hold the scope {scope:?} (they hold: {held})")]
+    #[error("user {user:?} does not hold the scope \"{scope}\" (they hold: {held})")]
     NotHeld {
         user: String,
         scope: Scope,
@@ -99,7 +99,8 @@ impl Scopes {
             if name.is_empty() {
                 continue;
             }
-            let scope = Scope::from_name(name).ok_or_else(|| ScopeError::Unknown(name.to_owned()))?;
+            let scope =
+                Scope::from_name(name).ok_or_else(|| ScopeError::Unknown(name.to_owned()))?;
             scopes.0 |= scope.bit();
         }
         if scopes.is_empty() {
@@ -111,7 +112,9 @@ impl Scopes {
     /// Scopes as stored and as a token carries them: known names kept, others dropped (a
     /// name this version does not know grants nothing).
     pub fn from_stored(text: &str) -> Scopes {
-        text.split_whitespace().filter_map(Scope::from_name).collect()
+        text.split_whitespace()
+            .filter_map(Scope::from_name)
+            .collect()
     }
 
     /// The first scope of `self` that `held` lacks, if any.
@@ -127,7 +130,11 @@ impl FromIterator<Scope> for Scopes {
 }
 
 impl fmt::Display for Scopes {
+    /// Space-separated; `none` for the empty set, which nothing stores or issues.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.write_str("none");
+        }
         let mut first = true;
         for scope in self.iter() {
             if !first {
@@ -154,7 +161,10 @@ mod tests {
         );
         assert_eq!(Scopes::DEFAULT.to_string(), "read lookup monitor");
         assert_eq!(Scopes::all().to_string(), "read lookup monitor admin");
-        assert_eq!(Scopes::from_stored(&Scopes::all().to_string()), Scopes::all());
+        assert_eq!(
+            Scopes::from_stored(&Scopes::all().to_string()),
+            Scopes::all()
+        );
     }
 
     #[test]

@@ -221,9 +221,9 @@ impl Tokens {
                 // No claim: a token from before scopes existed.
                 scopes: match claims.get_claim(SCOPE_CLAIM) {
                     None => Scopes::DEFAULT,
-                    Some(value) => Scopes::from_stored(
-                        value.as_str().ok_or(TokenError::MissingClaim)?,
-                    ),
+                    Some(value) => {
+                        Scopes::from_stored(value.as_str().ok_or(TokenError::MissingClaim)?)
+                    }
                 },
             },
             not_before: time_claim(claims, "nbf").ok_or(TokenError::MissingClaim)?,

@@ -39,9 +39,7 @@ pub enum UserAdminError {
         "token name {0:?} is not allowed: use 1 to {MAX_TOKEN_NAME_CHARS} characters, without control characters"
     )]
     BadTokenName(String),
-    #[error(
-        "token lifetime {0} is not allowed: use 1 minute to 366 days (e.g. 12h, 90d)"
-    )]
+    #[error("token lifetime {0} is not allowed: use 1 minute to 366 days (e.g. 12h, 90d)")]
     BadTtl(String),
     #[error("there is no service token {0}")]
     NoSuchToken(i64),
@@ -67,6 +65,8 @@ pub struct ServiceTokenRequest<'a> {
     /// `None`: every scope the user holds.
     pub scopes: Option<Scopes>,
     pub ttl: Duration,
+    /// The server's `SECWORKS_TOKEN_KEY`, if it has one; else the key kept in the database.
+    pub key: Option<[u8; 32]>,
 }
 
 impl UserAdmin {
@@ -93,12 +93,7 @@ impl UserAdmin {
         let hash = self.passwords.hash(password.to_owned()).await?;
         if !self
             .store
-            .add_user(
-                username,
-                &hash,
-                &scopes.to_string(),
-                timestamp::after_now(),
-            )
+            .add_user(username, &hash, &scopes.to_string(), timestamp::after_now())
             .await?
         {
             return Err(UserAdminError::Exists(username.to_owned()));
@@ -171,11 +166,16 @@ impl UserAdmin {
             }
             .into());
         }
-        // The server's key, made now if the server never ran on this database.
-        let key = self
-            .store
-            .token_key_or_insert(Tokens::generate_key()?, timestamp::now())
-            .await?;
+        // The server's key: its setting, or the one kept in the database (made now if the
+        // server never ran on it), as the server chooses.
+        let key = match request.key {
+            Some(key) => key,
+            None => {
+                self.store
+                    .token_key_or_insert(Tokens::generate_key()?, timestamp::now())
+                    .await?
+            }
+        };
         let tokens = Tokens::new(&key, request.ttl)?;
         let issued = tokens.issue(request.username, scopes)?;
         let recorded = self

@@ -12,9 +12,7 @@ use std::sync::Arc;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextResolve, ResolveInfo,
 };
-use async_graphql::parser::types::{
-    ExecutableDocument, OperationType, Selection, SelectionSet,
-};
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
 use async_graphql::{
     ErrorExtensionValues, PathSegment, Pos, ServerError, ServerResult, Value, Variables,
 };
@@ -147,10 +145,7 @@ impl Extension for ScopeCheckExtension {
 }
 
 /// The fields a selection set selects at its own level, through fragments.
-fn root_fields<'a>(
-    document: &'a ExecutableDocument,
-    set: &'a SelectionSet,
-) -> Vec<(&'a str, Pos)> {
+fn root_fields<'a>(document: &'a ExecutableDocument, set: &'a SelectionSet) -> Vec<(&'a str, Pos)> {
     let mut fields = Vec::new();
     // Fragments may not form cycles (validation refuses them), but validation runs after
     // parsing: a bound keeps a cyclic document from looping here.
@@ -266,7 +261,11 @@ mod tests {
         assert_eq!(json["extensions"]["code"], "FORBIDDEN");
         assert_eq!(json["extensions"]["scope"], "lookup");
         let unlisted = check(OperationType::Mutation, "newThing", Scopes::all(), pos).unwrap_err();
-        assert!(unlisted.message.contains("newThing"), "{}", unlisted.message);
+        assert!(
+            unlisted.message.contains("newThing"),
+            "{}",
+            unlisted.message
+        );
     }
 
     #[test]

@@ -51,12 +51,7 @@ impl api::Handlers for TokenApi {
         }
         match self
             .auth
-            .login(
-                &auth.0.username,
-                &auth.0.password,
-                client,
-                scope.as_deref(),
-            )
+            .login(&auth.0.username, &auth.0.password, client, scope.as_deref())
             .await
         {
             Ok(issued) => CreateTokenResponse::Ok {

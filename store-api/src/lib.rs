@@ -33,9 +33,7 @@ use async_trait::async_trait;
 pub use secworks_dnsbl::{Address, Domain, Outcome, Target};
 pub use time::OffsetDateTime;
 
-pub use accounts::{
-    Accounts, NewServiceToken, ServiceToken, TokenStanding, User, UserSummary,
-};
+pub use accounts::{Accounts, NewServiceToken, ServiceToken, TokenStanding, User, UserSummary};
 pub use answer::StoredAnswer;
 pub use events::{ListingChange, ListingEventRecord, ListingEvents};
 pub use import::{Import, ImportCounts, ImportedUser};

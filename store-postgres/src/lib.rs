@@ -20,9 +20,8 @@ use secworks_store_api::batch::ListResultColumns;
 use secworks_store_api::{
     Accounts, Address, Attempt, ClaimedJob, Domain, DomainRecord, HistoryRecord, Import,
     ImportCounts, ImportedUser, JobOutcome, ListResultRecord, ListResults, LookupRecord, NewJob,
-    NewServiceToken, ServiceToken,
-    Ping, Queue, QueueCounts, Results, StoreError, StoredAnswer, Target, TokenStanding, User,
-    UserSummary,
+    NewServiceToken, Ping, Queue, QueueCounts, Results, ServiceToken, StoreError, StoredAnswer,
+    Target, TokenStanding, User, UserSummary,
 };
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;

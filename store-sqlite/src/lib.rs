@@ -19,8 +19,9 @@ use secworks_store_api::events::{self, EventRow};
 use secworks_store_api::{
     Accounts, Address, Attempt, ClaimedJob, ClaimedRow, Domain, DomainRecord, HistoryRecord,
     Import, ImportCounts, ImportedUser, JobOutcome, JobResult, ListResultRecord, ListResults,
-    LookupRecord, NOT_LOOKED_UP, NewJob, NewServiceToken, ORIGINAL_LIST, Ping, Queue, QueueCounts, Results,
-    ServiceToken, StoreError, StoredAnswer, Target, TokenStanding, User, UserSummary, read_claimed, timestamp,
+    LookupRecord, NOT_LOOKED_UP, NewJob, NewServiceToken, ORIGINAL_LIST, Ping, Queue, QueueCounts,
+    Results, ServiceToken, StoreError, StoredAnswer, Target, TokenStanding, User, UserSummary,
+    read_claimed, timestamp,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -253,7 +254,9 @@ impl Accounts for SqliteStore {
             timestamp::format(token.created_at),
             timestamp::format(token.expires_at),
         );
-        let id = sqlx::query_scalar!(
+        // All rows (at most one), so that the statement runs to its end and commits before
+        // this returns, rather than when the connection next resets it.
+        let ids = sqlx::query_scalar!(
             r#"INSERT INTO service_tokens (jti, user_id, name, scopes, created_at, expires_at)
                SELECT ?1, id, ?3, ?4, ?5, ?6 FROM users WHERE username = ?2
                RETURNING id AS "id!""#,
@@ -264,9 +267,9 @@ impl Accounts for SqliteStore {
             created_at,
             expires_at
         )
-        .fetch_optional(&self.durable)
+        .fetch_all(&self.durable)
         .await?;
-        Ok(id)
+        Ok(ids.into_iter().next())
     }
 
     async fn service_tokens(&self) -> Result<Vec<ServiceToken>, StoreError> {

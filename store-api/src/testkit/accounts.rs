@@ -10,7 +10,11 @@ use crate::NewServiceToken;
 pub async fn users_are_added_changed_rehashed_and_removed(stores: Stores) {
     let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
     assert!(!a.has_users().await.unwrap());
-    assert!(a.add_user("alice", "hash-1", "read lookup monitor", at(1)).await.unwrap());
+    assert!(
+        a.add_user("alice", "hash-1", "read lookup monitor", at(1))
+            .await
+            .unwrap()
+    );
     assert!(!b.add_user("alice", "other", "read", at(2)).await.unwrap());
     assert!(b.add_user("bob", "hash-b", "read", at(2)).await.unwrap());
     assert!(b.has_users().await.unwrap());
@@ -142,7 +146,11 @@ pub async fn stores_starting_together_agree_on_the_first_user_and_token_key(stor
 
 pub async fn revocations_and_not_before_are_seen_by_every_store(stores: Stores) {
     let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
-    assert!(a.add_user("alice", "hash", "read lookup monitor", T0).await.unwrap());
+    assert!(
+        a.add_user("alice", "hash", "read lookup monitor", T0)
+            .await
+            .unwrap()
+    );
     let fresh = b.token_standing("jti-1", "alice").await.unwrap();
     assert!(!fresh.revoked && fresh.user_exists);
     assert_eq!(fresh.not_before, Some(T0));
@@ -182,9 +190,8 @@ pub async fn users_hold_scopes_the_first_user_all_but_admin(stores: Stores) {
     let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
     assert!(a.create_first_user("first", "hash", T0).await.unwrap());
     assert!(a.add_user("reader", "hash", "read", at(1)).await.unwrap());
-    let scopes = |name: &'static str| async move {
-        b.user_by_name(name).await.unwrap().unwrap().scopes
-    };
+    let scopes =
+        |name: &'static str| async move { b.user_by_name(name).await.unwrap().unwrap().scopes };
     // The first user (like every user from before scopes existed) holds all but `admin`.
     assert_eq!(scopes("first").await, "read lookup monitor");
     assert_eq!(scopes("reader").await, "read");
