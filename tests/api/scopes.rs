@@ -255,24 +255,33 @@ async fn a_token_from_before_scopes_may_do_all_but_admin() {
 }
 
 /// Runs `secworks <args>` on the database at `url`, with the server's token key and `stdin`.
-fn secworks(url: &str, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_secworks"))
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env("SECWORKS_TOKEN_KEY", base64_key())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+/// On the blocking pool: the server runs on this test's runtime, and must go on serving (and
+/// finish what it holds the database's write lock for) while the command waits.
+async fn secworks(url: &str, args: &[&str], stdin: &str) -> Output {
+    let url = url.to_owned();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let stdin = stdin.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_secworks"))
+            .args(&args)
+            .env("DATABASE_URL", &url)
+            .env("SECWORKS_TOKEN_KEY", base64_key())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
 }
 
 fn succeeds(output: &Output) -> String {
@@ -293,19 +302,25 @@ fn fails(output: &Output) -> String {
 async fn a_user_added_with_read_cannot_get_lookup_until_granted() {
     let app = spawn_app().await;
     let url = app.database_url.clone();
-    let error = fails(&secworks(
-        &url,
-        &["user", "add", "bad", "--scopes", "read,writes"],
-        "correct horse\n",
-    ));
+    let error = fails(
+        &secworks(
+            &url,
+            &["user", "add", "bad", "--scopes", "read,writes"],
+            "correct horse\n",
+        )
+        .await,
+    );
     assert!(error.contains("\"writes\""), "{error}");
-    let added = succeeds(&secworks(
-        &url,
-        &["user", "add", "reader", "--scopes", "read"],
-        "correct horse\n",
-    ));
+    let added = succeeds(
+        &secworks(
+            &url,
+            &["user", "add", "reader", "--scopes", "read"],
+            "correct horse\n",
+        )
+        .await,
+    );
     assert!(added.contains("read"), "{added}");
-    let listed = succeeds(&secworks(&url, &["user", "list"], ""));
+    let listed = succeeds(&secworks(&url, &["user", "list"], "").await);
     assert!(
         listed
             .lines()
@@ -330,23 +345,22 @@ async fn a_user_added_with_read_cannot_get_lookup_until_granted() {
     assert_forbidden(&run(&app, &token, ENQUEUE).await, "enqueue", "lookup");
 
     // Granting `lookup` refuses the tokens issued before; a new login may enqueue.
-    succeeds(&secworks(
-        &url,
-        &["user", "scopes", "reader", "--set", "read,lookup"],
-        "",
-    ));
+    succeeds(
+        &secworks(
+            &url,
+            &["user", "scopes", "reader", "--set", "read,lookup"],
+            "",
+        )
+        .await,
+    );
     assert_eq!(
-        succeeds(&secworks(&url, &["user", "scopes", "reader"], "")).trim(),
+        succeeds(&secworks(&url, &["user", "scopes", "reader"], "").await).trim(),
         "read lookup"
     );
     assert_eq!(app.graphql(&token, READ, json!({})).await.status(), 401);
     let token = token_with_scope(&app, "reader", "correct horse", "lookup").await;
     assert!(run(&app, &token, ENQUEUE).await.get("errors").is_none());
-    let error = fails(&secworks(
-        &url,
-        &["user", "scopes", "nobody", "--set", "read"],
-        "",
-    ));
+    let error = fails(&secworks(&url, &["user", "scopes", "nobody", "--set", "read"], "").await);
     assert!(error.contains("nobody"), "{error}");
 }
 
@@ -354,20 +368,23 @@ async fn a_user_added_with_read_cannot_get_lookup_until_granted() {
 async fn service_tokens_are_issued_listed_and_revoked_with_the_binary() {
     let app = spawn_app().await;
     let url = app.database_url.clone();
-    let issued = succeeds(&secworks(
-        &url,
-        &[
-            "token", "issue", "--user", USER, "--scope", "read", "--ttl", "90d", "--name", "ci",
-        ],
-        "",
-    ));
+    let issued = succeeds(
+        &secworks(
+            &url,
+            &[
+                "token", "issue", "--user", USER, "--scope", "read", "--ttl", "90d", "--name", "ci",
+            ],
+            "",
+        )
+        .await,
+    );
     let token = issued.trim().to_owned();
     assert!(token.starts_with("v4.local."), "{issued}");
     assert!(run(&app, &token, READ).await.get("errors").is_none());
     assert_forbidden(&run(&app, &token, ENQUEUE).await, "enqueue", "lookup");
 
     // Recorded by id, name, user, scopes and expiry: never the token itself.
-    let listed = succeeds(&secworks(&url, &["token", "list"], ""));
+    let listed = succeeds(&secworks(&url, &["token", "list"], "").await);
     let rows: Vec<Vec<&str>> = listed
         .lines()
         .skip(1)
@@ -402,23 +419,83 @@ async fn service_tokens_are_issued_listed_and_revoked_with_the_binary() {
     ] {
         let mut all = vec!["token", "issue", "--user", USER, "--name", "x"];
         all.extend(args);
-        let error = fails(&secworks(&url, &all, ""));
+        let error = fails(&secworks(&url, &all, "").await);
         assert!(error.contains(named), "{args:?}: {error}");
     }
 
-    let revoked = succeeds(&secworks(&url, &["token", "revoke", &id], ""));
+    let revoked = succeeds(&secworks(&url, &["token", "revoke", &id], "").await);
     assert!(revoked.contains("ci"), "{revoked}");
     let resp = app.graphql(&token, READ, json!({})).await;
     assert_eq!(resp.status(), 401);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["message"], "token revoked");
-    let listed = succeeds(&secworks(&url, &["token", "list"], ""));
+    let listed = succeeds(&secworks(&url, &["token", "list"], "").await);
     assert!(
         listed.lines().nth(1).unwrap().ends_with("\trevoked"),
         "{listed}"
     );
-    let error = fails(&secworks(&url, &["token", "revoke", "999"], ""));
+    let error = fails(&secworks(&url, &["token", "revoke", "999"], "").await);
     assert!(error.contains("999"), "{error}");
     // revoke-all is kept.
-    succeeds(&secworks(&url, &["token", "revoke-all", USER], ""));
+    succeeds(&secworks(&url, &["token", "revoke-all", USER], "").await);
+}
+
+#[tokio::test]
+async fn a_subscription_outside_the_scopes_is_refused_before_it_opens() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let app = spawn_app().await;
+    let token = token_with_scope(&app, USER, PASSWORD, "monitor").await;
+    let url = app.url("/graphql/ws").replacen("http://", "ws://", 1);
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    for message in [
+        json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }),
+        json!({ "id": "1", "type": "subscribe",
+                "payload": { "query": "subscription { listingEvents { cursor } }" } }),
+    ] {
+        socket
+            .send(Message::text(message.to_string()))
+            .await
+            .unwrap();
+        let answer = loop {
+            let message = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+                .await
+                .expect("a message in time")
+                .expect("the connection is open")
+                .expect("a message");
+            if let Message::Text(text) = message {
+                break serde_json::from_str::<Value>(&text).unwrap();
+            }
+        };
+        if message["type"] == "connection_init" {
+            assert_eq!(answer["type"], "connection_ack", "{answer}");
+        } else {
+            // The one answer (a request error, as for a query that does not validate): no
+            // data, the refusal, and the subscription is over.
+            assert_eq!(answer["type"], "next", "{answer}");
+            assert_eq!(answer["id"], "1", "{answer}");
+            assert_eq!(answer["payload"]["data"], Value::Null, "{answer}");
+            let error = &answer["payload"]["errors"][0];
+            assert_eq!(error["extensions"]["code"], "FORBIDDEN", "{answer}");
+            assert_eq!(error["extensions"]["scope"], "read", "{answer}");
+        }
+    }
+    let complete = loop {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+            .await
+            .expect("a message in time")
+            .expect("the connection is open")
+            .expect("a message");
+        if let Message::Text(text) = message {
+            break serde_json::from_str::<Value>(&text).unwrap();
+        }
+    };
+    assert_eq!(complete, json!({ "id": "1", "type": "complete" }));
 }
