@@ -68,7 +68,7 @@ enum Command {
         #[command(subcommand)]
         action: admin::UserAction,
     },
-    /// Manage issued tokens.
+    /// Manage tokens: issue, list and revoke service tokens; revoke all of a user's.
     Token {
         #[command(flatten)]
         database: DatabaseArgs,

@@ -3,6 +3,7 @@
 mod hash_memory;
 mod limit;
 mod password;
+mod scopes;
 mod token;
 mod users;
 mod werkzeug;
@@ -12,8 +13,12 @@ use std::sync::Arc;
 
 pub use limit::{Exceeded, FailureLimit, LoginLimiter, LoginLimits};
 pub use password::{PasswordError, Passwords, Verdict, check_imported_hash};
+pub use scopes::{Scope, ScopeError, Scopes};
 pub use token::{IssuedToken, TokenError, Tokens, VerifiedToken};
-pub use users::{UserAdmin, UserAdminError, check_name};
+pub use users::{
+    MAX_SERVICE_TOKEN_TTL, MIN_SERVICE_TOKEN_TTL, ServiceTokenRequest, UserAdmin, UserAdminError,
+    check_name,
+};
 
 use crate::store::{Accounts, StoreError};
 use crate::timestamp;
@@ -29,6 +34,9 @@ pub enum AuthError {
     /// Too many failed logins for the name or the client; the password was not checked.
     #[error("too many failed logins")]
     Throttled { retry_after: std::time::Duration },
+    /// The scopes asked for are unknown or not the user's; no token was issued.
+    #[error(transparent)]
+    Scope(#[from] ScopeError),
     #[error(transparent)]
     Token(#[from] TokenError),
     #[error(transparent)]
@@ -42,6 +50,13 @@ pub enum AuthError {
 pub struct Principal {
     pub username: String,
     pub token: VerifiedToken,
+}
+
+impl Principal {
+    /// What the presented token may do.
+    pub fn scopes(&self) -> Scopes {
+        self.token.scopes
+    }
 }
 
 pub struct Auth {
@@ -66,12 +81,16 @@ impl Auth {
         }
     }
 
-    /// Exchanges a user name and password, sent from `client`, for a token.
+    /// Exchanges a user name and password, sent from `client`, for a token with the scopes
+    /// `requested` (OAuth 2's `scope`: names separated by spaces), or with all of the user's
+    /// when `None`. The credentials are checked first: scopes are never judged for a caller
+    /// who has not proved who they are.
     pub async fn login(
         &self,
         username: &str,
         password: &str,
         client: IpAddr,
+        requested: Option<&str>,
     ) -> Result<IssuedToken, AuthError> {
         if let Err(retry_after) = self.limiter.check(username, client) {
             metrics::counter!("secworks_login_failures_total", "reason" => "throttled")
@@ -79,6 +98,7 @@ impl Auth {
             return Err(AuthError::Throttled { retry_after });
         }
         let user = self.store.user_by_name(username).await?;
+        let held = user.as_ref().map(|u| Scopes::from_stored(&u.scopes));
         let stored = user.map(|u| u.password_hash);
         let verdict = self
             .passwords
@@ -98,10 +118,15 @@ impl Auth {
             tracing::info!(user = username, %client, "login failed");
             return Err(AuthError::BadCredentials);
         };
+        let held = held.unwrap_or(Scopes::NONE);
+        let scopes = match requested {
+            None => held,
+            Some(text) => narrower_scopes(username, text, held)?,
+        };
         if let (true, Some(old_hash)) = (rehash, stored) {
             self.upgrade_hash(username, &old_hash, password).await;
         }
-        Ok(self.tokens.issue(username)?)
+        Ok(self.tokens.issue(username, scopes)?)
     }
 
     /// Replaces an imported hash by argon2id after a login proved the password. A failure
@@ -172,6 +197,20 @@ impl Auth {
             .store
             .purge_expired_revocations(timestamp::now())
             .await?)
+    }
+}
+
+/// The scopes `text` asks for (names separated by spaces, as OAuth 2 writes them), if they are
+/// all known and all in `held`; the error names the first that is not.
+pub fn narrower_scopes(username: &str, text: &str, held: Scopes) -> Result<Scopes, ScopeError> {
+    let asked = Scopes::parse(text, &[' '])?;
+    match asked.first_missing(held) {
+        Some(scope) => Err(ScopeError::NotHeld {
+            user: username.to_owned(),
+            scope,
+            held,
+        }),
+        None => Ok(asked),
     }
 }
 

@@ -1,5 +1,7 @@
 //! Bearer tokens: PASETO v4.local (encrypted and authenticated with one symmetric key), with
-//! the registered claims `iss`, `sub`, `jti`, `iat`, `nbf` and `exp`.
+//! the registered claims `iss`, `sub`, `jti`, `iat`, `nbf` and `exp`, and `scope`: what the
+//! token may do, space-separated as OAuth 2 writes it. A token from before scopes existed has
+//! no `scope` claim and may do what users could do then (see [`Scopes::DEFAULT`]).
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +17,11 @@ use pasetors::{Local, local};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::scopes::Scopes;
+
 const ISSUER: &str = "secworks";
+/// The claim that carries a token's scopes (as in RFC 8693 and RFC 9068).
+const SCOPE_CLAIM: &str = "scope";
 
 /// Tokens whose verification is remembered (about 0.5 KiB each).
 const REMEMBERED_TOKENS: u64 = 1024;
@@ -49,6 +55,9 @@ pub enum TokenError {
 #[derive(Debug)]
 pub struct IssuedToken {
     pub token: String,
+    pub jti: String,
+    pub scopes: Scopes,
+    pub issued_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
     pub expires_in: i64,
 }
@@ -60,6 +69,8 @@ pub struct VerifiedToken {
     pub jti: String,
     pub issued_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
+    /// What the token may do.
+    pub scopes: Scopes,
 }
 
 pub struct Tokens {
@@ -128,17 +139,33 @@ impl Tokens {
         key.as_bytes().try_into().map_err(|_| TokenError::Issue)
     }
 
-    pub fn issue(&self, subject: &str) -> Result<IssuedToken, TokenError> {
-        let mut claims = Claims::new_expires_in(&self.ttl).map_err(|_| TokenError::Issue)?;
+    /// A token for `subject` with `scopes`, valid for the configured lifetime.
+    pub fn issue(&self, subject: &str, scopes: Scopes) -> Result<IssuedToken, TokenError> {
+        self.issue_for(subject, scopes, self.ttl)
+    }
+
+    /// A token for `subject` with `scopes`, valid for `ttl` (a service token's lifetime).
+    pub fn issue_for(
+        &self,
+        subject: &str,
+        scopes: Scopes,
+        ttl: Duration,
+    ) -> Result<IssuedToken, TokenError> {
+        let mut claims = Claims::new_expires_in(&ttl).map_err(|_| TokenError::Issue)?;
         // iat to the microsecond (pasetors writes whole seconds), so that revoking all of a
         // user's tokens spares those issued a moment later in the same second.
+        let issued_at = crate::timestamp::now();
         claims
-            .issued_at(&crate::timestamp::format(crate::timestamp::now()))
+            .issued_at(&crate::timestamp::format(issued_at))
             .map_err(|_| TokenError::Issue)?;
         claims.issuer(ISSUER).map_err(|_| TokenError::Issue)?;
         claims.subject(subject).map_err(|_| TokenError::Issue)?;
+        let jti = uuid::Uuid::new_v4().to_string();
         claims
-            .token_identifier(&uuid::Uuid::new_v4().to_string())
+            .token_identifier(&jti)
+            .map_err(|_| TokenError::Issue)?;
+        claims
+            .add_additional(SCOPE_CLAIM, scopes.to_string())
             .map_err(|_| TokenError::Issue)?;
         let expires_at = time_claim(&claims, "exp").ok_or(TokenError::Issue)?;
         let token =
@@ -148,6 +175,9 @@ impl Tokens {
             .max(0);
         Ok(IssuedToken {
             token,
+            jti,
+            scopes,
+            issued_at,
             expires_at,
             expires_in,
         })
@@ -188,6 +218,13 @@ impl Tokens {
                 jti: text("jti").ok_or(TokenError::MissingClaim)?,
                 issued_at: time_claim(claims, "iat").ok_or(TokenError::MissingClaim)?,
                 expires_at: time_claim(claims, "exp").ok_or(TokenError::MissingClaim)?,
+                // No claim: a token from before scopes existed.
+                scopes: match claims.get_claim(SCOPE_CLAIM) {
+                    None => Scopes::DEFAULT,
+                    Some(value) => {
+                        Scopes::from_stored(value.as_str().ok_or(TokenError::MissingClaim)?)
+                    }
+                },
             },
             not_before: time_claim(claims, "nbf").ok_or(TokenError::MissingClaim)?,
         })
@@ -218,17 +255,41 @@ mod tests {
 
     #[test]
     fn issues_tokens_that_verify() {
-        let issued = tokens().issue("alice").unwrap();
+        let issued = tokens().issue("alice", Scopes::DEFAULT).unwrap();
         assert!(issued.token.starts_with("v4.local."));
         assert!((3599..=3600).contains(&issued.expires_in));
         let verified = tokens().verify(&issued.token).unwrap();
         assert_eq!(verified.subject, "alice");
         assert_eq!(verified.expires_at, issued.expires_at);
+        assert_eq!(verified.jti, issued.jti);
+        assert_eq!(verified.scopes, Scopes::DEFAULT);
+    }
+
+    #[test]
+    fn tokens_carry_their_scopes_and_old_tokens_get_the_default() {
+        let tokens = tokens();
+        let read: Scopes = [super::super::Scope::Read].into_iter().collect();
+        let issued = tokens
+            .issue_for("ci", read, Duration::from_secs(90 * 86_400))
+            .unwrap();
+        let verified = tokens.verify(&issued.token).unwrap();
+        assert_eq!(verified.scopes, read);
+        assert!((verified.expires_at - OffsetDateTime::now_utc()).whole_days() >= 89);
+
+        // A token as issued before scopes existed: the same claims, without `scope`.
+        let mut claims = Claims::new_expires_in(&Duration::from_secs(60)).unwrap();
+        claims.issuer(ISSUER).unwrap();
+        claims.subject("old").unwrap();
+        claims.token_identifier("old-jti").unwrap();
+        let old = local::encrypt(&tokens.key, &claims, None, None).unwrap();
+        let verified = tokens.verify(&old).unwrap();
+        assert_eq!(verified.scopes, Scopes::DEFAULT);
+        assert!(!verified.scopes.contains(super::super::Scope::Admin));
     }
 
     #[test]
     fn refuses_other_keys_tampering_and_garbage() {
-        let token = tokens().issue("alice").unwrap().token;
+        let token = tokens().issue("alice", Scopes::DEFAULT).unwrap().token;
         let other = Tokens::new(&[8; 32], Duration::from_secs(60)).unwrap();
         assert_eq!(other.verify(&token).unwrap_err(), TokenError::Invalid);
         let mut tampered = token.into_bytes();
@@ -246,7 +307,7 @@ mod tests {
     #[test]
     fn a_remembered_token_verifies_the_same() {
         let tokens = tokens();
-        let issued = tokens.issue("alice").unwrap();
+        let issued = tokens.issue("alice", Scopes::DEFAULT).unwrap();
         let first = tokens.verify(&issued.token).unwrap();
         let again = tokens.verify(&issued.token).unwrap();
         tokens.verified.run_pending_tasks();
@@ -266,7 +327,7 @@ mod tests {
     #[test]
     fn a_remembered_token_still_expires_and_waits_for_its_start() {
         let tokens = tokens();
-        let issued = tokens.issue("alice").unwrap();
+        let issued = tokens.issue("alice", Scopes::DEFAULT).unwrap();
         tokens.verify(&issued.token).unwrap();
         let remembered = tokens.verified.get(issued.token.as_str()).unwrap();
         let exp = remembered.token.expires_at;
@@ -290,7 +351,7 @@ mod tests {
         tokens.verified.run_pending_tasks();
         assert_eq!(tokens.verified.entry_count(), 0);
         for i in 0..REMEMBERED_TOKENS + 10 {
-            let issued = tokens.issue(&format!("user{i}")).unwrap();
+            let issued = tokens.issue(&format!("user{i}"), Scopes::DEFAULT).unwrap();
             tokens.verify(&issued.token).unwrap();
         }
         tokens.verified.run_pending_tasks();

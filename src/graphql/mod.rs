@@ -6,6 +6,7 @@ mod limits;
 mod lookups;
 mod rechecks;
 mod resolvers;
+pub mod scopes;
 mod subscriptions;
 mod watchlists;
 mod webhooks;
@@ -42,5 +43,7 @@ pub fn build(resolvers: Resolvers, limits: QueryLimits) -> AppSchema {
         .extension(limits::AliasLimit {
             max: limits.max_aliases,
         })
+        // Before any top-level field resolves: whether the token's scopes allow it.
+        .extension(scopes::ScopeCheck)
         .finish()
 }

@@ -47,6 +47,7 @@ impl From<AuthError> for HttpError {
         match error {
             AuthError::BadCredentials => HttpError::BadCredentials,
             AuthError::Throttled { retry_after } => HttpError::Throttled { retry_after },
+            AuthError::Scope(e) => HttpError::BadRequest(e.to_string()),
             AuthError::Token(reason) => HttpError::BearerRefused(reason),
             AuthError::Store(e) => HttpError::internal(&e),
             AuthError::Password(e) => HttpError::internal(&e),
@@ -192,6 +193,9 @@ impl HttpError {
 impl From<HttpError> for CreateTokenResponse {
     fn from(error: HttpError) -> Self {
         let body = error.body();
+        if let HttpError::BadRequest(_) = error {
+            return CreateTokenResponse::BadRequest { body };
+        }
         match (error.challenge(), error.retry_after_seconds()) {
             (Some(www_authenticate), _) => CreateTokenResponse::Unauthorized {
                 body,

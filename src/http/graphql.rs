@@ -35,26 +35,21 @@ pub async fn execute(req: &Request, body: Body, Data(state): Data<&Arc<AppState>
         Ok(principal) => principal,
         Err(refused) => return refused,
     };
-    execute_post(req, body, state, Some(principal)).await
+    execute_post(req, body, state, principal).await
 }
 
 /// Everything `POST /graphql` does after the bearer check: read the body, execute, answer.
-/// `principal` goes into the request data; the `bench-routes` build passes none, to measure
-/// the bearer check's cost by its absence.
+/// `principal` goes into the request data (the scope check reads it: without one nothing is
+/// allowed); the `bench-routes` build passes one made up without the bearer check, to measure
+/// the check's cost by its absence.
 pub(super) async fn execute_post(
     req: &Request,
     body: Body,
     state: &AppState,
-    principal: Option<auth::Principal>,
+    principal: auth::Principal,
 ) -> Response {
     let request = match read_request(req, body, state.max_body).await {
-        Ok(request) => {
-            let request = with_parsed_query(request);
-            match principal {
-                Some(principal) => request.data(principal),
-                None => request,
-            }
-        }
+        Ok(request) => with_parsed_query(request).data(principal),
         Err(bad) => return bad.graphql_response(),
     };
 

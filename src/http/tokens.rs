@@ -29,14 +29,29 @@ pub fn api_service(auth: Arc<Auth>) -> poem_openapi::OpenApiService<Api<TokenApi
 }
 
 impl api::Handlers for TokenApi {
-    async fn create_token(&self, req: &Request, auth: BasicAuth) -> CreateTokenResponse {
+    async fn create_token(
+        &self,
+        req: &Request,
+        auth: BasicAuth,
+        scope: Option<String>,
+    ) -> CreateTokenResponse {
         let client = req
             .extensions()
             .get::<ClientAddr>()
             .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0);
+        // The generated extractor takes the first of repeated parameters; a second would be
+        // silently ignored, so it is refused instead.
+        if scope_given_more_than_once(req) {
+            return HttpError::BadRequest(
+                "scope is given more than once: send one scope parameter with the names \
+                 separated by spaces (scope=read+lookup)"
+                    .to_owned(),
+            )
+            .into();
+        }
         match self
             .auth
-            .login(&auth.0.username, &auth.0.password, client)
+            .login(&auth.0.username, &auth.0.password, client, scope.as_deref())
             .await
         {
             Ok(issued) => CreateTokenResponse::Ok {
@@ -61,6 +76,11 @@ impl api::Handlers for TokenApi {
             Err(e) => HttpError::from(e).into(),
         }
     }
+}
+
+fn scope_given_more_than_once(req: &Request) -> bool {
+    req.params::<Vec<(String, String)>>()
+        .is_ok_and(|pairs| pairs.iter().filter(|(name, _)| name == "scope").count() > 1)
 }
 
 /// The methods openapi.yaml declares for `path`, as an `Allow` header value (`DELETE, POST`),

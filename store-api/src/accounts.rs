@@ -13,6 +13,8 @@ pub struct User {
     pub username: String,
     /// PHC string of the password hash.
     pub password_hash: String,
+    /// The scopes the user holds, space-separated (`read lookup monitor`).
+    pub scopes: String,
 }
 
 /// A user as administration lists it.
@@ -23,6 +25,35 @@ pub struct UserSummary {
     pub updated_at: OffsetDateTime,
     /// Tokens issued before this instant are refused; `None` if never set.
     pub tokens_not_before: Option<OffsetDateTime>,
+    /// The scopes the user holds, space-separated.
+    pub scopes: String,
+}
+
+/// A service token to record: everything about it but the token itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewServiceToken {
+    pub jti: String,
+    pub username: String,
+    pub name: String,
+    /// Space-separated, as in the token.
+    pub scopes: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// A recorded service token, as `secworks token list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceToken {
+    pub id: i64,
+    pub jti: String,
+    pub username: String,
+    pub name: String,
+    pub scopes: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    /// Revoked by its id, or with all of its user's tokens (`revoke-all`, a new password, new
+    /// scopes). The revocation of an expired token may have been purged: check `expires_at`.
+    pub revoked: bool,
 }
 
 /// What the database says about a presented token beyond its seal.
@@ -74,12 +105,23 @@ pub trait Accounts: Send + Sync {
 
     async fn list_users(&self) -> Result<Vec<UserSummary>, StoreError>;
 
-    /// Creates a user; false if the name is taken. Tokens issued to an earlier user of the
-    /// same name stay dead: the new user's tokens count from `now`.
+    /// Creates a user holding `scopes` (space-separated); false if the name is taken. Tokens
+    /// issued to an earlier user of the same name stay dead: the new user's tokens count from
+    /// `now`.
     async fn add_user(
         &self,
         username: &str,
         password_hash: &str,
+        scopes: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Replaces the scopes a user holds and refuses every token issued before `now` (they
+    /// carry the old scopes); false if there is no such user.
+    async fn set_scopes(
+        &self,
+        username: &str,
+        scopes: &str,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
 
@@ -111,4 +153,17 @@ pub trait Accounts: Send + Sync {
         username: &str,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
+
+    /// Records an issued service token and returns its id; `None` (and nothing recorded) if
+    /// its user does not exist.
+    async fn record_service_token(
+        &self,
+        token: &NewServiceToken,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// Every recorded service token, by id.
+    async fn service_tokens(&self) -> Result<Vec<ServiceToken>, StoreError>;
+
+    /// One recorded service token.
+    async fn service_token(&self, id: i64) -> Result<Option<ServiceToken>, StoreError>;
 }

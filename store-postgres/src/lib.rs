@@ -21,8 +21,8 @@ use secworks_store_api::batch::ListResultColumns;
 use secworks_store_api::{
     Accounts, Address, Attempt, ClaimedJob, Domain, DomainRecord, HOURLY_QUERIES_KEPT,
     HistoryRecord, HourlyQueries, Import, ImportCounts, ImportedUser, JobOutcome, ListResultRecord,
-    ListResults, LookupRecord, NewJob, Ping, Queue, QueueCounts, Results, StoreError, StoredAnswer,
-    Target, TokenStanding, User, UserSummary, utc_hour,
+    ListResults, LookupRecord, NewJob, NewServiceToken, Ping, Queue, QueueCounts, Results,
+    ServiceToken, StoreError, StoredAnswer, Target, TokenStanding, User, UserSummary, utc_hour,
 };
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -78,7 +78,7 @@ impl Accounts for PgStore {
     async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
         let user = sqlx::query_as!(
             User,
-            "SELECT id, username, password_hash FROM users WHERE username = $1",
+            "SELECT id, username, password_hash, scopes FROM users WHERE username = $1",
             username
         )
         .fetch_optional(&self.pool)
@@ -180,7 +180,7 @@ impl Accounts for PgStore {
     async fn list_users(&self) -> Result<Vec<UserSummary>, StoreError> {
         let users = sqlx::query_as!(
             UserSummary,
-            "SELECT username, created_at, updated_at, tokens_not_before
+            "SELECT username, created_at, updated_at, tokens_not_before, scopes
              FROM users ORDER BY username"
         )
         .fetch_all(&self.pool)
@@ -192,19 +192,89 @@ impl Accounts for PgStore {
         &self,
         username: &str,
         password_hash: &str,
+        scopes: &str,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query!(
-            "INSERT INTO users (username, password_hash, created_at, updated_at, tokens_not_before)
-             VALUES ($1, $2, $3, $3, $3)
+            "INSERT INTO users
+                 (username, password_hash, created_at, updated_at, tokens_not_before, scopes)
+             VALUES ($1, $2, $3, $3, $3, $4)
              ON CONFLICT (username) DO NOTHING",
             username,
             password_hash,
+            now,
+            scopes
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_scopes(
+        &self,
+        username: &str,
+        scopes: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query!(
+            "UPDATE users SET scopes = $2, updated_at = $3, tokens_not_before = $3
+             WHERE username = $1",
+            username,
+            scopes,
             now
         )
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn record_service_token(
+        &self,
+        token: &NewServiceToken,
+    ) -> Result<Option<i64>, StoreError> {
+        let id = sqlx::query_scalar!(
+            "INSERT INTO service_tokens (jti, user_id, name, scopes, created_at, expires_at)
+             SELECT $1, id, $3, $4, $5, $6 FROM users WHERE username = $2
+             RETURNING id",
+            token.jti,
+            token.username,
+            token.name,
+            token.scopes,
+            token.created_at,
+            token.expires_at
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn service_tokens(&self) -> Result<Vec<ServiceToken>, StoreError> {
+        let tokens = sqlx::query_as!(
+            ServiceToken,
+            r#"SELECT t.id, t.jti, u.username, t.name, t.scopes, t.created_at, t.expires_at,
+                      (EXISTS (SELECT 1 FROM revoked_tokens AS r WHERE r.jti = t.jti)
+                       OR COALESCE(t.created_at < u.tokens_not_before, FALSE)) AS "revoked!"
+               FROM service_tokens AS t JOIN users AS u ON u.id = t.user_id
+               ORDER BY t.id"#
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(tokens)
+    }
+
+    async fn service_token(&self, id: i64) -> Result<Option<ServiceToken>, StoreError> {
+        let token = sqlx::query_as!(
+            ServiceToken,
+            r#"SELECT t.id, t.jti, u.username, t.name, t.scopes, t.created_at, t.expires_at,
+                      (EXISTS (SELECT 1 FROM revoked_tokens AS r WHERE r.jti = t.jti)
+                       OR COALESCE(t.created_at < u.tokens_not_before, FALSE)) AS "revoked!"
+               FROM service_tokens AS t JOIN users AS u ON u.id = t.user_id
+               WHERE t.id = $1"#,
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(token)
     }
 
     async fn set_password(

@@ -20,9 +20,9 @@ use secworks_store_api::events::{self, EventRow};
 use secworks_store_api::{
     Accounts, Address, Attempt, ClaimedJob, ClaimedRow, Domain, DomainRecord, HOURLY_QUERIES_KEPT,
     HistoryRecord, HourlyQueries, Import, ImportCounts, ImportedUser, JobOutcome, JobResult,
-    ListResultRecord, ListResults, LookupRecord, NOT_LOOKED_UP, NewJob, ORIGINAL_LIST, Ping, Queue,
-    QueueCounts, Results, StoreError, StoredAnswer, Target, TokenStanding, User, UserSummary,
-    read_claimed, timestamp, utc_hour,
+    ListResultRecord, ListResults, LookupRecord, NOT_LOOKED_UP, NewJob, NewServiceToken,
+    ORIGINAL_LIST, Ping, Queue, QueueCounts, Results, ServiceToken, StoreError, StoredAnswer,
+    Target, TokenStanding, User, UserSummary, read_claimed, timestamp, utc_hour,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -111,7 +111,7 @@ impl Accounts for SqliteStore {
     async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
         let user = sqlx::query_as!(
             User,
-            "SELECT id, username, password_hash FROM users WHERE username = ?1",
+            "SELECT id, username, password_hash, scopes FROM users WHERE username = ?1",
             username
         )
         .fetch_optional(&self.pool)
@@ -200,7 +200,7 @@ impl Accounts for SqliteStore {
 
     async fn list_users(&self) -> Result<Vec<UserSummary>, StoreError> {
         let rows = sqlx::query!(
-            "SELECT username, created_at, updated_at, tokens_not_before
+            "SELECT username, created_at, updated_at, tokens_not_before, scopes
              FROM users ORDER BY username"
         )
         .fetch_all(&self.pool)
@@ -212,6 +212,7 @@ impl Accounts for SqliteStore {
                     created_at: instant(&row.created_at)?,
                     updated_at: instant(&row.updated_at)?,
                     tokens_not_before: row.tokens_not_before.as_deref().map(instant).transpose()?,
+                    scopes: row.scopes,
                 })
             })
             .collect()
@@ -221,20 +222,124 @@ impl Accounts for SqliteStore {
         &self,
         username: &str,
         password_hash: &str,
+        scopes: &str,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let now = timestamp::format(now);
         let done = sqlx::query!(
-            "INSERT INTO users (username, password_hash, created_at, updated_at, tokens_not_before)
-             VALUES (?1, ?2, ?3, ?3, ?3)
+            "INSERT INTO users
+                 (username, password_hash, created_at, updated_at, tokens_not_before, scopes)
+             VALUES (?1, ?2, ?3, ?3, ?3, ?4)
              ON CONFLICT (username) DO NOTHING",
             username,
             password_hash,
+            now,
+            scopes
+        )
+        .execute(&self.durable)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_scopes(
+        &self,
+        username: &str,
+        scopes: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let now = timestamp::format(now);
+        let done = sqlx::query!(
+            "UPDATE users SET scopes = ?2, updated_at = ?3, tokens_not_before = ?3
+             WHERE username = ?1",
+            username,
+            scopes,
             now
         )
         .execute(&self.durable)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn record_service_token(
+        &self,
+        token: &NewServiceToken,
+    ) -> Result<Option<i64>, StoreError> {
+        let (created_at, expires_at) = (
+            timestamp::format(token.created_at),
+            timestamp::format(token.expires_at),
+        );
+        // All rows (at most one), so that the statement runs to its end and commits before
+        // this returns, rather than when the connection next resets it.
+        let ids = sqlx::query_scalar!(
+            r#"INSERT INTO service_tokens (jti, user_id, name, scopes, created_at, expires_at)
+               SELECT ?1, id, ?3, ?4, ?5, ?6 FROM users WHERE username = ?2
+               RETURNING id AS "id!""#,
+            token.jti,
+            token.username,
+            token.name,
+            token.scopes,
+            created_at,
+            expires_at
+        )
+        .fetch_all(&self.durable)
+        .await?;
+        Ok(ids.into_iter().next())
+    }
+
+    async fn service_tokens(&self) -> Result<Vec<ServiceToken>, StoreError> {
+        let rows = sqlx::query!(
+            r#"SELECT t.id AS "id!", t.jti, u.username, t.name, t.scopes, t.created_at,
+                      t.expires_at,
+                      (EXISTS (SELECT 1 FROM revoked_tokens AS r WHERE r.jti = t.jti)
+                       OR (u.tokens_not_before IS NOT NULL
+                           AND t.created_at < u.tokens_not_before)) AS "revoked!: bool"
+               FROM service_tokens AS t JOIN users AS u ON u.id = t.user_id
+               ORDER BY t.id"#
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(ServiceToken {
+                    id: row.id,
+                    jti: row.jti,
+                    username: row.username,
+                    name: row.name,
+                    scopes: row.scopes,
+                    created_at: instant(&row.created_at)?,
+                    expires_at: instant(&row.expires_at)?,
+                    revoked: row.revoked,
+                })
+            })
+            .collect()
+    }
+
+    async fn service_token(&self, id: i64) -> Result<Option<ServiceToken>, StoreError> {
+        let row = sqlx::query!(
+            r#"SELECT t.id AS "id!", t.jti, u.username, t.name, t.scopes, t.created_at,
+                      t.expires_at,
+                      (EXISTS (SELECT 1 FROM revoked_tokens AS r WHERE r.jti = t.jti)
+                       OR (u.tokens_not_before IS NOT NULL
+                           AND t.created_at < u.tokens_not_before)) AS "revoked!: bool"
+               FROM service_tokens AS t JOIN users AS u ON u.id = t.user_id
+               WHERE t.id = ?1"#,
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(ServiceToken {
+                id: row.id,
+                jti: row.jti,
+                username: row.username,
+                name: row.name,
+                scopes: row.scopes,
+                created_at: instant(&row.created_at)?,
+                expires_at: instant(&row.expires_at)?,
+                revoked: row.revoked,
+            })
+        })
+        .transpose()
     }
 
     async fn set_password(

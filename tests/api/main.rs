@@ -20,6 +20,7 @@ mod observability;
 mod probes;
 mod rechecks;
 mod replicas;
+mod scopes;
 mod security;
 mod subscriptions;
 mod tokens;

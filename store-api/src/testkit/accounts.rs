@@ -5,13 +5,18 @@ use std::collections::HashSet;
 use time::Duration;
 
 use super::{Stores, T0, at};
+use crate::NewServiceToken;
 
 pub async fn users_are_added_changed_rehashed_and_removed(stores: Stores) {
     let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
     assert!(!a.has_users().await.unwrap());
-    assert!(a.add_user("alice", "hash-1", at(1)).await.unwrap());
-    assert!(!b.add_user("alice", "other", at(2)).await.unwrap());
-    assert!(b.add_user("bob", "hash-b", at(2)).await.unwrap());
+    assert!(
+        a.add_user("alice", "hash-1", "read lookup monitor", at(1))
+            .await
+            .unwrap()
+    );
+    assert!(!b.add_user("alice", "other", "read", at(2)).await.unwrap());
+    assert!(b.add_user("bob", "hash-b", "read", at(2)).await.unwrap());
     assert!(b.has_users().await.unwrap());
 
     let alice = b.user_by_name("alice").await.unwrap().unwrap();
@@ -141,7 +146,11 @@ pub async fn stores_starting_together_agree_on_the_first_user_and_token_key(stor
 
 pub async fn revocations_and_not_before_are_seen_by_every_store(stores: Stores) {
     let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
-    assert!(a.add_user("alice", "hash", T0).await.unwrap());
+    assert!(
+        a.add_user("alice", "hash", "read lookup monitor", T0)
+            .await
+            .unwrap()
+    );
     let fresh = b.token_standing("jti-1", "alice").await.unwrap();
     assert!(!fresh.revoked && fresh.user_exists);
     assert_eq!(fresh.not_before, Some(T0));
@@ -175,4 +184,118 @@ pub async fn revocations_and_not_before_are_seen_by_every_store(stores: Stores) 
     );
     assert!(!a.token_standing("jti-1", "alice").await.unwrap().revoked);
     assert!(a.token_standing("jti-3", "alice").await.unwrap().revoked);
+}
+
+pub async fn users_hold_scopes_the_first_user_all_but_admin(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    assert!(a.create_first_user("first", "hash", T0).await.unwrap());
+    assert!(a.add_user("reader", "hash", "read", at(1)).await.unwrap());
+    let scopes =
+        |name: &'static str| async move { b.user_by_name(name).await.unwrap().unwrap().scopes };
+    // The first user (like every user from before scopes existed) holds all but `admin`.
+    assert_eq!(scopes("first").await, "read lookup monitor");
+    assert_eq!(scopes("reader").await, "read");
+    let listed: Vec<_> = b
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| (u.username, u.scopes))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("first".to_owned(), "read lookup monitor".to_owned()),
+            ("reader".to_owned(), "read".to_owned())
+        ]
+    );
+
+    // New scopes refuse the tokens issued before them, which carry the old ones.
+    assert!(a.set_scopes("reader", "read lookup", at(5)).await.unwrap());
+    assert!(!a.set_scopes("nobody", "read", at(5)).await.unwrap());
+    assert_eq!(scopes("reader").await, "read lookup");
+    let standing = b.token_standing("jti", "reader").await.unwrap();
+    assert_eq!(standing.not_before, Some(at(5)));
+}
+
+pub async fn service_tokens_are_recorded_listed_and_revoked(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    assert!(a.add_user("ci", "hash", "read lookup", T0).await.unwrap());
+    let token = |jti: &str, user: &str, name: &str| NewServiceToken {
+        jti: jti.to_owned(),
+        username: user.to_owned(),
+        name: name.to_owned(),
+        scopes: "read".to_owned(),
+        created_at: at(10),
+        expires_at: at(10) + Duration::days(90),
+    };
+    let first_id = a
+        .record_service_token(&token("jti-1", "ci", "nightly"))
+        .await
+        .unwrap()
+        .expect("recorded");
+    assert!(
+        a.record_service_token(&token("jti-2", "nobody", "x"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let second_id = b
+        .record_service_token(&token("jti-3", "ci", "deploy"))
+        .await
+        .unwrap()
+        .expect("recorded");
+    let listed = b.service_tokens().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    let first = &listed[0];
+    assert_eq!(
+        (
+            first.jti.as_str(),
+            first.username.as_str(),
+            first.name.as_str(),
+            first.scopes.as_str(),
+            first.created_at,
+            first.expires_at,
+            first.revoked
+        ),
+        (
+            "jti-1",
+            "ci",
+            "nightly",
+            "read",
+            at(10),
+            at(10) + Duration::days(90),
+            false
+        )
+    );
+    assert_eq!((listed[0].id, listed[1].id), (first_id, second_id));
+    assert_eq!(
+        a.service_token(first.id).await.unwrap().as_ref(),
+        Some(first)
+    );
+    assert!(a.service_token(first.id + 1000).await.unwrap().is_none());
+
+    // Revoked by its jti: shown as revoked, the other one not.
+    a.revoke_token("jti-1", first.expires_at, at(20))
+        .await
+        .unwrap();
+    let revoked: Vec<_> = b
+        .service_tokens()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.name, t.revoked))
+        .collect();
+    assert_eq!(
+        revoked,
+        [("nightly".to_owned(), true), ("deploy".to_owned(), false)]
+    );
+
+    // Revoking all of the user's tokens revokes those issued before.
+    assert!(a.revoke_all_tokens("ci", at(30)).await.unwrap());
+    assert!(b.service_tokens().await.unwrap().iter().all(|t| t.revoked));
+
+    // They go with their user.
+    assert!(a.remove_user("ci").await.unwrap());
+    assert!(b.service_tokens().await.unwrap().is_empty());
 }

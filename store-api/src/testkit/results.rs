@@ -65,7 +65,11 @@ pub async fn history_is_newest_first_and_limited(stores: Stores) {
 
 pub async fn import_adds_only_what_is_new(stores: Stores) {
     let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
-    assert!(a.add_user("taken", "ours", T0).await.unwrap());
+    assert!(
+        a.add_user("taken", "ours", "read lookup monitor", T0)
+            .await
+            .unwrap()
+    );
     let users = [
         ImportedUser {
             username: "taken".to_owned(),
@@ -188,7 +192,11 @@ pub async fn timestamps_come_back_as_they_went_in(stores: Stores) {
     );
 
     let now = datetime!(2024-06-01 12:00:00.000001 UTC);
-    assert!(a.add_user("alice", "hash", now).await.unwrap());
+    assert!(
+        a.add_user("alice", "hash", "read lookup monitor", now)
+            .await
+            .unwrap()
+    );
     let not_before = datetime!(2024-06-01 12:00:01.000002 UTC);
     assert!(a.revoke_all_tokens("alice", not_before).await.unwrap());
     let user = b.list_users().await.unwrap().remove(0);
