@@ -14,6 +14,7 @@ pub mod app;
 pub mod auth;
 pub mod blocklists;
 pub mod config;
+pub mod filters;
 pub mod graphql;
 pub mod http;
 pub mod import;

@@ -7,13 +7,14 @@
 use async_graphql::{Context, ErrorExtensions};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use secworks_dnsbl::{Address, AddressRange, ListKind, Target};
+use secworks_dnsbl::{Address, Target};
 
 use super::generated::{
     Lookup, LookupConnection, LookupEdge, LookupFilter as FilterInput, LookupState, PageInfo,
 };
 use super::resolvers::{Resolvers, internal};
-use super::watchlists::{bad_input, no_watchlist, watchlist_name};
+use super::watchlists::bad_input;
+use crate::filters::{FilterError, FilterFields, read_filter};
 use crate::lookup::Pause;
 use crate::store::{ChangeKey, FoundLookup, JobState, LookupFilter};
 use crate::timestamp;
@@ -22,84 +23,26 @@ const DEFAULT_FIRST: i32 = 50;
 const MAX_FIRST: i32 = 1000;
 
 impl Resolvers {
-    /// The IP lists that count for `listed`: the enabled ones.
-    fn counted_lists(&self) -> Vec<String> {
-        self.blocklists
-            .enabled()
-            .filter(|list| list.kind == ListKind::Ip)
-            .map(|list| list.id.clone())
-            .collect()
-    }
-
     /// The filter as the store takes it, or an error naming the field that is wrong.
-    pub(crate) async fn lookup_filter(
+    async fn lookup_filter(
         &self,
         input: Option<FilterInput>,
-        prefix: &str,
     ) -> async_graphql::Result<LookupFilter> {
-        let lists = self.counted_lists();
-        let Some(input) = input else {
-            return Ok(LookupFilter {
-                lists,
-                ..LookupFilter::default()
-            });
-        };
-        let field = |name: &str| format!("{prefix}{name}");
-        if let Some(id) = &input.blocklist
-            && !lists.contains(id)
-        {
-            let problem = if self.blocklists.get(id).is_none() {
-                format!("{id:?} is no blocklist of the catalogue (see `blocklists`)")
-            } else if self.blocklists.is_enabled(id) {
-                format!("{id:?} lists domains; `lookups` holds addresses")
-            } else {
-                format!("{id:?} is not enabled (SECWORKS_BLOCKLISTS)")
-            };
-            return Err(bad_input(&field("blocklist"), problem));
-        }
-        let watchlist = match input.watchlist.as_deref() {
-            None => None,
-            Some(text) => {
-                let name = watchlist_name(&field("watchlist"), text)?;
-                let found = self
-                    .watchlists
-                    .watchlist(&name, &[])
-                    .await
-                    .map_err(internal)?;
-                if found.is_none() {
-                    return Err(no_watchlist(&field("watchlist"), &name));
-                }
-                Some(name)
-            }
-        };
-        let within = input
-            .within
-            .as_deref()
-            .map(|text| {
-                text.parse::<AddressRange>()
-                    .map_err(|problem| bad_input(&field("within"), format!("{text:?}: {problem}")))
-            })
-            .transpose()?;
-        let changed_since = input
-            .changed_since
-            .as_deref()
-            .map(|text| {
-                timestamp::parse(text).ok_or_else(|| {
-                    bad_input(
-                        &field("changed_since"),
-                        format!("{text:?} is not an RFC 3339 instant (e.g. 2026-11-30T00:00:00Z)"),
-                    )
-                })
-            })
-            .transpose()?;
-        Ok(LookupFilter {
-            lists,
+        let fields = input.map_or_else(FilterFields::default, |input| FilterFields {
             listed: input.listed,
             blocklist: input.blocklist,
-            watchlist,
-            within,
-            changed_since,
-        })
+            watchlist: input.watchlist,
+            within: input.within,
+            changed_since: input.changed_since,
+        });
+        read_filter(fields, &self.blocklists, self.watchlists.as_ref())
+            .await
+            .map_err(|error| match error {
+                FilterError::Field { field, problem } => {
+                    bad_input(&format!("filter.{field}"), problem)
+                }
+                FilterError::Store(error) => internal(error),
+            })
     }
 
     pub(super) async fn lookups_page(
@@ -117,7 +60,7 @@ impl Resolvers {
             ));
         }
         let after = after.as_deref().map(read_cursor).transpose()?;
-        let filter = self.lookup_filter(filter, "filter.").await?;
+        let filter = self.lookup_filter(filter).await?;
         let limit = u32::try_from(first).unwrap_or(0);
         // One more than asked: whether it comes says whether there is a next page.
         let (mut found, total) = tokio::try_join!(

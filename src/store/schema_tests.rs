@@ -80,6 +80,8 @@ async fn sqlite_schema(url: &str) -> Schema {
             "INTEGER" => "integer",
             "TEXT" if is_instant(&column) => "instant",
             "TEXT" if is_day(&column) => "day",
+            // Hex bytes ordered like addresses (`lookups.address_key`); PostgreSQL has inet.
+            "TEXT" if column == "address_key" => "address",
             "TEXT" => "text",
             "BLOB" => "bytes",
             other => panic!("SQLite {table}.{column}: no kind for type {other}"),
@@ -128,6 +130,7 @@ async fn postgres_schema(url: &str) -> Schema {
                 "day"
             }
             "bytea" => "bytes",
+            "inet" => "address",
             other => panic!("PostgreSQL {table}.{column}: no kind for type {other}"),
         };
         schema

@@ -35,7 +35,7 @@ macro_rules! filtered {
     ($mac:ident ($($before:tt)*) [$select:literal], candidates [$($driver:tt)*], $($rest:tt)*) => {
         filtered!(@statement $mac ($($before)*) $select, ["l.ip_address IN (
             SELECT ip_address FROM lookups
-            WHERE $8::text = 'within' AND address <<= $6::text::inet
+            WHERE $8::text = 'within' AND address_key <<= $6::text::inet
             UNION ALL
             SELECT target FROM watch_targets WHERE $8::text = 'watchlist' AND watchlist = $5::text
             UNION ALL
@@ -50,7 +50,7 @@ macro_rules! filtered {
         sqlx::$mac!($($before)* $select
             + " FROM (
                 SELECT lk.ip_address, lk.uuid, lk.response_code, lk.created_at, lk.updated_at,
-                       lk.address,
+                       lk.address_key,
                        ($2::text IS NOT NULL AND lk.response_code ~ '^[0-9]') AS original_listed,
                        (SELECT string_agg(r.blocklist, ' ') FROM list_results r
                         WHERE r.target = lk.ip_address AND r.state = 'listed'
@@ -74,7 +74,7 @@ macro_rules! filtered {
             + $($driver)+
             + "
                 AND ($7::timestamptz IS NULL OR l.updated_at >= $7::timestamptz)
-                AND ($6::text IS NULL OR l.address <<= $6::text::inet)
+                AND ($6::text IS NULL OR l.address_key <<= $6::text::inet)
                 AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM watch_targets w
                                                  WHERE w.watchlist = $5::text
                                                    AND w.target = l.ip_address))
@@ -209,8 +209,8 @@ impl FilteredLookups for PgStore {
         // 0.0.0.0/0 sorts before every address (inet orders by family, network, then mask).
         let rows = if b.driver == Driver::All {
             filtered!(query_as(FoundRow,) found,
-                all[+ " AND l.address > coalesce($9::text, '0.0.0.0/0')::inet"],
-                "ORDER BY l.address LIMIT $10";
+                all[+ " AND l.address_key > coalesce($9::text, '0.0.0.0/0')::inet"],
+                "ORDER BY l.address_key LIMIT $10";
                 &b.others as &[String], b.original, b.listed, b.blocklist, b.watchlist, b.within,
                 b.changed_since, mode, after, limit
             )
@@ -218,8 +218,8 @@ impl FilteredLookups for PgStore {
             .await?
         } else {
             filtered!(query_as(FoundRow,) found,
-                candidates[+ " AND l.address > coalesce($9::text, '0.0.0.0/0')::inet"],
-                "ORDER BY l.address LIMIT $10";
+                candidates[+ " AND l.address_key > coalesce($9::text, '0.0.0.0/0')::inet"],
+                "ORDER BY l.address_key LIMIT $10";
                 &b.others as &[String], b.original, b.listed, b.blocklist, b.watchlist, b.within,
                 b.changed_since, mode, after, limit
             )
