@@ -12,10 +12,16 @@
 //! for their fields, so that a handler never depends on the order of values:
 //!
 //! - a variant with neither body nor headers is a unit variant (`NoContent`);
-//! - otherwise it has named fields: `body` for the JSON body (its type, without `Json`), then
-//!   one field per response header, named after the header in snake_case
-//!   (`www_authenticate: String`, `retry_after: i64`; `body_header` for a header called `Body`),
-//!   `Option<…>` when the header is not required.
+//! - otherwise it has named fields: `body` for the body (the JSON body's type, without `Json`,
+//!   or `StreamedBody`), then one field per response header, named after the header in
+//!   snake_case (`www_authenticate: String`, `retry_after: i64`; `body_header` for a header
+//!   called `Body`), `Option<…>` when the header is not required.
+//!
+//! A response body is one `application/json` content, or a streamed body: one or more other
+//! media types, each `{type: string}` (or `format: binary`), of which the handler picks one
+//! (`StreamedBody { content_type, body }`, e.g. from `Accept`). The glue sends it as the
+//! handler streams it, and answers 500 if the type is not one the response declares. Any other
+//! mix is refused.
 //!
 //! poem-openapi's `#[derive(ApiResponse)]` takes tuple variants only, so the generated code
 //! also holds a private twin of each enum in that form (module `poem_responses`, carrying the

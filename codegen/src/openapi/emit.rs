@@ -15,6 +15,7 @@ pub fn emit(api: &ir::Api) -> TokenStream {
     let schemes = api.schemes.iter().map(scheme);
     let alternatives = api.alternatives.iter().map(alternatives);
     let responses = api.operations.iter().map(|op| response(&op.response));
+    let streamed_body = streams(&api.operations).then(streamed_body);
     let poem_responses = poem_responses(&api.operations);
     let tags = tags(&api.tags);
     let trait_methods = api.operations.iter().map(trait_method);
@@ -24,6 +25,7 @@ pub fn emit(api: &ir::Api) -> TokenStream {
         #(#types)*
         #(#schemes)*
         #(#alternatives)*
+        #streamed_body
         #(#responses)*
         #poem_responses
         #tags
@@ -164,13 +166,16 @@ fn alternatives(a: &ir::Alternatives) -> TokenStream {
 }
 
 /// The public response enum that handlers return: a variant per declared status, with named
-/// fields `body` (the JSON body) and one per header (the header's name in snake_case).
+/// fields `body` (the JSON body, or a [`StreamedBody`]) and one per header (the header's name in snake_case).
 fn response(r: &ir::Response) -> TokenStream {
     let ident = &r.ident;
     let variants = r.variants.iter().map(|v| {
         let doc = rust_docs(&format!("HTTP {}: {}", v.status, v.doc.trim()));
         let variant = &v.ident;
-        let body = v.body.as_ref().map(|ty| quote!(body: #ty));
+        let body = v.body.as_ref().map(|payload| match payload {
+            ir::Payload::Json(ty) => quote!(body: #ty),
+            ir::Payload::Streamed(_) => quote!(body: StreamedBody),
+        });
         let headers = v.headers.iter().map(|h| {
             let doc = match h.doc.as_deref().map(str::trim) {
                 Some(doc) if !doc.is_empty() => format!("The `{}` header: {doc}", h.name),
@@ -209,10 +214,13 @@ fn poem_response(r: &ir::Response) -> TokenStream {
         let doc = doc_attr(Some(v.doc.as_str()));
         let variant = &v.ident;
         let status = proc_macro2::Literal::u16_unsuffixed(v.status);
-        let body = v
-            .body
-            .as_ref()
-            .map(|ty| quote!(::poem_openapi::payload::Json<#ty>));
+        let body = v.body.as_ref().map(|payload| match payload {
+            ir::Payload::Json(ty) => quote!(::poem_openapi::payload::Json<#ty>),
+            ir::Payload::Streamed(_) => {
+                let payload = streamed_payload_ident(r, v);
+                quote!(#payload)
+            }
+        });
         let headers = v.headers.iter().map(|h| {
             let doc = doc_attr(h.doc.as_deref());
             let name = &h.name;
@@ -237,9 +245,16 @@ fn poem_response(r: &ir::Response) -> TokenStream {
             .cloned()
             .chain(headers.iter().map(|h| quote!(#h)))
             .collect();
-        let wrapped = body
+        let wrapped = v
+            .body
             .iter()
-            .map(|_| quote!(::poem_openapi::payload::Json(body)))
+            .map(|payload| match payload {
+                ir::Payload::Json(_) => quote!(::poem_openapi::payload::Json(body)),
+                ir::Payload::Streamed(_) => {
+                    let payload = streamed_payload_ident(r, v);
+                    quote!(#payload(body))
+                }
+            })
             .chain(headers.iter().map(|h| quote!(#h)));
         match fields.is_empty() {
             true => quote! { super::#ident::#variant => Self::#variant },
@@ -248,11 +263,19 @@ fn poem_response(r: &ir::Response) -> TokenStream {
             },
         }
     });
+    let payloads = r.variants.iter().filter_map(|v| match &v.body {
+        Some(ir::Payload::Streamed(media_types)) => Some(streamed_payload(r, v, media_types)),
+        _ => None,
+    });
+    let checked = streams_body(r).then(|| checked(r));
     quote! {
         #[derive(::poem_openapi::ApiResponse)]
         pub(super) enum #ident {
             #(#variants,)*
         }
+
+        #(#payloads)*
+        #checked
 
         impl ::std::convert::From<super::#ident> for #ident {
             fn from(response: super::#ident) -> Self {
@@ -271,6 +294,7 @@ fn poem_responses(operations: &[ir::Operation]) -> TokenStream {
         return TokenStream::new();
     }
     let responses = operations.iter().map(|op| poem_response(&op.response));
+    let declares = streams(operations).then(declares);
     quote! {
         /// poem-openapi's form of the response enums: `#[derive(ApiResponse)]` takes tuple
         /// variants only, so [`Api`] converts each handler's answer into its twin here.
@@ -279,6 +303,140 @@ fn poem_responses(operations: &[ir::Operation]) -> TokenStream {
             use super::*;
 
             #(#responses)*
+            #declares
+        }
+    }
+}
+
+/// Whether some operation streams a body.
+fn streams(operations: &[ir::Operation]) -> bool {
+    operations.iter().any(|op| streams_body(&op.response))
+}
+
+/// Whether a response streams a body for some status.
+fn streams_body(r: &ir::Response) -> bool {
+    r.variants
+        .iter()
+        .any(|v| matches!(v.body, Some(ir::Payload::Streamed(_))))
+}
+
+fn streamed_body() -> TokenStream {
+    quote! {
+        /// A body streamed in one of the media types its response declares; the handler chooses
+        /// which (e.g. from the request's `Accept`).
+        pub struct StreamedBody {
+            /// The `Content-Type` sent, e.g. `text/csv; charset=utf-8` (must be one the response declares, parameters allowed).
+            pub content_type: ::std::string::String,
+            pub body: ::poem::Body,
+        }
+
+        // The body is a stream: only its type can be shown.
+        impl ::std::fmt::Debug for StreamedBody {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("StreamedBody")
+                    .field("content_type", &self.content_type)
+                    .finish_non_exhaustive()
+            }
+        }
+    }
+}
+
+/// Whether a handler's `Content-Type` is one of the response's `media_types` (parameters
+/// allowed) and can be sent as a header.
+fn declares() -> TokenStream {
+    quote! {
+        /// Whether `content_type` is one of `media_types`, parameters allowed, and a valid
+        /// header value.
+        fn declares(media_types: &[&str], content_type: &str) -> bool {
+            let essence = content_type.split(';').next().unwrap_or_default().trim();
+            media_types.iter().any(|m| m.eq_ignore_ascii_case(essence))
+                && ::poem::http::HeaderValue::from_str(content_type).is_ok()
+        }
+    }
+}
+
+/// The twin's conversion for an operation that streams: poem-openapi's derive sets the
+/// variant's status after the payload's `into_response`, so a type the response does not
+/// declare (the handler's bug; the client was promised one of them) is refused here, as a 500.
+fn checked(r: &ir::Response) -> TokenStream {
+    let ident = &r.ident;
+    let arms = r.variants.iter().filter_map(|v| {
+        let Some(ir::Payload::Streamed(_)) = &v.body else {
+            return None;
+        };
+        let (variant, payload) = (&v.ident, streamed_payload_ident(r, v));
+        Some(quote! {
+            super::#ident::#variant { body, .. } if !declares(#payload::MEDIA_TYPES, &body.content_type) => {
+                ::std::result::Result::Err(::poem::Error::from_status(
+                    ::poem::http::StatusCode::INTERNAL_SERVER_ERROR,
+                ))
+            }
+        })
+    });
+    quote! {
+        impl #ident {
+            /// The twin of the handler's answer, unless it streams a type its response does
+            /// not declare.
+            pub(super) fn checked(response: super::#ident) -> ::poem::Result<Self> {
+                match response {
+                    #(#arms)*
+                    response => ::std::result::Result::Ok(response.into()),
+                }
+            }
+        }
+    }
+}
+
+/// The payload type of a streamed variant in the twin: `Payload` has one `CONTENT_TYPE`, so
+/// each such variant gets its own.
+fn streamed_payload_ident(r: &ir::Response, v: &ir::Variant) -> Ident {
+    quote::format_ident!("{}{}Body", r.ident, v.ident)
+}
+
+/// poem-openapi's derive needs `Payload` (for the meta, which names only the first type;
+/// secworks serves openapi.yaml itself) and `IntoResponse`, which streams the body as it comes.
+fn streamed_payload(r: &ir::Response, v: &ir::Variant, media_types: &[String]) -> TokenStream {
+    let ident = streamed_payload_ident(r, v);
+    // Lowering never leaves a streamed body without a media type.
+    let first = &media_types[0];
+    let doc = format!(
+        " The streamed body of `{}`'s {}: {}.",
+        r.operation_id,
+        v.status,
+        media_types
+            .iter()
+            .map(|m| format!("`{m}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    quote! {
+        #[doc = #doc]
+        pub(super) struct #ident(super::StreamedBody);
+
+        impl #ident {
+            const MEDIA_TYPES: &'static [&'static str] = &[#(#media_types),*];
+        }
+
+        impl ::poem_openapi::payload::Payload for #ident {
+            const CONTENT_TYPE: &'static str = #first;
+
+            fn schema_ref() -> ::poem_openapi::registry::MetaSchemaRef {
+                ::poem_openapi::registry::MetaSchemaRef::Inline(::std::boxed::Box::new(
+                    ::poem_openapi::registry::MetaSchema {
+                        format: ::std::option::Option::Some("binary"),
+                        ..::poem_openapi::registry::MetaSchema::new("string")
+                    },
+                ))
+            }
+        }
+
+        impl ::poem::IntoResponse for #ident {
+            // `checked` let only a declared, valid type through.
+            fn into_response(self) -> ::poem::Response {
+                ::poem::Response::builder()
+                    .content_type(&self.0.content_type)
+                    .body(self.0.body)
+            }
         }
     }
 }
@@ -343,11 +501,20 @@ fn api_method(op: &ir::Operation) -> TokenStream {
         quote!(#doc body: ::poem_openapi::payload::Json<#ty>,)
     });
     let body_arg = op.body.as_ref().map(|_| quote!(body.0,));
+    let call = quote!(self.0.#ident(req, #auth_arg #(#param_args)* #body_arg).await);
+    // A streamed body's type is the handler's choice, checked before anything is sent.
+    let (output, answer) = match streams_body(&op.response) {
+        true => (
+            quote!(::poem::Result<poem_responses::#response>),
+            quote!(poem_responses::#response::checked(#call)),
+        ),
+        false => (quote!(poem_responses::#response), quote!(#call.into())),
+    };
     quote! {
         #doc
         #[oai(path = #path, method = #method, operation_id = #operation_id #(#tags)* #deprecated)]
-        async fn #ident(&self, req: &::poem::Request, #auth #(#params)* #body) -> poem_responses::#response {
-            self.0.#ident(req, #auth_arg #(#param_args)* #body_arg).await.into()
+        async fn #ident(&self, req: &::poem::Request, #auth #(#params)* #body) -> #output {
+            #answer
         }
     }
 }

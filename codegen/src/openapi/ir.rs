@@ -152,8 +152,17 @@ pub struct Variant {
     pub status: u16,
     pub ident: Ident,
     pub doc: String,
-    pub body: Option<Ty>,
+    pub body: Option<Payload>,
     pub headers: Vec<Header>,
+}
+
+/// A response body.
+pub enum Payload {
+    /// `application/json` with a schema.
+    Json(Ty),
+    /// Text or bytes the handler streams, in one of these media types (as declared, in order);
+    /// the generated `StreamedBody` carries it.
+    Streamed(Vec<String>),
 }
 
 pub struct Header {

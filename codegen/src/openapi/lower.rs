@@ -592,7 +592,8 @@ impl<'a> Ctx<'a> {
 
     /// Generated type names share one namespace with the fixed ones.
     fn check_unique_type_names(&self, api: &ir::Api) -> Result<(), Error> {
-        let fixed = ["Handlers", "Api", "ApiTags", "H"].map(|n| ("generated", n.to_owned()));
+        let fixed = ["Handlers", "Api", "ApiTags", "H", "StreamedBody"]
+            .map(|n| ("generated", n.to_owned()));
         let types = api.types.iter().map(|t| match t {
             ir::TypeDef::Object(o) => ("components.schemas", o.ident.to_string()),
             ir::TypeDef::Enum(e) => ("components.schemas", e.ident.to_string()),

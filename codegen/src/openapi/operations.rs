@@ -4,7 +4,8 @@ use std::collections::HashSet;
 
 use openapiv3::{
     Components, Content, Header, Operation, Parameter, ParameterSchemaOrContent, PathItem,
-    PathStyle, QueryStyle, ReferenceOr, RequestBody, Response, Responses, StatusCode,
+    PathStyle, QueryStyle, ReferenceOr, RequestBody, Response, Responses, Schema, SchemaData,
+    SchemaKind, StatusCode, StringFormat, Type, VariantOrUnknownOrEmpty,
 };
 use quote::format_ident;
 
@@ -418,9 +419,77 @@ fn variant(cx: &Ctx<'_>, status: u16, response: &Response, at: &str) -> Result<i
         status,
         ident: status_variant(status),
         doc: response.description.clone(),
-        body: json_content(cx, &response.content, "response", at)?,
+        body: response_content(cx, &response.content, at)?,
         headers,
     })
+}
+
+/// A response's body: one `application/json` content, or text types that are all
+/// `{type: string}` (a streamed body, the handler choosing the type), or none.
+fn response_content(
+    cx: &Ctx<'_>,
+    content: &Content,
+    at: &str,
+) -> Result<Option<ir::Payload>, Error> {
+    let json = content.contains_key("application/json");
+    if json && content.len() == 1 {
+        return Ok(json_content(cx, content, "response", at)?.map(ir::Payload::Json));
+    }
+    if json {
+        return Err(cx.unsupported(
+            "response with application/json beside other content types (a body is either JSON or streamed)",
+            at,
+        ));
+    }
+    if content.is_empty() {
+        return Ok(None);
+    }
+    for (media_type, media) in content {
+        // poem answers `Accept` itself for none of them: the handler picks one of these.
+        if media_type.contains('*') {
+            return Err(cx.unsupported(
+                format!("response content type {media_type} (a wildcard)"),
+                at,
+            ));
+        }
+        if !media.encoding.is_empty() {
+            return Err(cx.unsupported("response encoding", at));
+        }
+        let Some(schema) = &media.schema else {
+            return Err(cx.unsupported("response content without a schema", at));
+        };
+        if !is_streamable(schema) {
+            return Err(cx.unsupported(
+                format!(
+                    "response content type {media_type} with a schema other than {{type: string}} (streamed bodies only; JSON bodies are application/json)"
+                ),
+                at,
+            ));
+        }
+    }
+    Ok(Some(ir::Payload::Streamed(
+        content.keys().cloned().collect(),
+    )))
+}
+
+/// `{type: string}`, optionally `format: binary`, and nothing else.
+fn is_streamable(schema: &ReferenceOr<Schema>) -> bool {
+    let ReferenceOr::Item(schema) = schema else {
+        return false;
+    };
+    let SchemaKind::Type(Type::String(string)) = &schema.schema_kind else {
+        return false;
+    };
+    let format_ok = matches!(
+        &string.format,
+        VariantOrUnknownOrEmpty::Empty | VariantOrUnknownOrEmpty::Item(StringFormat::Binary)
+    );
+    format_ok
+        && string.pattern.is_none()
+        && string.enumeration.is_empty()
+        && string.min_length.is_none()
+        && string.max_length.is_none()
+        && schema.schema_data == SchemaData::default()
 }
 
 fn response_header(

@@ -52,6 +52,83 @@ fn the_token_endpoints() {
     assert_generates("tokens", SPEC);
 }
 
+/// A 200 in text types only, each `{type: string}`: a `StreamedBody` the handler fills, and
+/// a payload per streamed variant for poem-openapi.
+#[test]
+fn streamed_text_responses() {
+    assert_generates("export", include_str!("fixtures/export.yaml"));
+}
+
+/// A streamed body is text types only, each `{type: string}` (or `format: binary`).
+#[test]
+fn streamed_bodies_refuse_other_mixes() {
+    let response = |content: &str| {
+        doc(&format!(
+            "paths:\n  /x:\n    get: {{operationId: x, responses: {{'200': {{description: x, content: {{{content}}}}}}}}}"
+        ))
+    };
+    let at = "at GET /x 200";
+    let cases = [
+        (
+            "application/json: {schema: {type: string}}, text/csv: {schema: {type: string}}",
+            format!(
+                "response with application/json beside other content types (a body is either JSON or streamed) {at}"
+            ),
+        ),
+        (
+            "text/csv: {schema: {type: integer}}",
+            format!(
+                "response content type text/csv with a schema other than {{type: string}} (streamed bodies only; JSON bodies are application/json) {at}"
+            ),
+        ),
+        (
+            "text/csv: {schema: {type: string}}, application/x-ndjson: {schema: {type: string, format: date-time}}",
+            format!(
+                "response content type application/x-ndjson with a schema other than {{type: string}} (streamed bodies only; JSON bodies are application/json) {at}"
+            ),
+        ),
+        (
+            "text/csv: {schema: {$ref: '#/components/schemas/Foo'}}",
+            format!(
+                "response content type text/csv with a schema other than {{type: string}} (streamed bodies only; JSON bodies are application/json) {at}"
+            ),
+        ),
+        (
+            "text/csv: {schema: {type: string}, encoding: {a: {contentType: text/plain}}}",
+            format!("response encoding {at}"),
+        ),
+        (
+            "text/csv: {}",
+            format!("response content without a schema {at}"),
+        ),
+        (
+            "text/*: {schema: {type: string}}",
+            format!("response content type text/* (a wildcard) {at}"),
+        ),
+    ];
+    for (content, expected) in cases {
+        let yaml = response(content);
+        assert_eq!(
+            gen_err(&yaml),
+            format!("openapi.yaml: unsupported construct: {expected}"),
+            "for:\n{yaml}"
+        );
+    }
+}
+
+/// `format: binary` is a streamed body too.
+#[test]
+fn binary_strings_stream() {
+    let out = gen_ok(&doc(
+        "paths:\n  /x:\n    get: {operationId: x, responses: {'200': {description: x, content: {application/pdf: {schema: {type: string, format: binary}}}}}}",
+    ));
+    assert!(out.contains("Ok { body: StreamedBody }"), "{out}");
+    assert!(
+        out.contains("const CONTENT_TYPE: &'static str = \"application/pdf\";"),
+        "{out}"
+    );
+}
+
 /// Path parameters bind by position, so they come first, in path order.
 #[test]
 fn parameters_in_path_order_then_query_then_header() {
@@ -327,9 +404,9 @@ fn refusals_name_the_construct_and_where_it_is() {
         ),
         (
             doc(
-                "paths:\n  /graphql/tokens:\n    post: {operationId: p, responses: {'200': {description: x, content: {text/plain: {schema: {type: string}}}}}}",
+                "paths:\n  /graphql/tokens:\n    post: {operationId: p, responses: {'200': {description: x, content: {text/plain: {schema: {type: boolean}}}}}}",
             ),
-            "response content type text/plain at POST /graphql/tokens 200",
+            "response content type text/plain with a schema other than {type: string} (streamed bodies only; JSON bodies are application/json) at POST /graphql/tokens 200",
         ),
         (
             op(
