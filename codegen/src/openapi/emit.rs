@@ -393,12 +393,11 @@ fn streamed_payload_ident(r: &ir::Response, v: &ir::Variant) -> Ident {
     quote::format_ident!("{}{}Body", r.ident, v.ident)
 }
 
-/// poem-openapi's derive needs `Payload` (for the meta, which names only the first type;
-/// secworks serves openapi.yaml itself) and `IntoResponse`, which streams the body as it comes.
+/// poem-openapi's derive needs `ResponseContent` (the meta: every declared media type, each
+/// `{type: string}`, so the served document says what openapi.yaml says) and `IntoResponse`,
+/// which streams the body as it comes.
 fn streamed_payload(r: &ir::Response, v: &ir::Variant, media_types: &[String]) -> TokenStream {
     let ident = streamed_payload_ident(r, v);
-    // Lowering never leaves a streamed body without a media type.
-    let first = &media_types[0];
     let doc = format!(
         " The streamed body of `{}`'s {}: {}.",
         r.operation_id,
@@ -417,16 +416,17 @@ fn streamed_payload(r: &ir::Response, v: &ir::Variant, media_types: &[String]) -
             const MEDIA_TYPES: &'static [&'static str] = &[#(#media_types),*];
         }
 
-        impl ::poem_openapi::payload::Payload for #ident {
-            const CONTENT_TYPE: &'static str = #first;
-
-            fn schema_ref() -> ::poem_openapi::registry::MetaSchemaRef {
-                ::poem_openapi::registry::MetaSchemaRef::Inline(::std::boxed::Box::new(
-                    ::poem_openapi::registry::MetaSchema {
-                        format: ::std::option::Option::Some("binary"),
-                        ..::poem_openapi::registry::MetaSchema::new("string")
-                    },
-                ))
+        impl ::poem_openapi::ResponseContent for #ident {
+            fn media_types() -> ::std::vec::Vec<::poem_openapi::registry::MetaMediaType> {
+                Self::MEDIA_TYPES
+                    .iter()
+                    .map(|content_type| ::poem_openapi::registry::MetaMediaType {
+                        content_type,
+                        schema: ::poem_openapi::registry::MetaSchemaRef::Inline(
+                            ::std::boxed::Box::new(::poem_openapi::registry::MetaSchema::new("string")),
+                        ),
+                    })
+                    .collect()
             }
         }
 

@@ -47,6 +47,8 @@ pub fn status_variant(status: u16) -> Ident {
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "NotFound",
+        405 => "MethodNotAllowed",
+        406 => "NotAcceptable",
         409 => "Conflict",
         413 => "PayloadTooLarge",
         422 => "UnprocessableEntity",

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use openapiv3::{
     Components, Content, Header, Operation, Parameter, ParameterSchemaOrContent, PathItem,
     PathStyle, QueryStyle, ReferenceOr, RequestBody, Response, Responses, Schema, SchemaData,
-    SchemaKind, StatusCode, StringFormat, Type, VariantOrUnknownOrEmpty,
+    SchemaKind, StatusCode, Type, VariantOrUnknownOrEmpty,
 };
 use quote::format_ident;
 
@@ -472,7 +472,8 @@ fn response_content(
     )))
 }
 
-/// `{type: string}`, optionally `format: binary`, and nothing else.
+/// `{type: string}` and nothing else: what the served document says of each media type (a
+/// `format` would be lost there).
 fn is_streamable(schema: &ReferenceOr<Schema>) -> bool {
     let ReferenceOr::Item(schema) = schema else {
         return false;
@@ -480,10 +481,7 @@ fn is_streamable(schema: &ReferenceOr<Schema>) -> bool {
     let SchemaKind::Type(Type::String(string)) = &schema.schema_kind else {
         return false;
     };
-    let format_ok = matches!(
-        &string.format,
-        VariantOrUnknownOrEmpty::Empty | VariantOrUnknownOrEmpty::Item(StringFormat::Binary)
-    );
+    let format_ok = matches!(&string.format, VariantOrUnknownOrEmpty::Empty);
     format_ok
         && string.pattern.is_none()
         && string.enumeration.is_empty()

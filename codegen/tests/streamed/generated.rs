@@ -42,7 +42,7 @@ pub enum ExportLookupsResponse {
         www_authenticate: ::std::string::String,
     },
     /// HTTP 406: None of the accepted types is one the results come in.
-    Status406 { body: Error },
+    NotAcceptable { body: Error },
 }
 /// poem-openapi's form of the response enums: `#[derive(ApiResponse)]` takes tuple
 /// variants only, so [`Api`] converts each handler's answer into its twin here.
@@ -67,7 +67,7 @@ mod poem_responses {
         ),
         /// None of the accepted types is one the results come in.
         #[oai(status = 406)]
-        Status406(::poem_openapi::payload::Json<Error>),
+        NotAcceptable(::poem_openapi::payload::Json<Error>),
     }
     /// The streamed body of `exportLookups`'s 200: `text/csv`, `application/x-ndjson`.
     pub(super) struct ExportLookupsResponseOkBody(super::StreamedBody);
@@ -77,15 +77,19 @@ mod poem_responses {
             "application/x-ndjson",
         ];
     }
-    impl ::poem_openapi::payload::Payload for ExportLookupsResponseOkBody {
-        const CONTENT_TYPE: &'static str = "text/csv";
-        fn schema_ref() -> ::poem_openapi::registry::MetaSchemaRef {
-            ::poem_openapi::registry::MetaSchemaRef::Inline(
-                ::std::boxed::Box::new(::poem_openapi::registry::MetaSchema {
-                    format: ::std::option::Option::Some("binary"),
-                    ..::poem_openapi::registry::MetaSchema::new("string")
-                }),
-            )
+    impl ::poem_openapi::ResponseContent for ExportLookupsResponseOkBody {
+        fn media_types() -> ::std::vec::Vec<::poem_openapi::registry::MetaMediaType> {
+            Self::MEDIA_TYPES
+                .iter()
+                .map(|content_type| ::poem_openapi::registry::MetaMediaType {
+                    content_type,
+                    schema: ::poem_openapi::registry::MetaSchemaRef::Inline(
+                        ::std::boxed::Box::new(
+                            ::poem_openapi::registry::MetaSchema::new("string"),
+                        ),
+                    ),
+                })
+                .collect()
         }
     }
     impl ::poem::IntoResponse for ExportLookupsResponseOkBody {
@@ -134,8 +138,8 @@ mod poem_responses {
                         www_authenticate,
                     )
                 }
-                super::ExportLookupsResponse::Status406 { body } => {
-                    Self::Status406(::poem_openapi::payload::Json(body))
+                super::ExportLookupsResponse::NotAcceptable { body } => {
+                    Self::NotAcceptable(::poem_openapi::payload::Json(body))
                 }
             }
         }
