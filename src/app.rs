@@ -143,7 +143,12 @@ impl Application {
             schema,
             database: store.clone(),
             queue: store.clone(),
-            watchlists: store,
+            watchlists: store.clone(),
+            exports: http::export::Exports {
+                results: store.clone(),
+                watchlists: store,
+                blocklists: config.blocklists.clone(),
+            },
             engine: engine.handle(),
             planner: planner.clone(),
             blocklists: config.blocklists.clone(),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{IntoResponse, Response};
 
-use super::tokens::{CreateTokenResponse, ErrorBody, RevokeTokenResponse};
+use super::rest::{CreateTokenResponse, ErrorBody, ExportLookupsResponse, RevokeTokenResponse};
 use crate::auth::{AuthError, TokenError};
 
 /// The realm named in every `WWW-Authenticate` challenge.
@@ -32,6 +32,10 @@ pub enum HttpError {
     UnsupportedMediaType(String),
     /// A request that cannot be read as what the route expects.
     BadRequest(String),
+    /// The token is good but lacks what the route needs (a scope); says what.
+    Forbidden(String),
+    /// The `Accept` header accepts nothing the route answers in; says what it answers in.
+    NotAcceptable(String),
     /// A GraphQL mutation sent with GET.
     MutationOverGet,
     /// A method the route does not serve; `allow` lists those it does.
@@ -71,6 +75,8 @@ impl HttpError {
             HttpError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             HttpError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             HttpError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            HttpError::Forbidden(_) => StatusCode::FORBIDDEN,
+            HttpError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             HttpError::MutationOverGet | HttpError::MethodNotAllowed { .. } => {
                 StatusCode::METHOD_NOT_ALLOWED
             }
@@ -95,7 +101,9 @@ impl HttpError {
             HttpError::UnsupportedMediaType(media) => Some(format!(
                 "content type {media} is not supported: send application/json"
             )),
-            HttpError::BadRequest(message) => Some(message.clone()),
+            HttpError::BadRequest(message)
+            | HttpError::Forbidden(message)
+            | HttpError::NotAcceptable(message) => Some(message.clone()),
             HttpError::MutationOverGet => {
                 Some("mutations are not allowed over GET: send them with POST".to_owned())
             }
@@ -219,6 +227,27 @@ impl From<HttpError> for RevokeTokenResponse {
             },
             None => RevokeTokenResponse::InternalServerError {
                 body: undeclared(error),
+            },
+        }
+    }
+}
+
+/// `GET /export/lookups` declares 400, 401, 403, 406 and 500.
+impl From<HttpError> for ExportLookupsResponse {
+    fn from(error: HttpError) -> Self {
+        let body = error.body();
+        match error {
+            HttpError::BadRequest(_) => ExportLookupsResponse::BadRequest { body },
+            HttpError::Forbidden(_) => ExportLookupsResponse::Forbidden { body },
+            HttpError::NotAcceptable(_) => ExportLookupsResponse::NotAcceptable { body },
+            error => match error.challenge() {
+                Some(www_authenticate) => ExportLookupsResponse::Unauthorized {
+                    body,
+                    www_authenticate,
+                },
+                None => ExportLookupsResponse::InternalServerError {
+                    body: undeclared(error),
+                },
             },
         }
     }

@@ -4,13 +4,15 @@
 #[cfg(feature = "bench-routes")]
 mod bench;
 pub mod error;
+pub mod export;
 mod graphql;
 mod health;
 pub mod metrics;
 pub mod observe;
 mod pages;
+pub mod rest;
 pub mod server;
-pub mod tokens;
+mod tokens;
 mod ws;
 
 use std::sync::Arc;
@@ -41,6 +43,8 @@ pub struct AppState {
     pub blocklists: Arc<Blocklists>,
     /// The watched targets' results, for `/metrics` with `metrics_per_target`.
     pub watchlists: Arc<dyn Watchlists>,
+    /// What `/export/lookups` reads.
+    pub exports: export::Exports,
     /// Whether `/metrics` serves a series per watched target and list.
     pub metrics_per_target: bool,
     /// Largest `/graphql` request body read, in bytes.
@@ -49,7 +53,7 @@ pub struct AppState {
 }
 
 pub fn routes(state: Arc<AppState>) -> impl Endpoint {
-    let tokens = tokens::api_service(state.auth.clone());
+    let tokens = rest::api_service(state.auth.clone(), state.exports.clone());
     let spec_json = tokens.spec_endpoint();
     let spec_yaml = tokens.spec_endpoint_yaml();
     let route = Route::new()
@@ -84,7 +88,8 @@ fn published_schema() -> Response {
 }
 
 /// poem-openapi rejects a request whose security header is missing or unparsable before the
-/// handler runs; answer it with the same JSON 401 and challenge the handlers give. A method
+/// handler runs; answer it with the same JSON 401 and challenge the handlers give, and a
+/// parameter it cannot parse with the JSON 400 the handlers give. A method
 /// that openapi.yaml does not declare for the path gets a JSON 405 whose `Allow` header lists
 /// the ones it does (RFC 9110 requires the header).
 async fn json_auth_errors<E: Endpoint>(ep: Arc<E>, req: poem::Request) -> poem::Result<Response> {
@@ -100,8 +105,12 @@ async fn json_auth_errors<E: Endpoint>(ep: Arc<E>, req: poem::Request) -> poem::
             };
             Ok(refusal.into_response())
         }
+        // A query parameter that is not of its declared type (`listed=maybe`).
+        Err(err) if err.is::<poem_openapi::error::ParseParamError>() => {
+            Ok(HttpError::BadRequest(err.to_string()).into_response())
+        }
         Err(err) if err.is::<poem::error::MethodNotAllowedError>() => {
-            let Some(allow) = tokens::allowed_methods(&path) else {
+            let Some(allow) = rest::allowed_methods(&path) else {
                 return Err(err);
             };
             Ok(HttpError::MethodNotAllowed { method, allow }.into_response())

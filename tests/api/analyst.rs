@@ -335,7 +335,8 @@ async fn a_queued_address_says_it_waits_why_and_what_to_do() {
     assert_eq!(details["response_code"], "No records found.");
     let reason = details["state_reason"].as_str().unwrap();
     assert!(reason.contains("test point 127.0.0.2"), "{reason}");
-    assert!(reason.contains("SECWORKS_DQS_KEY"), "{reason}");
+    // A resolver that does not answer is named as such.
+    assert!(reason.contains("did not answer"), "{reason}");
     // The queue, the blocklist and /readyz say the same.
     let status = app.queue_status(&token).await;
     assert!(
@@ -357,7 +358,7 @@ async fn a_queued_address_says_it_waits_why_and_what_to_do() {
         zen["paused_reason"]
             .as_str()
             .unwrap()
-            .contains("SECWORKS_DQS_KEY"),
+            .contains("SECWORKS_DNS_SERVER"),
         "{zen}"
     );
     // Paused lookups keep the service ready (reads and enqueueing work); /readyz says why.
@@ -369,4 +370,227 @@ async fn a_queued_address_says_it_waits_why_and_what_to_do() {
         lookups.starts_with("paused: ") && lookups.contains("SECWORKS_DNS_SERVER"),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn a_resolver_spamhaus_refuses_gets_the_way_out() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    // What a public resolver gets from Spamhaus: NXDOMAIN for the listed test point.
+    app.dns.set(
+        IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
+        TestAnswer::NxDomain,
+    );
+    app.enqueue(&token, &["192.0.2.9"]).await;
+    let state = "query ($ip: String!) { getIpDetails(ip: $ip) { state state_reason } }";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let details =
+            data(&app, &token, state, json!({ "ip": "192.0.2.9" })).await["getIpDetails"].clone();
+        if details["state"] == "PAUSED"
+            && details["state_reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("test point"))
+        {
+            let reason = details["state_reason"].as_str().unwrap();
+            assert!(reason.contains("127.0.0.2"), "{reason}");
+            assert!(reason.contains("public resolvers"), "{reason}");
+            assert!(
+                reason.contains("SECWORKS_DNS_SERVER") && reason.contains("SECWORKS_DQS_KEY"),
+                "{reason}"
+            );
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{details}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// GET /export/lookups with `accept` and query `params`, as `token`.
+async fn export(
+    app: &TestApp,
+    token: &str,
+    accept: &str,
+    params: &[(&str, &str)],
+) -> reqwest::Response {
+    app.client
+        .get(app.url("/export/lookups"))
+        .bearer_auth(token)
+        .header("accept", accept)
+        .query(params)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn exports_stream_csv_and_ndjson_in_address_order() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    app.dns.set(
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10)),
+        TestAnswer::Records(vec![
+            Ipv4Addr::new(127, 0, 0, 2),
+            Ipv4Addr::new(127, 0, 0, 4),
+        ]),
+    );
+    // 192.0.2.0/28 holds .9 and .10: address order puts .10 after .9 (text order would not).
+    app.enqueue(
+        &token,
+        &["2001:db8::1", "192.0.2.9", "192.0.2.10", "10.0.0.1"],
+    )
+    .await;
+    app.wait_for_idle_queue(&token, Duration::from_secs(30))
+        .await;
+
+    let csv_response = export(&app, &token, "text/csv", &[]).await;
+    assert_eq!(csv_response.status(), 200);
+    assert_eq!(
+        csv_response.headers()["content-type"],
+        "text/csv; charset=utf-8; header=present"
+    );
+    let text = csv_response.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        [
+            "ip_address",
+            "listed",
+            "listed_on",
+            "response_code",
+            "updated_at",
+            "created_at",
+            "uuid"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let column = |i: usize| rows.iter().map(|r| r[i].to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        column(0),
+        ["10.0.0.1", "192.0.2.9", "192.0.2.10", "2001:db8::1"]
+    );
+    assert_eq!(column(1), ["false", "false", "true", "false"]);
+    assert_eq!(column(2), ["", "", "spamhaus-zen", ""]);
+    // The comma inside the response code is quoted, and reads back whole.
+    assert_eq!(rows[2][3], *"127.0.0.2, 127.0.0.4");
+    assert!(text.contains("\"127.0.0.2, 127.0.0.4\""), "{text}");
+    let details = app.details(&token, "192.0.2.10").await;
+    assert_eq!(rows[2][4], *details["updated_at"].as_str().unwrap());
+    assert_eq!(rows[2][6], *details["uuid"].as_str().unwrap());
+
+    // NDJSON, filtered: one object per line.
+    let ndjson = export(
+        &app,
+        &token,
+        "application/x-ndjson",
+        &[("within", "192.0.2.0/24"), ("listed", "true")],
+    )
+    .await;
+    assert_eq!(ndjson.status(), 200);
+    assert_eq!(ndjson.headers()["content-type"], "application/x-ndjson");
+    let body = ndjson.text().await.unwrap();
+    let lines: Vec<Value> = body
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{body}");
+    assert_eq!(lines[0]["ip_address"], "192.0.2.10");
+    assert_eq!(lines[0]["listed"], true);
+    assert_eq!(lines[0]["listed_on"], json!(["spamhaus-zen"]));
+    assert_eq!(lines[0]["response_code"], "127.0.0.2, 127.0.0.4");
+    // An export that finds nothing: the header alone, or nothing.
+    assert_eq!(
+        export(&app, &token, "*/*", &[("within", "198.51.100.0/24")])
+            .await
+            .text()
+            .await
+            .unwrap(),
+        "ip_address,listed,listed_on,response_code,updated_at,created_at,uuid\n"
+    );
+    assert_eq!(
+        export(
+            &app,
+            &token,
+            "application/x-ndjson",
+            &[("within", "198.51.100.0/24")]
+        )
+        .await
+        .text()
+        .await
+        .unwrap(),
+        ""
+    );
+
+    // The generated OpenAPI client downloads the same bytes.
+    let generated = crate::clients::rest::bearer(&app.base, &token)
+        .export_lookups()
+        .send()
+        .await
+        .expect("an export");
+    assert_eq!(generated.status(), 200);
+    let mut stream = generated.into_inner().into_inner();
+    let mut downloaded = Vec::new();
+    while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+        downloaded.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(String::from_utf8(downloaded).unwrap(), text);
+}
+
+#[tokio::test]
+async fn exports_refuse_before_the_first_byte_and_say_why() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let refusal = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        (
+            status,
+            body["error"].as_str().unwrap().to_owned(),
+            body["message"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    let (status, error, message) =
+        refusal(export(&app, &token, "text/csv", &[("within", "192.0.2.1/24")]).await).await;
+    assert_eq!((status, error.as_str()), (400, "Bad Request"));
+    assert!(
+        message.contains("query parameter `within`") && message.contains("192.0.2.0/24"),
+        "{message}"
+    );
+    let (status, _, message) =
+        refusal(export(&app, &token, "text/csv", &[("watchlist", "absent")]).await).await;
+    assert_eq!(status, 400);
+    assert!(
+        message.contains("`watchlist`") && message.contains("no watchlist"),
+        "{message}"
+    );
+    let (status, error, message) =
+        refusal(export(&app, &token, "application/json", &[]).await).await;
+    assert_eq!((status, error.as_str()), (406, "Not Acceptable"));
+    assert!(
+        message.contains("text/csv") && message.contains("application/x-ndjson"),
+        "{message}"
+    );
+    // A token without the read scope.
+    let narrow: Value = app
+        .client
+        .post(app.url("/graphql/tokens?scope=lookup"))
+        .basic_auth(crate::helpers::USER, Some(crate::helpers::PASSWORD))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let narrow = narrow["token"].as_str().unwrap();
+    let (status, error, message) = refusal(export(&app, narrow, "text/csv", &[]).await).await;
+    assert_eq!((status, error.as_str()), (403, "Forbidden"));
+    assert!(message.contains("`read`"), "{message}");
+    let anonymous = app
+        .client
+        .get(app.url("/export/lookups"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert!(anonymous.headers().contains_key("www-authenticate"));
 }

@@ -2,8 +2,8 @@
 //! openapi.yaml and cynic operations checked against schema.graphql, both at compile time. A
 //! change to either file that breaks them breaks this build.
 
-/// The token API client, generated from openapi.yaml.
-pub mod tokens {
+/// The REST client (tokens, export), generated from openapi.yaml.
+pub mod rest {
     progenitor::generate_api!(spec = "openapi.yaml", interface = Builder);
 
     /// A client that sends `authorization` (a full header value) with every request.

@@ -4,13 +4,13 @@ use cynic::{MutationBuilder, QueryBuilder};
 use secworks_dnsbl::test_server::TestAnswer;
 
 use crate::clients::graphql::{self, Enqueue, EnqueueVariables, IpDetails, IpVariables};
-use crate::clients::tokens;
+use crate::clients::rest;
 use crate::helpers::{PASSWORD, USER, spawn_app};
 
 #[tokio::test]
 async fn the_generated_token_client_issues_and_revokes_tokens() {
     let app = spawn_app().await;
-    let issued = tokens::basic(&app.base, USER, PASSWORD)
+    let issued = rest::basic(&app.base, USER, PASSWORD)
         .create_token()
         .send()
         .await
@@ -26,7 +26,7 @@ async fn the_generated_token_client_issues_and_revokes_tokens() {
     );
     assert!((3590..=3600).contains(&token.expires_in));
 
-    let revoked = tokens::bearer(&app.base, &token.token)
+    let revoked = rest::bearer(&app.base, &token.token)
         .revoke_token()
         .send()
         .await
@@ -34,12 +34,12 @@ async fn the_generated_token_client_issues_and_revokes_tokens() {
     assert_eq!(revoked.status(), 204);
 
     // The spec's 401 bodies decode into its Error type.
-    match tokens::bearer(&app.base, &token.token)
+    match rest::bearer(&app.base, &token.token)
         .revoke_token()
         .send()
         .await
     {
-        Err(tokens::Error::ErrorResponse(refusal)) => {
+        Err(rest::Error::ErrorResponse(refusal)) => {
             assert_eq!(refusal.status(), 401);
             assert!(refusal.headers().contains_key("www-authenticate"));
             assert_eq!(refusal.error, "Unauthorized");
@@ -47,12 +47,12 @@ async fn the_generated_token_client_issues_and_revokes_tokens() {
         }
         other => panic!("a revoked token was not refused: {other:?}"),
     }
-    match tokens::basic(&app.base, USER, "wrong")
+    match rest::basic(&app.base, USER, "wrong")
         .create_token()
         .send()
         .await
     {
-        Err(tokens::Error::ErrorResponse(refusal)) => {
+        Err(rest::Error::ErrorResponse(refusal)) => {
             assert_eq!(refusal.status(), 401);
             assert_eq!(refusal.error, "Unauthorized");
         }

@@ -276,7 +276,7 @@ impl TestApp {
 
     /// A valid token of the default user, through the client generated from openapi.yaml.
     pub async fn token(&self) -> String {
-        let issued = clients::tokens::basic(&self.base, USER, PASSWORD)
+        let issued = clients::rest::basic(&self.base, USER, PASSWORD)
             .create_token()
             .send()
             .await

@@ -10,7 +10,7 @@ use pasetors::local;
 use pasetors::version4::V4;
 use serde_json::{Value, json};
 
-use crate::clients::tokens;
+use crate::clients::rest;
 use crate::helpers::{PASSWORD, TEST_KEY, TestApp, USER, base64_key, spawn_app, texts_at};
 
 const READ: &str = r#"{ getIpDetails(ip: "192.0.2.1") { response_code ip_address } }"#;
@@ -185,7 +185,7 @@ async fn the_scope_parameter_is_checked_and_answers_400_naming_the_scope() {
 #[tokio::test]
 async fn the_generated_client_asks_for_scopes_and_a_plain_login_gets_them_all() {
     let app = spawn_app().await;
-    let narrow = tokens::basic(&app.base, USER, PASSWORD)
+    let narrow = rest::basic(&app.base, USER, PASSWORD)
         .create_token()
         .scope("read")
         .send()
@@ -194,13 +194,13 @@ async fn the_generated_client_asks_for_scopes_and_a_plain_login_gets_them_all() 
         .into_inner()
         .token;
     assert_forbidden(&run(&app, &narrow, ENQUEUE).await, "enqueue", "lookup");
-    match tokens::basic(&app.base, USER, PASSWORD)
+    match rest::basic(&app.base, USER, PASSWORD)
         .create_token()
         .scope("read delete")
         .send()
         .await
     {
-        Err(tokens::Error::ErrorResponse(refusal)) => {
+        Err(rest::Error::ErrorResponse(refusal)) => {
             assert_eq!(refusal.status(), 400);
             assert!(
                 refusal

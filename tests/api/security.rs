@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::clients::tokens;
+use crate::clients::rest;
 use crate::helpers::{PASSWORD, TestApp, TestDb, USER, spawn_with, start_dns, test_config};
 
 async fn app_with(configure: impl FnOnce(&mut secworks::Config)) -> (TestApp, TestDb) {
@@ -84,12 +84,12 @@ async fn failed_logins_are_limited_per_user_and_address_then_per_address() {
     let message = assert_throttled(login_from(&app, USER, PASSWORD, None).await, 1100..=1200).await;
     assert!(message.contains("too many failed logins"), "{message}");
     // The generated client sees the declared 429 and its Error body.
-    match tokens::basic(&app.base, USER, PASSWORD)
+    match rest::basic(&app.base, USER, PASSWORD)
         .create_token()
         .send()
         .await
     {
-        Err(tokens::Error::ErrorResponse(refusal)) => {
+        Err(rest::Error::ErrorResponse(refusal)) => {
             assert_eq!(refusal.status(), 429);
             assert_eq!(refusal.error, "Too Many Requests");
         }

@@ -3,6 +3,7 @@
 Each operation gets the credentials of its own security scheme:
 
 - createToken (POST /graphql/tokens, `basicAuth`): HTTP Basic with the default user.
+- exportLookups (GET /export/lookups, `bearerAuth`): a bearer token issued once and kept.
 - revokeToken (DELETE /graphql/tokens, `bearerAuth`): a bearer token issued just for that test
   case. The operation revokes the very token it is called with, so no static token can serve a
   whole run: after the first 204 every later request would carry a dead token and only ever
@@ -43,18 +44,34 @@ class BasicCredentials:
         _set_authorization(case, data)
 
 
+def _login(ctx):
+    url = ctx.operation.schema.get_base_url().rstrip("/") + "/graphql/tokens"
+    response = requests.post(url, headers={"Authorization": BASIC}, timeout=10)
+    if response.status_code != 200:
+        raise RuntimeError(
+            f"login for a bearer token failed: POST {url} answered {response.status_code}"
+        )
+    return "Bearer " + response.json()["token"]
+
+
+# Kept for 10 minutes (tokens live an hour): exports do not revoke the token they are sent with.
+@schemathesis.auth(refresh_interval=600).apply_to(operation_id="exportLookups")
+class KeptBearerToken:
+    """A bearer token for exportLookups."""
+
+    def get(self, case, ctx):
+        return _login(ctx)
+
+    def set(self, case, data, ctx):
+        _set_authorization(case, data)
+
+
 @schemathesis.auth(refresh_interval=None).apply_to(operation_id="revokeToken")
 class FreshBearerToken:
     """A newly issued bearer token for each request to revokeToken."""
 
     def get(self, case, ctx):
-        url = ctx.operation.schema.get_base_url().rstrip("/") + "/graphql/tokens"
-        response = requests.post(url, headers={"Authorization": BASIC}, timeout=10)
-        if response.status_code != 200:
-            raise RuntimeError(
-                f"login for a bearer token failed: POST {url} answered {response.status_code}"
-            )
-        return "Bearer " + response.json()["token"]
+        return _login(ctx)
 
     def set(self, case, data, ctx):
         _set_authorization(case, data)
