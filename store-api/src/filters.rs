@@ -8,6 +8,12 @@ use time::OffsetDateTime;
 
 use crate::{LookupRecord, StoreError, WatchlistName};
 
+/// Reads a stored address's text.
+pub fn read_address(text: &str) -> Result<Address, StoreError> {
+    text.parse()
+        .map_err(|_| StoreError::Unreadable(format!("address {text:?} of a lookup")))
+}
+
 /// Which results to find. Every filter set must hold; `None` does not filter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LookupFilter {
@@ -44,6 +50,29 @@ pub struct FoundLookup {
 }
 
 impl FoundLookup {
+    /// A found row as the backends' queries give it: the record, whether the original list
+    /// lists it (read from `response_code`, `original` its id when counted), the other counted
+    /// lists that list it (`listed_on` column, see [`FoundLookup::read_lists`]), and whether one
+    /// of them answered.
+    pub fn from_row(
+        record: LookupRecord,
+        original: Option<&str>,
+        original_listed: bool,
+        others_listed: Option<String>,
+        answered: bool,
+    ) -> Self {
+        let mut listed_on = Self::read_lists(others_listed);
+        if let (true, Some(original)) = (original_listed, original) {
+            listed_on.push(original.to_owned());
+            listed_on.sort();
+        }
+        Self {
+            record,
+            listed_on,
+            answered,
+        }
+    }
+
     /// Listed, not listed, or unknown (no counted list answered), as `Lookup.listed` says.
     pub fn listed(&self) -> Option<bool> {
         if !self.listed_on.is_empty() {
@@ -57,7 +86,7 @@ impl FoundLookup {
 
     /// Reads the `listed_on` column: list ids separated by spaces (`group_concat`,
     /// `string_agg`), possibly none.
-    pub fn read_lists(column: Option<String>) -> Vec<String> {
+    fn read_lists(column: Option<String>) -> Vec<String> {
         let mut lists: Vec<String> = column
             .unwrap_or_default()
             .split(' ')

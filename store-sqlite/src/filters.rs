@@ -11,7 +11,7 @@
 use std::net::IpAddr;
 
 use async_trait::async_trait;
-use secworks_store_api::filters::Driver;
+use secworks_store_api::filters::{Driver, read_address};
 use secworks_store_api::{
     Address, ChangeKey, FilteredLookups, FoundLookup, JobState, LookupFilter, LookupRecord,
     ORIGINAL_LIST, StoreError, StoredAnswer, timestamp,
@@ -119,25 +119,20 @@ struct FoundRow {
 
 impl FoundRow {
     fn read(self, original: Option<&str>) -> Result<FoundLookup, StoreError> {
-        let address = self.ip_address.parse::<Address>().map_err(|_| {
-            StoreError::Unreadable(format!("address {:?} of a lookup", self.ip_address))
-        })?;
-        let mut listed_on = FoundLookup::read_lists(self.others_listed);
-        if let (true, Some(original)) = (self.original_listed, original) {
-            listed_on.push(original.to_owned());
-            listed_on.sort();
-        }
-        Ok(FoundLookup {
-            record: LookupRecord {
-                uuid: self.uuid,
-                address,
-                answer: StoredAnswer::from_text(self.response_code),
-                created_at: instant(&self.created_at)?,
-                updated_at: instant(&self.updated_at)?,
-            },
-            listed_on,
-            answered: self.answered,
-        })
+        let record = LookupRecord {
+            address: read_address(&self.ip_address)?,
+            uuid: self.uuid,
+            answer: StoredAnswer::from_text(self.response_code),
+            created_at: instant(&self.created_at)?,
+            updated_at: instant(&self.updated_at)?,
+        };
+        Ok(FoundLookup::from_row(
+            record,
+            original,
+            self.original_listed,
+            self.others_listed,
+            self.answered,
+        ))
     }
 }
 
