@@ -74,8 +74,8 @@ pub const CONTRACTS: [Contract; 2] = [
         source: "schema.graphql",
         output: "schema_graphql.rs",
         generator: Generator::Graphql(graphql::Config {
-            // Reads of their own, made only when a query selects the field.
-            resolved_by_hand: &["Lookup.last_error", "Lookup.state", "Lookup.state_reason"],
+            // A read of its own, made only when a query selects the field.
+            resolved_by_hand: &["Lookup.last_error"],
         }),
     },
     Contract {

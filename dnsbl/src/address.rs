@@ -175,7 +175,7 @@ impl FromStr for AddressRange {
 
     /// `network/prefix`. A range with host bits set is refused, naming the range meant.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let net: IpNet = text.trim().parse().map_err(|_| RangeError::NotARange)?;
+        let net: IpNet = text.parse().map_err(|_| RangeError::NotARange)?;
         if let IpNet::V6(v6) = net
             && v6.network().to_ipv4_mapped().is_some()
         {

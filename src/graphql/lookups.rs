@@ -70,18 +70,19 @@ impl Resolvers {
         .map_err(internal)?;
         let has_next_page = found.len() > limit as usize;
         found.truncate(limit as usize);
-        let with_results = ctx
-            .look_ahead()
-            .field("edges")
-            .field("node")
-            .field("results")
-            .exists();
-        let mut edges = Vec::with_capacity(found.len());
-        for result in found {
-            let cursor = write_cursor(&result);
-            let node = self.found_node(result, with_results).await?;
-            edges.push(LookupEdge { cursor, node });
+        let node = ctx.look_ahead().field("edges").field("node");
+        let cursors: Vec<String> = found.iter().map(write_cursor).collect();
+        let mut nodes = self
+            .found_nodes(found, node.field("results").exists())
+            .await?;
+        if super::resolvers::selects_state(&node) {
+            self.fill_states(&mut nodes).await?;
         }
+        let edges: Vec<LookupEdge> = cursors
+            .into_iter()
+            .zip(nodes)
+            .map(|(cursor, node)| LookupEdge { cursor, node })
+            .collect();
         let end_cursor = edges.last().map(|edge| edge.cursor.clone());
         Ok(LookupConnection {
             edges,
@@ -93,65 +94,92 @@ impl Resolvers {
         })
     }
 
-    /// A found result as GraphQL shows it; its per-list results are read only when asked for.
-    async fn found_node(
+    /// Found results as GraphQL shows them; their per-list results are read (in one read for
+    /// the page) only when asked for.
+    async fn found_nodes(
         &self,
-        found: FoundLookup,
+        found: Vec<FoundLookup>,
         with_results: bool,
-    ) -> async_graphql::Result<Lookup> {
-        let listed = found.listed();
-        let address = found.record.address;
-        if !with_results {
-            let mut node = Lookup::from(found.record);
+    ) -> async_graphql::Result<Vec<Lookup>> {
+        let mut stored = if with_results {
+            let targets: Vec<Target> = found.iter().map(|f| Target::Ip(f.record.address)).collect();
+            self.lists
+                .list_results_of(&targets)
+                .await
+                .map_err(internal)?
+        } else {
+            Vec::new()
+        };
+        let mut nodes = Vec::with_capacity(found.len());
+        for result in found {
+            let listed = result.listed();
+            let target = Target::Ip(result.record.address);
+            let results = if with_results {
+                let key = target.to_string();
+                let (own, rest): (Vec<_>, Vec<_>) =
+                    stored.drain(..).partition(|(of, _)| *of == key);
+                stored = rest;
+                let own = own.into_iter().map(|(_, record)| record).collect();
+                self.results_for(&target, own, Some(&result.record))
+            } else {
+                Vec::new()
+            };
+            let mut node = Lookup::from(result.record);
             node.listed = listed;
-            return Ok(node);
+            node.results = results;
+            nodes.push(node);
         }
-        let target = Target::Ip(address);
-        let stored = self.lists.list_results(&target).await.map_err(internal)?;
-        let results = self.results_for(&target, stored, Some(&found.record));
-        let mut node = Lookup::from(found.record);
-        node.listed = listed;
-        node.results = results;
-        Ok(node)
+        Ok(nodes)
     }
 
-    /// Where `parent`'s lookups stand, and why when it is PAUSED or FAILED.
-    pub(super) async fn lookup_state(
-        &self,
-        parent: &Lookup,
-    ) -> async_graphql::Result<(LookupState, Option<String>)> {
-        let address = super::resolvers::parent_address(parent)?;
-        let target = Target::Ip(address);
-        let states = self.filtered.job_states(&address).await.map_err(internal)?;
+    /// Fills each node's `state` and `state_reason`: where its lookups stand across the
+    /// enabled lists that answer for it (one read for all of them), and why when PAUSED or
+    /// FAILED.
+    pub(super) async fn fill_states(&self, nodes: &mut [Lookup]) -> async_graphql::Result<()> {
+        let addresses: Vec<Address> = nodes
+            .iter()
+            .map(super::resolvers::parent_address)
+            .collect::<async_graphql::Result<_>>()?;
+        let states = self
+            .filtered
+            .job_states(&addresses)
+            .await
+            .map_err(internal)?;
         let status = self.engine.status();
-        let lists: Vec<(String, JobState, Option<&Pause>)> = self
-            .blocklists
-            .for_target(&target)
-            .filter_map(|list| {
-                let (_, state) = states.iter().find(|(id, _)| *id == list.id)?;
-                let pause = status
-                    .lists
-                    .iter()
-                    .find(|running| running.id == list.id)
-                    .and_then(|running| running.pause.as_ref());
-                Some((list.id.clone(), *state, pause))
-            })
-            .collect();
-        let (state, paused) = summarise(&lists, parent.uuid.is_some());
-        let reason = match state {
-            // As `queueStatus.paused_reason` says it: one list's reason, or each list's.
-            LookupState::Paused => Some(match paused.as_slice() {
-                [(_, pause)] => pause.to_string(),
-                several => several
-                    .iter()
-                    .map(|(id, pause)| format!("{id}: {pause}"))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            }),
-            LookupState::Failed => self.latest_error(&address).await?,
-            _ => None,
-        };
-        Ok((state, reason))
+        for (node, address) in nodes.iter_mut().zip(addresses) {
+            let target = Target::Ip(address);
+            let lists: Vec<(String, JobState, Option<&Pause>)> = self
+                .blocklists
+                .for_target(&target)
+                .filter_map(|list| {
+                    let (_, _, state) = states
+                        .iter()
+                        .find(|(of, id, _)| *of == address && *id == list.id)?;
+                    let pause = status
+                        .lists
+                        .iter()
+                        .find(|running| running.id == list.id)
+                        .and_then(|running| running.pause.as_ref());
+                    Some((list.id.clone(), *state, pause))
+                })
+                .collect();
+            let (state, paused) = summarise(&lists, node.uuid.is_some());
+            node.state_reason = match state {
+                // As `queueStatus.paused_reason` says it: one list's reason, or each list's.
+                LookupState::Paused => Some(match paused.as_slice() {
+                    [(_, pause)] => pause.to_string(),
+                    several => several
+                        .iter()
+                        .map(|(id, pause)| format!("{id}: {pause}"))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                }),
+                LookupState::Failed => self.latest_error(&address).await?,
+                _ => None,
+            };
+            node.state = state;
+        }
+        Ok(())
     }
 
     async fn latest_error(&self, address: &Address) -> async_graphql::Result<Option<String>> {

@@ -76,7 +76,8 @@ impl Resolvers {
 
     /// One result per enabled list that answers for `target`, in catalogue order. An address
     /// answered by ZEN before per-list results were kept (or imported from pysecworks) shows
-    /// that answer as ZEN's result.
+    /// that answer as ZEN's result until ZEN answers again (a failure since shows as its
+    /// `last_error`).
     pub(super) fn results_for(
         &self,
         target: &Target,
@@ -85,19 +86,26 @@ impl Resolvers {
     ) -> Vec<ListResult> {
         self.blocklists
             .for_target(target)
-            .map(
-                |list| match stored.iter().find(|record| record.blocklist == list.id) {
-                    Some(record) => list_result(list, record),
-                    None => match original.and_then(|record| {
-                        (list.id == ORIGINAL_LIST)
-                            .then(|| original_result(list, record))
-                            .flatten()
-                    }) {
-                        Some(result) => result,
-                        None => not_checked(list),
-                    },
-                },
-            )
+            .map(|list| {
+                // ZEN's answer in the `lookups` row, for rows from before per-list results
+                // (or imported): it stands while its per-list row holds only failures, as
+                // the filters and the export read it.
+                let original = original
+                    .filter(|_| list.id == ORIGINAL_LIST)
+                    .and_then(|record| original_result(list, record));
+                match (
+                    stored.iter().find(|record| record.blocklist == list.id),
+                    original,
+                ) {
+                    (Some(record), Some(mut answer)) if record.state == ListState::Unknown => {
+                        answer.last_error = record.last_error.clone();
+                        answer
+                    }
+                    (Some(record), _) => list_result(list, record),
+                    (None, Some(answer)) => answer,
+                    (None, None) => not_checked(list),
+                }
+            })
             .collect()
     }
 
@@ -158,9 +166,11 @@ impl QueryResolvers for Resolvers {
         };
         if only_original && !ctx.look_ahead().field("results").exists() {
             let record = self.results.lookup(&address).await.map_err(internal)?;
-            return Ok(Some(
-                record.map_or_else(|| never_looked_up(address), Lookup::from),
-            ));
+            let mut lookup = record.map_or_else(|| never_looked_up(address), Lookup::from);
+            if selects_state(&ctx.look_ahead()) {
+                self.fill_states(std::slice::from_mut(&mut lookup)).await?;
+            }
+            return Ok(Some(lookup));
         }
         let (record, stored) = tokio::try_join!(
             self.results.lookup(&address),
@@ -171,6 +181,9 @@ impl QueryResolvers for Resolvers {
         let mut lookup = record.map_or_else(|| never_looked_up(address), Lookup::from);
         lookup.listed = listed(&results);
         lookup.results = results;
+        if selects_state(&ctx.look_ahead()) {
+            self.fill_states(std::slice::from_mut(&mut lookup)).await?;
+        }
         Ok(Some(lookup))
     }
 
@@ -438,22 +451,6 @@ impl LookupResolvers for Resolvers {
             .and_then(HistoryRecord::into_error))
     }
 
-    async fn state(
-        &self,
-        _ctx: &Context<'_>,
-        parent: &Lookup,
-    ) -> async_graphql::Result<LookupState> {
-        Ok(self.lookup_state(parent).await?.0)
-    }
-
-    async fn state_reason(
-        &self,
-        _ctx: &Context<'_>,
-        parent: &Lookup,
-    ) -> async_graphql::Result<Option<String>> {
-        Ok(self.lookup_state(parent).await?.1)
-    }
-
     async fn history(
         &self,
         _ctx: &Context<'_>,
@@ -501,6 +498,8 @@ impl From<LookupRecord> for Lookup {
             response_code: r.answer.text(),
             ip_address: r.address.to_string(),
             results: Vec::new(),
+            state: LookupState::NeverQueued,
+            state_reason: None,
         }
     }
 }
@@ -535,11 +534,18 @@ fn never_looked_up(address: Address) -> Lookup {
         listed: None,
         listings: Vec::new(),
         results: Vec::new(),
+        state: LookupState::NeverQueued,
+        state_reason: None,
     }
 }
 
+/// Whether a query selects a Lookup's `state` or `state_reason` (filled by `fill_states`).
+pub(super) fn selects_state(lookup: &async_graphql::Lookahead<'_>) -> bool {
+    lookup.field("state").exists() || lookup.field("state_reason").exists()
+}
+
 /// Listed on any list; else not listed if any list answered; else unknown (null).
-fn listed(results: &[ListResult]) -> Option<bool> {
+pub(super) fn listed(results: &[ListResult]) -> Option<bool> {
     if results.iter().any(|r| r.status == ListStatus::Listed) {
         Some(true)
     } else if results.iter().any(|r| r.status == ListStatus::NotListed) {

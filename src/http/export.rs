@@ -113,23 +113,32 @@ impl Format {
     pub const CSV: &'static str = "text/csv";
     pub const NDJSON: &'static str = "application/x-ndjson";
 
-    /// The form the `Accept` header asks for (media types in order of preference, as
-    /// `essence` strings with their q-value): CSV for no header, `*/*` or `text/*`; `None`
-    /// when it accepts neither.
+    /// The form the `Accept` header asks for, given its media ranges (`essence` strings) with
+    /// their q-values: each form takes the q of the most specific range that matches it
+    /// (`text/csv`, then `text/*`, then `*/*`, RFC 9110 §12.5.1), and the higher q wins, CSV
+    /// on a tie or with no header; `None` when both are refused (q=0) or matched by nothing.
     pub fn negotiate<'a>(accepted: impl IntoIterator<Item = (&'a str, f32)>) -> Option<Format> {
-        let mut any = true;
-        for (media, quality) in accepted {
-            any = false;
-            if quality <= 0.0 {
-                continue;
-            }
-            match media {
-                Self::CSV | "text/*" | "*/*" => return Some(Format::Csv),
-                Self::NDJSON => return Some(Format::Ndjson),
-                _ => {}
-            }
+        let ranges: Vec<(&str, f32)> = accepted.into_iter().collect();
+        if ranges.is_empty() {
+            return Some(Format::Csv);
         }
-        any.then_some(Format::Csv)
+        let quality = |media: &str| {
+            let kind = media.split('/').next().unwrap_or_default();
+            let wildcard = format!("{kind}/*");
+            [media, wildcard.as_str(), "*/*"].iter().find_map(|wanted| {
+                ranges
+                    .iter()
+                    .find(|(range, _)| range == wanted)
+                    .map(|(_, q)| *q)
+            })
+        };
+        let csv = quality(Self::CSV).unwrap_or(0.0);
+        let ndjson = quality(Self::NDJSON).unwrap_or(0.0);
+        match (csv > 0.0, ndjson > 0.0) {
+            (false, false) => None,
+            _ if ndjson > csv => Some(Format::Ndjson),
+            _ => Some(Format::Csv),
+        }
     }
 
     /// The `Content-Type` sent.
@@ -274,5 +283,22 @@ mod tests {
             Some(Format::Csv)
         );
         assert_eq!(Format::negotiate([("application/json", 1.0)]), None);
+        // The most specific range decides: CSV refused outright, NDJSON through a wildcard.
+        assert_eq!(
+            Format::negotiate([("text/csv", 0.0), ("*/*", 1.0)]),
+            Some(Format::Ndjson)
+        );
+        assert_eq!(
+            Format::negotiate([("application/*", 1.0)]),
+            Some(Format::Ndjson)
+        );
+        assert_eq!(
+            Format::negotiate([
+                ("text/csv", 0.0),
+                ("application/x-ndjson", 0.0),
+                ("*/*", 1.0)
+            ]),
+            None
+        );
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use poem::Request;
 
+use super::error::HttpError;
 use super::export::{self, Exports};
 use super::tokens;
 use crate::auth::Auth;
@@ -40,6 +41,14 @@ impl api::Handlers for RestApi {
         auth: BasicAuth,
         scope: Option<String>,
     ) -> CreateTokenResponse {
+        if repeated_parameter(req, &["scope"]).is_some() {
+            return HttpError::BadRequest(
+                "scope is given more than once: send one scope parameter with the names \
+                 separated by spaces (scope=read+lookup)"
+                    .to_owned(),
+            )
+            .into();
+        }
         tokens::create(&self.auth, req, auth, scope).await
     }
 
@@ -57,6 +66,19 @@ impl api::Handlers for RestApi {
         within: Option<String>,
         changed_since: Option<String>,
     ) -> ExportLookupsResponse {
+        let names = [
+            "listed",
+            "blocklist",
+            "watchlist",
+            "within",
+            "changed_since",
+        ];
+        if let Some(name) = repeated_parameter(req, &names) {
+            return HttpError::BadRequest(format!(
+                "query parameter `{name}` is given more than once: each filter takes one value"
+            ))
+            .into();
+        }
         let fields = FilterFields {
             listed,
             blocklist,
@@ -66,6 +88,16 @@ impl api::Handlers for RestApi {
         };
         export::respond(&self.exports, &self.auth, req, auth, fields).await
     }
+}
+
+/// The first of `names` the query string gives more than once. The generated extractor takes
+/// the first value and would drop the others unseen, so such a request is refused instead.
+fn repeated_parameter<'a>(req: &Request, names: &[&'a str]) -> Option<&'a str> {
+    let pairs = req.params::<Vec<(String, String)>>().ok()?;
+    names
+        .iter()
+        .find(|name| pairs.iter().filter(|(given, _)| given == *name).count() > 1)
+        .copied()
 }
 
 /// The methods openapi.yaml declares for `path`, as an `Allow` header value (`DELETE, POST`),

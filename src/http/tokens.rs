@@ -21,16 +21,6 @@ pub async fn create(
         .extensions()
         .get::<ClientAddr>()
         .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0);
-    // The generated extractor takes the first of repeated parameters; a second would be
-    // silently ignored, so it is refused instead.
-    if scope_given_more_than_once(req) {
-        return HttpError::BadRequest(
-            "scope is given more than once: send one scope parameter with the names \
-             separated by spaces (scope=read+lookup)"
-                .to_owned(),
-        )
-        .into();
-    }
     match auth
         .login(
             &credentials.0.username,
@@ -62,9 +52,4 @@ pub async fn revoke(auth: &Auth, bearer: BearerAuth) -> RevokeTokenResponse {
         Ok(()) => RevokeTokenResponse::NoContent,
         Err(e) => HttpError::from(e).into(),
     }
-}
-
-fn scope_given_more_than_once(req: &Request) -> bool {
-    req.params::<Vec<(String, String)>>()
-        .is_ok_and(|pairs| pairs.iter().filter(|(name, _)| name == "scope").count() > 1)
 }

@@ -146,8 +146,12 @@ pub trait FilteredLookups: Send + Sync {
     /// How many results the filter finds.
     async fn count_lookups(&self, filter: &LookupFilter) -> Result<u64, StoreError>;
 
-    /// Per list, the state of the latest lookup job for `address`, in list id order.
-    async fn job_states(&self, address: &Address) -> Result<Vec<(String, JobState)>, StoreError>;
+    /// For each of `addresses` and each list, the state of the latest lookup job, in address
+    /// text and list id order; addresses never queued have none.
+    async fn job_states(
+        &self,
+        addresses: &[Address],
+    ) -> Result<Vec<(Address, String, JobState)>, StoreError>;
 }
 
 /// How the backends find candidates: from a set the filter names (small), or by walking all

@@ -119,7 +119,17 @@ pub struct DomainRecord {
 #[async_trait]
 pub trait ListResults: Send + Sync {
     /// Every list's current result for `target`, in list id order.
-    async fn list_results(&self, target: &Target) -> Result<Vec<ListResultRecord>, StoreError>;
+    async fn list_results(&self, target: &Target) -> Result<Vec<ListResultRecord>, StoreError> {
+        let results = self.list_results_of(std::slice::from_ref(target)).await?;
+        Ok(results.into_iter().map(|(_, result)| result).collect())
+    }
+
+    /// Every list's current result for each of `targets` (a page of them, in one read), with
+    /// the target's canonical text, in target text and list id order.
+    async fn list_results_of(
+        &self,
+        targets: &[Target],
+    ) -> Result<Vec<(String, ListResultRecord)>, StoreError>;
 
     /// The record of a domain; `None` if no list ever answered about it.
     async fn domain(&self, domain: &Domain) -> Result<Option<DomainRecord>, StoreError>;

@@ -245,17 +245,26 @@ impl FilteredLookups for PgStore {
         Ok(u64::try_from(count).unwrap_or_default())
     }
 
-    async fn job_states(&self, address: &Address) -> Result<Vec<(String, JobState)>, StoreError> {
-        let target = address.to_string();
+    async fn job_states(
+        &self,
+        addresses: &[Address],
+    ) -> Result<Vec<(Address, String, JobState)>, StoreError> {
+        let targets: Vec<String> = addresses.iter().map(ToString::to_string).collect();
         let rows = sqlx::query!(
-            r#"SELECT DISTINCT ON (blocklist) blocklist, state FROM lookup_jobs
-               WHERE target = $1 ORDER BY blocklist, id DESC"#,
-            target
+            r#"SELECT DISTINCT ON (target, blocklist) target, blocklist, state FROM lookup_jobs
+               WHERE target = ANY($1) ORDER BY target, blocklist, id DESC"#,
+            &targets as &[String]
         )
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|row| Ok((row.blocklist, JobState::read(&row.state)?)))
+            .map(|row| {
+                Ok((
+                    read_address(&row.target)?,
+                    row.blocklist,
+                    JobState::read(&row.state)?,
+                ))
+            })
             .collect()
     }
 }

@@ -426,18 +426,42 @@ impl Queue for PgStore {
 
 #[async_trait]
 impl ListResults for PgStore {
-    async fn list_results(&self, target: &Target) -> Result<Vec<ListResultRecord>, StoreError> {
+    async fn list_results_of(
+        &self,
+        targets: &[Target],
+    ) -> Result<Vec<(String, ListResultRecord)>, StoreError> {
+        let targets: Vec<String> = targets.iter().map(ToString::to_string).collect();
         // Bytewise order ("C"), as SQLite sorts.
-        let rows = sqlx::query_as!(
-            ListResultColumns,
-            r#"SELECT blocklist, state, return_codes, reason, checked_at, expires_at, last_error,
-                      resolver, query_name, rcode, ttl, test_points_passed, answered_at
-               FROM list_results WHERE target = $1 ORDER BY blocklist COLLATE "C""#,
-            target.to_string()
+        let rows = sqlx::query!(
+            r#"SELECT target, blocklist, state, return_codes, reason, checked_at, expires_at,
+                      last_error, resolver, query_name, rcode, ttl, test_points_passed, answered_at
+               FROM list_results WHERE target = ANY($1)
+               ORDER BY target COLLATE "C", blocklist COLLATE "C""#,
+            &targets as &[String]
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(ListResultColumns::read).collect()
+        rows.into_iter()
+            .map(|row| {
+                let record = ListResultColumns {
+                    blocklist: row.blocklist,
+                    state: row.state,
+                    return_codes: row.return_codes,
+                    reason: row.reason,
+                    checked_at: row.checked_at,
+                    expires_at: row.expires_at,
+                    last_error: row.last_error,
+                    resolver: row.resolver,
+                    query_name: row.query_name,
+                    rcode: row.rcode,
+                    ttl: row.ttl,
+                    test_points_passed: row.test_points_passed,
+                    answered_at: row.answered_at,
+                }
+                .read()?;
+                Ok((row.target, record))
+            })
+            .collect()
     }
 
     async fn domain(&self, domain: &Domain) -> Result<Option<DomainRecord>, StoreError> {

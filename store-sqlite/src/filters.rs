@@ -264,20 +264,35 @@ impl FilteredLookups for SqliteStore {
         Ok(u64::try_from(count).unwrap_or_default())
     }
 
-    async fn job_states(&self, address: &Address) -> Result<Vec<(String, JobState)>, StoreError> {
-        let target = address.to_string();
+    async fn job_states(
+        &self,
+        addresses: &[Address],
+    ) -> Result<Vec<(Address, String, JobState)>, StoreError> {
+        let targets = to_json(
+            &addresses
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+        )?;
         let rows = sqlx::query!(
-            r#"SELECT j.blocklist AS "blocklist!", j.state AS "state!" FROM lookup_jobs j
-               WHERE j.target = ?1
+            r#"SELECT j.target AS "target!", j.blocklist AS "blocklist!", j.state AS "state!"
+               FROM lookup_jobs j
+               WHERE j.target IN (SELECT value FROM json_each(?1))
                  AND j.id = (SELECT max(k.id) FROM lookup_jobs k
-                             WHERE k.target = ?1 AND k.blocklist = j.blocklist)
-               ORDER BY j.blocklist"#,
-            target
+                             WHERE k.target = j.target AND k.blocklist = j.blocklist)
+               ORDER BY j.target, j.blocklist"#,
+            targets
         )
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|row| Ok((row.blocklist, JobState::read(&row.state)?)))
+            .map(|row| {
+                Ok((
+                    read_address(&row.target)?,
+                    row.blocklist,
+                    JobState::read(&row.state)?,
+                ))
+            })
             .collect()
     }
 }

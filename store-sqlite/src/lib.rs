@@ -676,20 +676,24 @@ impl Queue for SqliteStore {
 
 #[async_trait]
 impl ListResults for SqliteStore {
-    async fn list_results(&self, target: &Target) -> Result<Vec<ListResultRecord>, StoreError> {
-        let target = target.to_string();
+    async fn list_results_of(
+        &self,
+        targets: &[Target],
+    ) -> Result<Vec<(String, ListResultRecord)>, StoreError> {
+        let targets = to_json(&targets.iter().map(ToString::to_string).collect::<Vec<_>>())?;
         let rows = sqlx::query!(
-            r#"SELECT blocklist, state, return_codes, reason, checked_at, expires_at, last_error,
-                      resolver, query_name, rcode, ttl, test_points_passed, answered_at
-               FROM list_results WHERE target = ?1 ORDER BY blocklist"#,
-            target
+            r#"SELECT target, blocklist, state, return_codes, reason, checked_at, expires_at,
+                      last_error, resolver, query_name, rcode, ttl, test_points_passed, answered_at
+               FROM list_results WHERE target IN (SELECT value FROM json_each(?1))
+               ORDER BY target, blocklist"#,
+            targets
         )
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
             .map(|row| {
                 let instant = |text: Option<String>| text.as_deref().map(instant).transpose();
-                ListResultColumns {
+                let record = ListResultColumns {
                     blocklist: row.blocklist,
                     state: row.state,
                     return_codes: row.return_codes,
@@ -704,7 +708,8 @@ impl ListResults for SqliteStore {
                     test_points_passed: row.test_points_passed.map(|passed| passed != 0),
                     answered_at: instant(row.answered_at)?,
                 }
-                .read()
+                .read()?;
+                Ok((row.target, record))
             })
             .collect()
     }

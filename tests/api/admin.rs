@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use secworks_dnsbl::test_server::TestAnswer;
 use serde_json::{Value, json};
 
 use crate::helpers::{ChildServer, TestDb, start_dns, texts_at};
@@ -287,6 +288,41 @@ async fn a_pysecworks_database_is_imported_once_and_its_passwords_still_work() {
         "2022-02-11T07:09:30.000000Z"
     );
     assert_eq!(details["data"]["clean"]["listed"], false);
+
+    // The imported answers stand while ZEN only fails since, and every reading of them agrees:
+    // `listed` with or without `results`, and the `lookups` filters.
+    dns.set("1.0.0.1".parse().unwrap(), TestAnswer::ServFail);
+    server.enqueue(&token, &["1.0.0.1".to_owned()]).await;
+    let read = "{ clean: getIpDetails(ip: \"1.0.0.1\") { listed results { status last_error } }
+                  plain: getIpDetails(ip: \"1.0.0.1\") { listed }
+                  listed: lookups(filter: {listed: true}) { edges { node { ip_address listed results { status } } } }
+                  unlisted: lookups(filter: {listed: false}) { edges { node { ip_address listed } } } }";
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let read = loop {
+        let body = server.graphql(&token, read, json!({})).await;
+        if !body["data"]["clean"]["results"][0]["last_error"].is_null() {
+            break body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{body}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let data = &read["data"];
+    assert_eq!(data["clean"]["listed"], false, "{read}");
+    assert_eq!(
+        data["clean"]["results"][0]["status"], "NOT_LISTED",
+        "{read}"
+    );
+    assert_eq!(data["plain"]["listed"], false, "{read}");
+    assert_eq!(
+        data["listed"]["edges"],
+        json!([{ "node": { "ip_address": "127.0.0.2", "listed": true, "results": [{ "status": "LISTED" }] } }]),
+        "{read}"
+    );
+    assert_eq!(
+        data["unlisted"]["edges"],
+        json!([{ "node": { "ip_address": "1.0.0.1", "listed": false } }]),
+        "{read}"
+    );
 
     // The first login replaced the imported hash with argon2id; the password still works.
     let hashes = imported_rows(&db).await;

@@ -335,7 +335,7 @@ pub async fn lookups_come_in_address_order_chunk_by_chunk(stores: Stores) {
 pub async fn job_states_follow_the_latest_job_of_each_list(stores: Stores) {
     let s = stores.a.as_ref();
     let target = address("192.0.2.7");
-    assert!(s.job_states(&target).await.expect("states").is_empty());
+    assert!(s.job_states(&[target]).await.expect("states").is_empty());
     let jobs = |list: &str| {
         [NewJob {
             target: Target::Ip(target),
@@ -351,11 +351,11 @@ pub async fn job_states_follow_the_latest_job_of_each_list(stores: Stores) {
     let states = |pairs: &[(&str, JobState)]| {
         pairs
             .iter()
-            .map(|(list, state)| ((*list).to_owned(), *state))
+            .map(|(list, state)| (target, (*list).to_owned(), *state))
             .collect::<Vec<_>>()
     };
     assert_eq!(
-        s.job_states(&target).await.expect("states"),
+        s.job_states(&[target]).await.expect("states"),
         states(&[
             (BARRACUDA, JobState::Pending),
             (ORIGINAL_LIST, JobState::Pending)
@@ -363,7 +363,7 @@ pub async fn job_states_follow_the_latest_job_of_each_list(stores: Stores) {
     );
     let claimed = claim_list(s, ORIGINAL_LIST, 10, at(1)).await;
     assert_eq!(
-        s.job_states(&target).await.expect("states"),
+        s.job_states(&[target]).await.expect("states"),
         states(&[
             (BARRACUDA, JobState::Pending),
             (ORIGINAL_LIST, JobState::Running)
@@ -371,18 +371,42 @@ pub async fn job_states_follow_the_latest_job_of_each_list(stores: Stores) {
     );
     record(s, &[answer(&claimed[0], listed(&[]), at(2))]).await;
     assert_eq!(
-        s.job_states(&target).await.expect("states"),
+        s.job_states(&[target]).await.expect("states"),
         states(&[
             (BARRACUDA, JobState::Pending),
             (ORIGINAL_LIST, JobState::Done)
         ])
+    );
+    // Several addresses at once; one never queued has none.
+    let other = address("192.0.2.8");
+    s.enqueue(
+        &[NewJob {
+            target: Target::Ip(other),
+            blocklist: BARRACUDA.to_owned(),
+        }],
+        false,
+        at(3),
+    )
+    .await
+    .expect("enqueue");
+    let both = s
+        .job_states(&[other, target, address("192.0.2.99")])
+        .await
+        .expect("states");
+    assert_eq!(
+        both,
+        [
+            (target, BARRACUDA.to_owned(), JobState::Pending),
+            (target, ORIGINAL_LIST.to_owned(), JobState::Done),
+            (other, BARRACUDA.to_owned(), JobState::Pending),
+        ]
     );
     // Queued again: the new job is the latest.
     s.enqueue(&jobs(ORIGINAL_LIST), false, at(3))
         .await
         .expect("enqueue");
     assert_eq!(
-        s.job_states(&target).await.expect("states"),
+        s.job_states(&[target]).await.expect("states"),
         states(&[
             (BARRACUDA, JobState::Pending),
             (ORIGINAL_LIST, JobState::Pending)
