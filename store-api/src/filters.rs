@@ -169,6 +169,15 @@ pub enum Driver {
 }
 
 impl LookupFilter {
+    /// Whether nothing narrows it: every stored result is found.
+    pub fn is_open(&self) -> bool {
+        self.listed.is_none()
+            && self.blocklist.is_none()
+            && self.watchlist.is_none()
+            && self.within.is_none()
+            && self.changed_since.is_none()
+    }
+
     /// The driver for this filter; the other filters are checked on each candidate.
     pub fn driver(&self) -> Driver {
         if self.watchlist.is_some() {

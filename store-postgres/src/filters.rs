@@ -52,14 +52,17 @@ macro_rules! filtered {
                 SELECT lk.ip_address, lk.uuid, lk.response_code, lk.created_at, lk.updated_at,
                        lk.address_key,
                        ($2::text IS NOT NULL AND lk.response_code ~ '^[0-9]') AS original_listed,
-                       (SELECT string_agg(r.blocklist, ' ') FROM list_results r
-                        WHERE r.target = lk.ip_address AND r.state = 'listed'
-                          AND r.blocklist = ANY($1::text[])) AS others_listed,
+                       CASE WHEN cardinality($1::text[]) = 0 THEN NULL
+                            ELSE (SELECT string_agg(r.blocklist, ' ') FROM list_results r
+                                  WHERE r.target = lk.ip_address AND r.state = 'listed'
+                                    AND r.blocklist = ANY($1::text[]))
+                       END AS others_listed,
                        (($2::text IS NOT NULL AND (lk.response_code ~ '^[0-9]'
                                                    OR lk.response_code = 'No Response'))
-                        OR EXISTS (SELECT 1 FROM list_results r
-                                   WHERE r.target = lk.ip_address AND r.state <> 'unknown'
-                                     AND r.blocklist = ANY($1::text[]))) AS answered,
+                        OR (cardinality($1::text[]) > 0
+                            AND EXISTS (SELECT 1 FROM list_results r
+                                        WHERE r.target = lk.ip_address AND r.state <> 'unknown'
+                                          AND r.blocklist = ANY($1::text[])))) AS answered,
                        CASE WHEN $4::text IS NULL THEN NULL
                             WHEN $4::text = $2::text AND lk.response_code ~ '^[0-9]'
                               THEN 'listed'
@@ -73,7 +76,7 @@ macro_rules! filtered {
               WHERE "
             + $($driver)+
             + "
-                AND ($7::timestamptz IS NULL OR l.updated_at >= $7::timestamptz)
+                AND l.updated_at >= coalesce($7::timestamptz, '-infinity')
                 AND ($6::text IS NULL OR l.address_key <<= $6::text::inet)
                 AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM watch_targets w
                                                  WHERE w.watchlist = $5::text
@@ -225,6 +228,12 @@ impl FilteredLookups for PgStore {
     }
 
     async fn count_lookups(&self, filter: &LookupFilter) -> Result<u64, StoreError> {
+        if filter.is_open() {
+            let count = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM lookups"#)
+                .fetch_one(&self.pool)
+                .await?;
+            return Ok(u64::try_from(count).unwrap_or_default());
+        }
         let b = Bound::new(filter);
         let mode = b.driver.as_str();
         let count = if b.driver == Driver::All {

@@ -3,7 +3,9 @@
 //! Every query is one statement of the `filtered!` shape: a subquery that adds to each
 //! `lookups` row what the counted lists say of it, the driver (which rows are walked: a
 //! candidate set the filter names, or all rows in an index's order), and the filters every
-//! row must pass. The parameters are the same in all of them:
+//! row must pass. Filters a parameter leaves open are written so that the planner still uses
+//! an index (`updated_at >= coalesce(?8, '')`), and the other lists' subqueries are skipped
+//! when only ZEN counts (`?1 = '[]'`, the default). The parameters are the same in all of them:
 //! ?1 counted lists other than the original (JSON), ?2 the original list's id when counted,
 //! ?3 listed, ?4 blocklist, ?5 watchlist, ?6 and ?7 the range's first and last key,
 //! ?8 changed since, ?9 the driver; then each query's own.
@@ -71,14 +73,17 @@ macro_rules! filtered {
                 SELECT lk.ip_address, lk.uuid, lk.response_code, lk.created_at, lk.updated_at,
                        lk.address_key,
                        (?2 IS NOT NULL AND lk.response_code GLOB '[0-9]*') AS original_listed,
-                       (SELECT group_concat(r.blocklist, ' ') FROM list_results r
-                        WHERE r.target = lk.ip_address AND r.state = 'listed'
-                          AND r.blocklist IN (SELECT value FROM json_each(?1))) AS others_listed,
+                       CASE WHEN ?1 = '[]' THEN NULL
+                            ELSE (SELECT group_concat(r.blocklist, ' ') FROM list_results r
+                                  WHERE r.target = lk.ip_address AND r.state = 'listed'
+                                    AND r.blocklist IN (SELECT value FROM json_each(?1)))
+                       END AS others_listed,
                        ((?2 IS NOT NULL AND (lk.response_code GLOB '[0-9]*'
                                              OR lk.response_code = 'No Response'))
-                        OR EXISTS (SELECT 1 FROM list_results r
-                                   WHERE r.target = lk.ip_address AND r.state <> 'unknown'
-                                     AND r.blocklist IN (SELECT value FROM json_each(?1))))
+                        OR (?1 <> '[]'
+                            AND EXISTS (SELECT 1 FROM list_results r
+                                        WHERE r.target = lk.ip_address AND r.state <> 'unknown'
+                                          AND r.blocklist IN (SELECT value FROM json_each(?1)))))
                          AS answered,
                        CASE WHEN ?4 IS NULL THEN NULL
                             WHEN ?4 = ?2 AND lk.response_code GLOB '[0-9]*' THEN 'listed'
@@ -91,7 +96,7 @@ macro_rules! filtered {
               WHERE "
             + $($driver)+
             + "
-                AND (?8 IS NULL OR l.updated_at >= ?8)
+                AND l.updated_at >= coalesce(?8, '')
                 AND (?6 IS NULL OR l.address_key BETWEEN ?6 AND ?7)
                 AND (?5 IS NULL OR EXISTS (SELECT 1 FROM watch_targets w
                                            WHERE w.watchlist = ?5 AND w.target = l.ip_address))
@@ -244,6 +249,13 @@ impl FilteredLookups for SqliteStore {
     }
 
     async fn count_lookups(&self, filter: &LookupFilter) -> Result<u64, StoreError> {
+        if filter.is_open() {
+            // SQLite counts a whole table without visiting rows.
+            let count = sqlx::query_scalar!(r#"SELECT count(*) AS "count!: i64" FROM lookups"#)
+                .fetch_one(&self.pool)
+                .await?;
+            return Ok(u64::try_from(count).unwrap_or_default());
+        }
         let b = Bound::new(filter)?;
         let mode = b.driver.as_str();
         let count = if b.driver == Driver::All {
