@@ -62,12 +62,21 @@ impl Resolvers {
         let after = after.as_deref().map(read_cursor).transpose()?;
         let filter = self.lookup_filter(filter).await?;
         let limit = u32::try_from(first).unwrap_or(0);
-        // One more than asked: whether it comes says whether there is a next page.
+        // One more than asked: whether it comes says whether there is a next page. The count
+        // walks every result the filter finds: made only when the query selects it.
+        let counted = async {
+            if ctx.look_ahead().field("total_count").exists() {
+                self.filtered.count_lookups(&filter).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        };
         let (mut found, total) = tokio::try_join!(
             self.filtered.lookups_by_change(&filter, after, limit + 1),
-            self.filtered.count_lookups(&filter)
+            counted
         )
         .map_err(internal)?;
+        let total = total.unwrap_or_default();
         let has_next_page = found.len() > limit as usize;
         found.truncate(limit as usize);
         let node = ctx.look_ahead().field("edges").field("node");
