@@ -289,6 +289,17 @@ async fn a_pysecworks_database_is_imported_once_and_its_passwords_still_work() {
     );
     assert_eq!(details["data"]["clean"]["listed"], false);
 
+    // The first login replaced the imported hash with argon2id; the password still works.
+    let hashes = imported_rows(&db).await;
+    assert!(
+        hashes.iter().any(|r| r.starts_with("analyst $argon2id$")),
+        "{hashes:#?}"
+    );
+    assert!(hashes.iter().any(|r| r.starts_with("secureworks pbkdf2:")));
+    token_of(&server, "analyst", "correct horse").await;
+    token_of(&server, "secureworks", "supersecret").await;
+    assert_eq!(login(&server, "analyst", "wrong horse").await.status(), 401);
+
     // The imported answers stand while ZEN only fails since, and every reading of them agrees:
     // `listed` with or without `results`, and the `lookups` filters.
     dns.set("1.0.0.1".parse().unwrap(), TestAnswer::ServFail);
@@ -323,17 +334,6 @@ async fn a_pysecworks_database_is_imported_once_and_its_passwords_still_work() {
         json!([{ "node": { "ip_address": "1.0.0.1", "listed": false } }]),
         "{read}"
     );
-
-    // The first login replaced the imported hash with argon2id; the password still works.
-    let hashes = imported_rows(&db).await;
-    assert!(
-        hashes.iter().any(|r| r.starts_with("analyst $argon2id$")),
-        "{hashes:#?}"
-    );
-    assert!(hashes.iter().any(|r| r.starts_with("secureworks pbkdf2:")));
-    token_of(&server, "analyst", "correct horse").await;
-    token_of(&server, "secureworks", "supersecret").await;
-    assert_eq!(login(&server, "analyst", "wrong horse").await.status(), 401);
     server.stop().await;
 }
 
