@@ -168,7 +168,61 @@ pub enum Driver {
     All,
 }
 
+/// An index a filter's count can be read from alone, when the filter sets nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountedBy {
+    /// Results within the range: the address index.
+    Range(AddressRange),
+    /// Results changed since the instant: the `updated_at` index.
+    ChangedSince(OffsetDateTime),
+    /// Results the original list lists, when it is the only counted list: its partial index.
+    OriginalListed,
+}
+
+/// More candidates than this, and a page is found by walking the results in the page's order
+/// and testing each (the matches are dense enough to come soon), rather than by collecting and
+/// sorting every candidate (which the few are cheap to).
+pub const FEW_CANDIDATES: i64 = 2_000;
+
 impl LookupFilter {
+    /// The index its count can be read from alone, if any.
+    pub fn counted_by(&self) -> Option<CountedBy> {
+        let only_original = self.lists.len() == 1 && self.lists[0] == crate::ORIGINAL_LIST;
+        match self {
+            LookupFilter {
+                listed: None,
+                blocklist: None,
+                watchlist: None,
+                within: Some(range),
+                changed_since: None,
+                ..
+            } => Some(CountedBy::Range(*range)),
+            LookupFilter {
+                listed: None,
+                blocklist: None,
+                watchlist: None,
+                within: None,
+                changed_since: Some(since),
+                ..
+            } => Some(CountedBy::ChangedSince(*since)),
+            LookupFilter {
+                listed: Some(true),
+                blocklist,
+                watchlist: None,
+                within: None,
+                changed_since: None,
+                ..
+            } if only_original
+                && blocklist
+                    .as_deref()
+                    .is_none_or(|id| id == crate::ORIGINAL_LIST) =>
+            {
+                Some(CountedBy::OriginalListed)
+            }
+            _ => None,
+        }
+    }
+
     /// Whether nothing narrows it: every stored result is found.
     pub fn is_open(&self) -> bool {
         self.listed.is_none()

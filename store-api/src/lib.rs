@@ -37,7 +37,9 @@ pub use time::OffsetDateTime;
 pub use accounts::{Accounts, NewServiceToken, ServiceToken, TokenStanding, User, UserSummary};
 pub use answer::StoredAnswer;
 pub use events::{HourlyChanges, ListingChange, ListingEventRecord, ListingEvents, ListingTally};
-pub use filters::{ChangeKey, FilteredLookups, FoundLookup, JobState, LookupFilter};
+pub use filters::{
+    ChangeKey, CountedBy, FEW_CANDIDATES, FilteredLookups, FoundLookup, JobState, LookupFilter,
+};
 pub use import::{Import, ImportCounts, ImportedUser};
 pub use lists::{
     DomainRecord, Evidence, HOURLY_QUERIES_KEPT, HourlyQueries, ListAnswer, ListResultRecord,

@@ -11,8 +11,8 @@
 use async_trait::async_trait;
 use secworks_store_api::filters::{Driver, read_address};
 use secworks_store_api::{
-    Address, ChangeKey, FilteredLookups, FoundLookup, JobState, LookupFilter, LookupRecord,
-    ORIGINAL_LIST, StoreError, StoredAnswer,
+    Address, ChangeKey, CountedBy, FEW_CANDIDATES, FilteredLookups, FoundLookup, JobState,
+    LookupFilter, LookupRecord, ORIGINAL_LIST, StoreError, StoredAnswer,
 };
 use time::OffsetDateTime;
 
@@ -167,7 +167,8 @@ impl FilteredLookups for PgStore {
         after: Option<ChangeKey>,
         limit: u32,
     ) -> Result<Vec<FoundLookup>, StoreError> {
-        let b = Bound::new(filter);
+        let mut b = Bound::new(filter);
+        b.driver = self.page_driver(&b).await?;
         let after_at = after.map(|key| key.updated_at);
         let after_address = after.map(|key| key.address.to_string());
         let (mode, limit) = (b.driver.as_str(), i64::from(limit));
@@ -201,7 +202,8 @@ impl FilteredLookups for PgStore {
         after: Option<Address>,
         limit: u32,
     ) -> Result<Vec<FoundLookup>, StoreError> {
-        let b = Bound::new(filter);
+        let mut b = Bound::new(filter);
+        b.driver = self.page_driver(&b).await?;
         let after = after.map(|address| address.to_string());
         let (mode, limit) = (b.driver.as_str(), i64::from(limit));
         // 0.0.0.0/0 sorts before every address (inet orders by family, network, then mask).
@@ -233,6 +235,9 @@ impl FilteredLookups for PgStore {
                 .fetch_one(&self.pool)
                 .await?;
             return Ok(u64::try_from(count).unwrap_or_default());
+        }
+        if let Some(index) = filter.counted_by() {
+            return self.count_by_index(index).await;
         }
         let b = Bound::new(filter);
         let mode = b.driver.as_str();
@@ -275,5 +280,71 @@ impl FilteredLookups for PgStore {
                 ))
             })
             .collect()
+    }
+}
+
+impl PgStore {
+    /// The driver a page walks: the filter's own while it names few candidates (counted up to
+    /// one past [`FEW_CANDIDATES`], no further), else every result in the page's order.
+    async fn page_driver(&self, b: &Bound) -> Result<Driver, StoreError> {
+        if b.driver == Driver::All {
+            return Ok(Driver::All);
+        }
+        let (mode, limit) = (b.driver.as_str(), FEW_CANDIDATES + 1);
+        let candidates = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "count!" FROM (
+                 SELECT 1 FROM lookups
+                 WHERE $1::text = 'within' AND address_key <<= $2::text::inet
+                 UNION ALL
+                 SELECT 1 FROM watch_targets WHERE $1::text = 'watchlist' AND watchlist = $3::text
+                 UNION ALL
+                 SELECT 1 FROM lookups
+                 WHERE $1::text = 'listed' AND $4::text IS NOT NULL AND response_code ~ '^[0-9]'
+                 UNION ALL
+                 SELECT 1 FROM list_results
+                 WHERE $1::text = 'listed' AND state = 'listed' AND blocklist = ANY($5::text[])
+                 LIMIT $6) AS candidates"#,
+            mode,
+            b.within,
+            b.watchlist,
+            b.original,
+            &b.others as &[String],
+            limit
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(if candidates <= FEW_CANDIDATES {
+            b.driver
+        } else {
+            Driver::All
+        })
+    }
+
+    /// A count read from one index (see [`LookupFilter::counted_by`]).
+    async fn count_by_index(&self, index: CountedBy) -> Result<u64, StoreError> {
+        let count = match index {
+            CountedBy::Range(range) => sqlx::query_scalar!(
+                r#"SELECT count(*) AS "count!" FROM lookups WHERE address_key <<= $1::text::inet"#,
+                range.to_string()
+            )
+            .fetch_one(&self.pool)
+            .await?,
+            CountedBy::ChangedSince(since) => {
+                sqlx::query_scalar!(
+                    r#"SELECT count(*) AS "count!" FROM lookups WHERE updated_at >= $1"#,
+                    since
+                )
+                .fetch_one(&self.pool)
+                .await?
+            }
+            CountedBy::OriginalListed => {
+                sqlx::query_scalar!(
+                    r#"SELECT count(*) AS "count!" FROM lookups WHERE response_code ~ '^[0-9]'"#
+                )
+                .fetch_one(&self.pool)
+                .await?
+            }
+        };
+        Ok(u64::try_from(count).unwrap_or_default())
     }
 }

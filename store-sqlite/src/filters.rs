@@ -15,8 +15,8 @@ use std::net::IpAddr;
 use async_trait::async_trait;
 use secworks_store_api::filters::{Driver, read_address};
 use secworks_store_api::{
-    Address, ChangeKey, FilteredLookups, FoundLookup, JobState, LookupFilter, LookupRecord,
-    ORIGINAL_LIST, StoreError, StoredAnswer, timestamp,
+    Address, ChangeKey, CountedBy, FEW_CANDIDATES, FilteredLookups, FoundLookup, JobState,
+    LookupFilter, LookupRecord, ORIGINAL_LIST, StoreError, StoredAnswer, timestamp,
 };
 
 use crate::{SqliteStore, instant, to_json};
@@ -189,7 +189,8 @@ impl FilteredLookups for SqliteStore {
         after: Option<ChangeKey>,
         limit: u32,
     ) -> Result<Vec<FoundLookup>, StoreError> {
-        let b = Bound::new(filter)?;
+        let mut b = Bound::new(filter)?;
+        b.driver = self.page_driver(&b).await?;
         let (after_at, after_address) = match after {
             Some(key) => (timestamp::format(key.updated_at), key.address.to_string()),
             None => (BEFORE_ALL_CHANGES.to_owned(), String::new()),
@@ -223,7 +224,8 @@ impl FilteredLookups for SqliteStore {
         after: Option<Address>,
         limit: u32,
     ) -> Result<Vec<FoundLookup>, StoreError> {
-        let b = Bound::new(filter)?;
+        let mut b = Bound::new(filter)?;
+        b.driver = self.page_driver(&b).await?;
         let after = after.as_ref().map(address_key).unwrap_or_default();
         let mode = b.driver.as_str();
         let rows = if b.driver == Driver::All {
@@ -255,6 +257,9 @@ impl FilteredLookups for SqliteStore {
                 .fetch_one(&self.pool)
                 .await?;
             return Ok(u64::try_from(count).unwrap_or_default());
+        }
+        if let Some(index) = filter.counted_by() {
+            return self.count_by_index(index).await;
         }
         let b = Bound::new(filter)?;
         let mode = b.driver.as_str();
@@ -306,6 +311,80 @@ impl FilteredLookups for SqliteStore {
                 ))
             })
             .collect()
+    }
+}
+
+impl SqliteStore {
+    /// The driver a page walks: the filter's own while it names few candidates (counted up to
+    /// one past [`FEW_CANDIDATES`], no further), else every result in the page's order.
+    async fn page_driver(&self, b: &Bound) -> Result<Driver, StoreError> {
+        if b.driver == Driver::All {
+            return Ok(Driver::All);
+        }
+        let (mode, limit) = (b.driver.as_str(), FEW_CANDIDATES + 1);
+        let candidates = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "count!: i64" FROM (
+                 SELECT 1 FROM lookups WHERE ?1 = 'within' AND address_key BETWEEN ?2 AND ?3
+                 UNION ALL
+                 SELECT 1 FROM watch_targets WHERE ?1 = 'watchlist' AND watchlist = ?4
+                 UNION ALL
+                 SELECT 1 FROM lookups
+                 WHERE ?1 = 'listed' AND ?5 IS NOT NULL AND response_code GLOB '[0-9]*'
+                 UNION ALL
+                 SELECT 1 FROM list_results
+                 WHERE ?1 = 'listed' AND state = 'listed'
+                   AND blocklist IN (SELECT value FROM json_each(?6))
+                 LIMIT ?7)"#,
+            mode,
+            b.first,
+            b.last,
+            b.watchlist,
+            b.original,
+            b.others,
+            limit
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(if candidates <= FEW_CANDIDATES {
+            b.driver
+        } else {
+            Driver::All
+        })
+    }
+
+    /// A count read from one index (see [`LookupFilter::counted_by`]).
+    async fn count_by_index(&self, index: CountedBy) -> Result<u64, StoreError> {
+        let count = match index {
+            CountedBy::Range(range) => {
+                let (first, last) = (address_key(&range.first()), address_key(&range.last()));
+                sqlx::query_scalar!(
+                    r#"SELECT count(*) AS "count!: i64" FROM lookups
+                       WHERE address_key BETWEEN ?1 AND ?2"#,
+                    first,
+                    last
+                )
+                .fetch_one(&self.pool)
+                .await?
+            }
+            CountedBy::ChangedSince(since) => {
+                let since = timestamp::format(since);
+                sqlx::query_scalar!(
+                    r#"SELECT count(*) AS "count!: i64" FROM lookups WHERE updated_at >= ?1"#,
+                    since
+                )
+                .fetch_one(&self.pool)
+                .await?
+            }
+            CountedBy::OriginalListed => {
+                sqlx::query_scalar!(
+                    r#"SELECT count(*) AS "count!: i64" FROM lookups
+                       WHERE response_code GLOB '[0-9]*'"#
+                )
+                .fetch_one(&self.pool)
+                .await?
+            }
+        };
+        Ok(u64::try_from(count).unwrap_or_default())
     }
 }
 

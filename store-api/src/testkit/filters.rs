@@ -413,3 +413,81 @@ pub async fn job_states_follow_the_latest_job_of_each_list(stores: Stores) {
         ])
     );
 }
+
+/// More candidates than [`crate::FEW_CANDIDATES`]: the page walks every result in order and
+/// tests each, the count comes from one index; both find what the candidates' way finds.
+pub async fn many_candidates_are_found_by_walking_the_results_in_order(stores: Stores) {
+    let s = stores.a.as_ref();
+    let many = u32::try_from(crate::FEW_CANDIDATES).expect("a small number") + 100;
+    let records: Vec<LookupRecord> = (0..many)
+        .map(|i| LookupRecord {
+            uuid: format!("00000000-0000-4000-8000-{i:012}"),
+            address: Address::from(std::net::IpAddr::from(std::net::Ipv4Addr::from(
+                0x0a00_0000 + i,
+            ))),
+            answer: StoredAnswer::from(if i % 10 == 0 {
+                listed(&[2])
+            } else {
+                listed(&[])
+            }),
+            created_at: at(i64::from(i)),
+            updated_at: at(i64::from(i)),
+        })
+        .collect();
+    s.import(&[], &records, T0).await.expect("import");
+    let zen = LookupFilter {
+        lists: vec![ORIGINAL_LIST.to_owned()],
+        ..LookupFilter::default()
+    };
+    // Newest first: the highest addresses (written last).
+    let expect = |keep: &dyn Fn(u32) -> bool| -> Vec<String> {
+        (0..many)
+            .rev()
+            .filter(|i| keep(*i))
+            .map(|i| std::net::Ipv4Addr::from(0x0a00_0000 + i).to_string())
+            .collect()
+    };
+    let whole = LookupFilter {
+        within: "10.0.0.0/16".parse().ok(),
+        ..zen.clone()
+    };
+    assert_eq!(found_by_change(s, &whole, 500).await, expect(&|_| true));
+    let listed_true = LookupFilter {
+        listed: Some(true),
+        ..zen.clone()
+    };
+    assert_eq!(
+        found_by_change(s, &listed_true, 50).await,
+        expect(&|i| i % 10 == 0)
+    );
+    let both = LookupFilter {
+        listed: Some(false),
+        ..whole.clone()
+    };
+    assert_eq!(
+        found_by_change(s, &both, 700).await,
+        expect(&|i| i % 10 != 0)
+    );
+    let since = LookupFilter {
+        changed_since: Some(at(100)),
+        ..zen.clone()
+    };
+    assert_eq!(
+        found_by_change(s, &since, 1000).await,
+        expect(&|i| i >= 100)
+    );
+    // The export's order walks them too.
+    let mut exported = Vec::new();
+    let mut after = None;
+    loop {
+        let chunk = s
+            .lookups_by_address(&whole, after, 999)
+            .await
+            .expect("a chunk");
+        let Some(last) = chunk.last() else { break };
+        after = Some(last.record.address);
+        exported.extend(chunk.iter().map(|f| f.record.address));
+    }
+    assert_eq!(exported.len() as u32, many);
+    assert!(exported.windows(2).all(|w| w[0] < w[1]));
+}
