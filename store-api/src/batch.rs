@@ -253,6 +253,20 @@ impl<'a> HeldAnswers<'a> {
         latest.into_values().collect()
     }
 
+    /// The lists other than the original that answer about an address here, each once: what
+    /// a backend keeping an all-lists verdict records as answering (SQLite's
+    /// `answering_lists`).
+    pub fn answering_lists(&self) -> Vec<&'a str> {
+        let lists: std::collections::BTreeSet<&'a str> = self
+            .held
+            .iter()
+            .filter(|row| matches!(row.outcome.target, Target::Ip(_)))
+            .map(|row| row.outcome.blocklist.as_str())
+            .filter(|list| *list != ORIGINAL_LIST)
+            .collect();
+        lists.into_iter().collect()
+    }
+
     /// History rows: every original-list answer about an address, in the order given, as
     /// (address, at, response code).
     pub fn history(&self) -> Vec<(String, OffsetDateTime, String)> {

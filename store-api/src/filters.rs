@@ -2,11 +2,14 @@
 //! watchlist or range, changed since when. Pages come newest change first (for people) or in
 //! address order (for exports, whose keyset never moves while rows change under it).
 
+use std::collections::BTreeSet;
+
 use async_trait::async_trait;
-use secworks_dnsbl::{Address, AddressRange};
+use ipnet::IpNet;
+use secworks_dnsbl::{Address, AddressRange, NOT_LISTED_RESPONSE};
 use time::OffsetDateTime;
 
-use crate::{LookupRecord, StoreError, WatchlistName};
+use crate::{LookupRecord, StoreError, WatchEntry, WatchlistName};
 
 /// Reads a stored address's text.
 pub fn read_address(text: &str) -> Result<Address, StoreError> {
@@ -175,7 +178,7 @@ pub enum CountedBy {
     Range(AddressRange),
     /// Results changed since the instant: the `updated_at` index.
     ChangedSince(OffsetDateTime),
-    /// Results the original list lists, when it is the only counted list: its partial index.
+    /// Results the original list lists, when it is the only counted list: its index of listings.
     OriginalListed,
 }
 
@@ -232,6 +235,29 @@ impl LookupFilter {
             && self.changed_since.is_none()
     }
 
+    /// Which kept verdicts it accepts, when the verdict kept over every list that answered
+    /// (`answering`: the lists other than the original that have answered about an address)
+    /// decides it: the original list counts, so does each answering list, and `blocklist`
+    /// names nothing, or the original list while it is the only one that answered. `None`
+    /// when a list that answered does not count, or `blocklist` names another list: then each
+    /// result is tested.
+    pub fn kept_verdicts(&self, answering: &[String]) -> Option<Verdicts> {
+        let counts = |id: &str| self.lists.iter().any(|list| list == id);
+        let named_ok = match self.blocklist.as_deref() {
+            None => true,
+            Some(id) => id == crate::ORIGINAL_LIST && answering.is_empty(),
+        };
+        if !counts(crate::ORIGINAL_LIST) || !answering.iter().all(|id| counts(id)) || !named_ok {
+            return None;
+        }
+        Some(match (self.listed, self.blocklist.is_some()) {
+            (Some(true), _) => Verdicts::Listed,
+            (Some(false), _) => Verdicts::NotListed,
+            (None, true) => Verdicts::Answered,
+            (None, false) => Verdicts::Any,
+        })
+    }
+
     /// The driver for this filter; the other filters are checked on each candidate.
     pub fn driver(&self) -> Driver {
         if self.watchlist.is_some() {
@@ -246,6 +272,75 @@ impl LookupFilter {
     }
 }
 
+/// Which verdicts a filter accepts when the verdict a backend keeps for each address decides
+/// it (see [`LookupFilter::kept_verdicts`]). SQLite keeps `lookups.verdict`, over every list
+/// that answered, in indexed columns, and finds such results by index ranges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdicts {
+    /// Every result, answered or not.
+    Any,
+    /// Results a counted list answered about, listed or not (`blocklist` names ZEN).
+    Answered,
+    /// Results a counted list lists.
+    Listed,
+    /// Results a counted list answered about and none lists.
+    NotListed,
+}
+
+impl Verdicts {
+    /// The verdicts accepted as the kept column has them (0 not listed, 1 listed), lowest and
+    /// highest; `None` for [`Verdicts::Any`], which accepts no answer too.
+    pub fn range(self) -> Option<(i64, i64)> {
+        match self {
+            Self::Any => None,
+            Self::Answered => Some((0, 1)),
+            Self::Listed => Some((1, 1)),
+            Self::NotListed => Some((0, 0)),
+        }
+    }
+}
+
+/// The original list's verdict as its stored text says it: its A records (they start with a
+/// digit) listed, `No Response` not listed, any other text no answer. SQLite keeps it beside
+/// the text (`lookups.original_verdict`); a CHECK there holds the same rule.
+pub fn original_verdict(response_code: &str) -> Option<bool> {
+    if response_code.starts_with(|c: char| c.is_ascii_digit()) {
+        Some(true)
+    } else if response_code == NOT_LISTED_RESPONSE {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// The address ranges a watchlist's entries cover, as few as cover them (`ipnet` merges
+/// overlapping and adjacent networks, so each address is in one range), narrowed to `within`
+/// when set; each as its first and last address. Domains cover no address.
+pub fn watched_ranges(
+    entries: &BTreeSet<WatchEntry>,
+    within: Option<AddressRange>,
+) -> Vec<(Address, Address)> {
+    let nets: Vec<IpNet> = entries
+        .iter()
+        .filter_map(|entry| match entry {
+            WatchEntry::Address(address) => Some(IpNet::from(address.ip())),
+            WatchEntry::Range(range) => Some(range.net()),
+            WatchEntry::Domain(_) => None,
+        })
+        .collect();
+    IpNet::aggregate(&nets)
+        .into_iter()
+        .filter_map(|net| match within.map(AddressRange::net) {
+            None => Some(net),
+            // Two networks overlap only when one holds the other: the smaller is the overlap.
+            Some(outer) if outer.contains(&net) => Some(net),
+            Some(outer) if net.contains(&outer) => Some(outer),
+            Some(_) => None,
+        })
+        .map(|net| (Address::from(net.network()), Address::from(net.broadcast())))
+        .collect()
+}
+
 impl Driver {
     /// The name the backends' queries test for (`?mode = 'within'`).
     pub fn as_str(self) -> &'static str {
@@ -255,5 +350,111 @@ impl Driver {
             Self::Listed => "listed",
             Self::All => "all",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(texts: &[&str]) -> BTreeSet<WatchEntry> {
+        WatchEntry::parse_all(texts).expect("entries")
+    }
+
+    fn texts(ranges: &[(Address, Address)]) -> Vec<String> {
+        ranges
+            .iter()
+            .map(|(first, last)| format!("{first}-{last}"))
+            .collect()
+    }
+
+    #[test]
+    fn the_verdict_follows_the_stored_text() {
+        assert_eq!(original_verdict("127.0.0.2"), Some(true));
+        assert_eq!(original_verdict("127.0.0.2, 127.0.0.4"), Some(true));
+        assert_eq!(original_verdict("No Response"), Some(false));
+        assert_eq!(original_verdict(crate::NOT_LOOKED_UP), None);
+        assert_eq!(original_verdict(""), None);
+    }
+
+    #[test]
+    fn watched_entries_merge_into_ranges_each_address_in_one() {
+        let watched = entries(&[
+            "192.0.2.0/31",
+            "192.0.2.2/31",
+            "192.0.2.1",
+            "192.0.2.4/30",
+            "198.51.100.9",
+            "2001:db8::/127",
+            "example.com",
+        ]);
+        assert_eq!(
+            texts(&watched_ranges(&watched, None)),
+            [
+                "192.0.2.0-192.0.2.7",
+                "198.51.100.9-198.51.100.9",
+                "2001:db8::-2001:db8::1"
+            ]
+        );
+        // Narrowed by `within`: the smaller of two nested networks, nothing of the others.
+        let within = |text: &str| text.parse::<AddressRange>().ok();
+        assert_eq!(
+            texts(&watched_ranges(&watched, within("192.0.2.2/31"))),
+            ["192.0.2.2-192.0.2.3"]
+        );
+        assert_eq!(
+            texts(&watched_ranges(&watched, within("198.51.100.0/24"))),
+            ["198.51.100.9-198.51.100.9"]
+        );
+        assert!(watched_ranges(&watched, within("10.0.0.0/8")).is_empty());
+        assert!(watched_ranges(&entries(&["example.com"]), None).is_empty());
+    }
+
+    #[test]
+    fn the_kept_verdict_decides_while_every_list_that_answered_counts() {
+        let zen = LookupFilter {
+            lists: vec![crate::ORIGINAL_LIST.to_owned()],
+            ..LookupFilter::default()
+        };
+        let none: &[String] = &[];
+        let barracuda = &["barracuda".to_owned()];
+        assert_eq!(zen.kept_verdicts(none), Some(Verdicts::Any));
+        // Barracuda answered once and no longer counts: its answers must not.
+        assert_eq!(zen.kept_verdicts(barracuda), None);
+        let named = LookupFilter {
+            blocklist: Some(crate::ORIGINAL_LIST.to_owned()),
+            ..zen.clone()
+        };
+        assert_eq!(named.kept_verdicts(none), Some(Verdicts::Answered));
+        let not_listed = LookupFilter {
+            listed: Some(false),
+            ..named.clone()
+        };
+        assert_eq!(not_listed.kept_verdicts(none), Some(Verdicts::NotListed));
+        let two = LookupFilter {
+            lists: vec!["barracuda".to_owned(), crate::ORIGINAL_LIST.to_owned()],
+            listed: Some(true),
+            ..LookupFilter::default()
+        };
+        assert_eq!(two.kept_verdicts(barracuda), Some(Verdicts::Listed));
+        assert_eq!(two.kept_verdicts(none), Some(Verdicts::Listed));
+        // Naming ZEN asks for ZEN's verdict alone, which the kept one is only while no other
+        // list answered; naming another list asks for its own.
+        let zen_named = LookupFilter {
+            blocklist: Some(crate::ORIGINAL_LIST.to_owned()),
+            ..two.clone()
+        };
+        assert_eq!(zen_named.kept_verdicts(barracuda), None);
+        assert_eq!(zen_named.kept_verdicts(none), Some(Verdicts::Listed));
+        let other_named = LookupFilter {
+            blocklist: Some("barracuda".to_owned()),
+            ..two
+        };
+        assert_eq!(other_named.kept_verdicts(none), None);
+        let without_zen = LookupFilter {
+            lists: vec!["barracuda".to_owned()],
+            ..LookupFilter::default()
+        };
+        assert_eq!(without_zen.kept_verdicts(none), None);
     }
 }

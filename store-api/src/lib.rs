@@ -39,6 +39,7 @@ pub use answer::StoredAnswer;
 pub use events::{HourlyChanges, ListingChange, ListingEventRecord, ListingEvents, ListingTally};
 pub use filters::{
     ChangeKey, CountedBy, FEW_CANDIDATES, FilteredLookups, FoundLookup, JobState, LookupFilter,
+    Verdicts, original_verdict, watched_ranges,
 };
 pub use import::{Import, ImportCounts, ImportedUser};
 pub use lists::{

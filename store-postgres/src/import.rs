@@ -1,7 +1,7 @@
 //! [`Import::import`](secworks_store_api::Import::import): users and stored results from another
 //! system, set-wise in one transaction.
 
-use secworks_store_api::{ImportCounts, ImportedUser, LookupRecord, StoreError};
+use secworks_store_api::{ImportCounts, ImportedUser, LookupRecord, StoreError, original_verdict};
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
@@ -14,6 +14,9 @@ pub(crate) struct ImportBatch<'a> {
     codes: Vec<String>,
     created: Vec<OffsetDateTime>,
     updated: Vec<OffsetDateTime>,
+    /// ZEN's verdict of each record, which is all there is of a new address's (no other list
+    /// answered about it yet).
+    verdicts: Vec<Option<i32>>,
     now: OffsetDateTime,
 }
 
@@ -31,12 +34,15 @@ impl<'a> ImportBatch<'a> {
             codes: Vec::with_capacity(lookups.len()),
             created: Vec::with_capacity(lookups.len()),
             updated: Vec::with_capacity(lookups.len()),
+            verdicts: Vec::with_capacity(lookups.len()),
             now,
         };
         for record in lookups {
             batch.ips.push(record.address.to_string());
             batch.uuids.push(record.uuid.as_str());
-            batch.codes.push(record.answer.text());
+            let code = record.answer.text();
+            batch.verdicts.push(original_verdict(&code).map(i32::from));
+            batch.codes.push(code);
             batch.created.push(record.created_at);
             batch.updated.push(record.updated_at);
         }
@@ -62,11 +68,12 @@ impl<'a> ImportBatch<'a> {
         .rows_affected();
         let lookups = sqlx::query_scalar!(
             r#"WITH added AS (
-                 INSERT INTO lookups (ip_address, uuid, response_code, created_at, updated_at)
-                 SELECT ip, id, code, created, updated
+                 INSERT INTO lookups (ip_address, uuid, response_code, created_at, updated_at,
+                                      verdict)
+                 SELECT ip, id, code, created, updated, verdict
                  FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[],
-                             $5::timestamptz[])
-                      WITH ORDINALITY AS l (ip, id, code, created, updated, n)
+                             $5::timestamptz[], $6::integer[])
+                      WITH ORDINALITY AS l (ip, id, code, created, updated, verdict, n)
                  ORDER BY n
                  ON CONFLICT (ip_address) DO NOTHING
                  RETURNING ip_address, response_code, updated_at
@@ -80,7 +87,8 @@ impl<'a> ImportBatch<'a> {
             &self.uuids as &[&str],
             &self.codes,
             &self.created,
-            &self.updated
+            &self.updated,
+            &self.verdicts as &[Option<i32>]
         )
         .fetch_one(&mut *tx)
         .await?;

@@ -559,6 +559,35 @@ async fn record_targets(
         )
         .execute(&mut *tx)
         .await?;
+        // Each address's verdict over every list that answered, now that ZEN's and the
+        // others' answers are written (SQLite's migration 0013 says what it means).
+        sqlx::query!(
+            "UPDATE lookups SET verdict = CASE
+                 WHEN original_verdict = 1
+                      OR EXISTS (SELECT 1 FROM list_results AS r
+                                 WHERE r.target = lookups.ip_address
+                                   AND r.blocklist <> $2 AND r.state = 'listed') THEN 1
+                 WHEN original_verdict IS NOT NULL
+                      OR EXISTS (SELECT 1 FROM list_results AS r
+                                 WHERE r.target = lookups.ip_address
+                                   AND r.blocklist <> $2 AND r.state <> 'unknown') THEN 0
+                 END
+             WHERE ip_address = ANY($1)",
+            &ips,
+            ORIGINAL_LIST
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    let answering = held.answering_lists();
+    if !answering.is_empty() {
+        sqlx::query!(
+            "INSERT INTO answering_lists (blocklist) SELECT UNNEST($1::text[])
+             ON CONFLICT (blocklist) DO NOTHING",
+            &answering as &[&str]
+        )
+        .execute(&mut *tx)
+        .await?;
     }
     let domains = held.domains();
     if !domains.is_empty() {

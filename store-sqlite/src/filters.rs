@@ -1,4 +1,6 @@
-//! Results by filter on SQLite (see `secworks_store_api::filters`).
+//! Results by filter on SQLite (see `secworks_store_api::filters`): the general statements,
+//! for filters other counted lists take part in, and for the export's address order. When ZEN
+//! alone decides (the default), pages and counts come from `verdict_filters.rs` instead.
 //!
 //! Every query is one statement of the `filtered!` shape: a subquery that adds to each
 //! `lookups` row what the counted lists say of it, the driver (which rows are walked: a
@@ -37,12 +39,14 @@ pub(crate) fn address_key(address: &Address) -> String {
 }
 
 /// Cursor of the first page in newest-change-first order: above every stored instant.
-const BEFORE_ALL_CHANGES: &str = "~";
+pub(crate) const BEFORE_ALL_CHANGES: &str = "~";
 
 /// A sqlx macro call on the statement shape shared by every query here (see the module
 /// comment): `filtered!(query_as(Row,) found, candidates[+ " AND …"], "ORDER BY …"; args…)`.
 /// `found` selects a [`FoundRow`]; `all` walks every row, `candidates` the set the driver
-/// names (each branch but the driver's is a constant false).
+/// names (each branch but the driver's is a constant false). The listed candidates are the
+/// rows any list lists now (the kept `verdict`): more than the counted lists list when one
+/// that answered no longer counts, which the filters then test away.
 macro_rules! filtered {
     ($mac:ident ($($before:tt)*) found, $($rest:tt)*) => {
         filtered!($mac ($($before)*) [r#"SELECT l.ip_address AS "ip_address!", l.uuid AS "uuid!",
@@ -60,34 +64,29 @@ macro_rules! filtered {
             UNION ALL
             SELECT target FROM watch_targets WHERE ?9 = 'watchlist' AND watchlist = ?5
             UNION ALL
-            SELECT ip_address FROM lookups
-            WHERE ?9 = 'listed' AND ?2 IS NOT NULL AND response_code GLOB '[0-9]*'
-            UNION ALL
-            SELECT target FROM list_results
-            WHERE ?9 = 'listed' AND state = 'listed'
-              AND blocklist IN (SELECT value FROM json_each(?1)))" $($driver)*], $($rest)*)
+            SELECT ip_address FROM lookups WHERE ?9 = 'listed' AND verdict = 1)"
+            $($driver)*], $($rest)*)
     };
     (@statement $mac:ident ($($before:tt)*) $select:literal, [$($driver:tt)+], $tail:literal; $($arg:expr),+ $(,)?) => {
         sqlx::$mac!($($before)* $select
             + " FROM (
                 SELECT lk.ip_address, lk.uuid, lk.response_code, lk.created_at, lk.updated_at,
                        lk.address_key,
-                       (?2 IS NOT NULL AND lk.response_code GLOB '[0-9]*') AS original_listed,
+                       (?2 IS NOT NULL AND lk.original_verdict IS 1) AS original_listed,
                        CASE WHEN ?1 = '[]' THEN NULL
                             ELSE (SELECT group_concat(r.blocklist, ' ') FROM list_results r
                                   WHERE r.target = lk.ip_address AND r.state = 'listed'
                                     AND r.blocklist IN (SELECT value FROM json_each(?1)))
                        END AS others_listed,
-                       ((?2 IS NOT NULL AND (lk.response_code GLOB '[0-9]*'
-                                             OR lk.response_code = 'No Response'))
+                       ((?2 IS NOT NULL AND lk.original_verdict IS NOT NULL)
                         OR (?1 <> '[]'
                             AND EXISTS (SELECT 1 FROM list_results r
                                         WHERE r.target = lk.ip_address AND r.state <> 'unknown'
                                           AND r.blocklist IN (SELECT value FROM json_each(?1)))))
                          AS answered,
                        CASE WHEN ?4 IS NULL THEN NULL
-                            WHEN ?4 = ?2 AND lk.response_code GLOB '[0-9]*' THEN 'listed'
-                            WHEN ?4 = ?2 AND lk.response_code = 'No Response' THEN 'not_listed'
+                            WHEN ?4 = ?2 AND lk.original_verdict = 1 THEN 'listed'
+                            WHEN ?4 = ?2 AND lk.original_verdict = 0 THEN 'not_listed'
                             ELSE (SELECT r.state FROM list_results r
                                   WHERE r.target = lk.ip_address AND r.blocklist = ?4)
                        END AS on_list
@@ -189,6 +188,9 @@ impl FilteredLookups for SqliteStore {
         after: Option<ChangeKey>,
         limit: u32,
     ) -> Result<Vec<FoundLookup>, StoreError> {
+        if let Some(kept) = self.verdict_filter(filter).await? {
+            return self.verdict_page(&kept, after, limit).await;
+        }
         let mut b = Bound::new(filter)?;
         b.driver = self.page_driver(&b).await?;
         let (after_at, after_address) = match after {
@@ -256,6 +258,10 @@ impl FilteredLookups for SqliteStore {
             let count = sqlx::query_scalar!(r#"SELECT count(*) AS "count!: i64" FROM lookups"#)
                 .fetch_one(&self.pool)
                 .await?;
+            return Ok(u64::try_from(count).unwrap_or_default());
+        }
+        if let Some(kept) = self.verdict_filter(filter).await? {
+            let count = self.verdict_count(&kept).await?;
             return Ok(u64::try_from(count).unwrap_or_default());
         }
         if let Some(index) = filter.counted_by() {
@@ -328,19 +334,12 @@ impl SqliteStore {
                  UNION ALL
                  SELECT 1 FROM watch_targets WHERE ?1 = 'watchlist' AND watchlist = ?4
                  UNION ALL
-                 SELECT 1 FROM lookups
-                 WHERE ?1 = 'listed' AND ?5 IS NOT NULL AND response_code GLOB '[0-9]*'
-                 UNION ALL
-                 SELECT 1 FROM list_results
-                 WHERE ?1 = 'listed' AND state = 'listed'
-                   AND blocklist IN (SELECT value FROM json_each(?6))
-                 LIMIT ?7)"#,
+                 SELECT 1 FROM lookups WHERE ?1 = 'listed' AND verdict = 1
+                 LIMIT ?5)"#,
             mode,
             b.first,
             b.last,
             b.watchlist,
-            b.original,
-            b.others,
             limit
         )
         .fetch_one(&self.pool)
@@ -354,36 +353,35 @@ impl SqliteStore {
 
     /// A count read from one index (see [`LookupFilter::counted_by`]).
     async fn count_by_index(&self, index: CountedBy) -> Result<u64, StoreError> {
-        let count = match index {
-            CountedBy::Range(range) => {
-                let (first, last) = (address_key(&range.first()), address_key(&range.last()));
-                sqlx::query_scalar!(
-                    r#"SELECT count(*) AS "count!: i64" FROM lookups
+        let count =
+            match index {
+                CountedBy::Range(range) => {
+                    let (first, last) = (address_key(&range.first()), address_key(&range.last()));
+                    sqlx::query_scalar!(
+                        r#"SELECT count(*) AS "count!: i64" FROM lookups
                        WHERE address_key BETWEEN ?1 AND ?2"#,
-                    first,
-                    last
+                        first,
+                        last
+                    )
+                    .fetch_one(&self.pool)
+                    .await?
+                }
+                CountedBy::ChangedSince(since) => {
+                    let since = timestamp::format(since);
+                    sqlx::query_scalar!(
+                        r#"SELECT count(*) AS "count!: i64" FROM lookups WHERE updated_at >= ?1"#,
+                        since
+                    )
+                    .fetch_one(&self.pool)
+                    .await?
+                }
+                CountedBy::OriginalListed => sqlx::query_scalar!(
+                    r#"SELECT count(*) AS "count!: i64" FROM lookups INDEXED BY lookups_by_verdict
+                       WHERE verdict = 1 AND original_verdict = 1"#
                 )
                 .fetch_one(&self.pool)
-                .await?
-            }
-            CountedBy::ChangedSince(since) => {
-                let since = timestamp::format(since);
-                sqlx::query_scalar!(
-                    r#"SELECT count(*) AS "count!: i64" FROM lookups WHERE updated_at >= ?1"#,
-                    since
-                )
-                .fetch_one(&self.pool)
-                .await?
-            }
-            CountedBy::OriginalListed => {
-                sqlx::query_scalar!(
-                    r#"SELECT count(*) AS "count!: i64" FROM lookups
-                       WHERE response_code GLOB '[0-9]*'"#
-                )
-                .fetch_one(&self.pool)
-                .await?
-            }
-        };
+                .await?,
+            };
         Ok(u64::try_from(count).unwrap_or_default())
     }
 }

@@ -7,6 +7,7 @@
 
 mod filters;
 mod rechecks;
+mod verdict_filters;
 mod watch;
 mod webhooks;
 
@@ -22,7 +23,7 @@ use secworks_store_api::{
     HistoryRecord, HourlyQueries, Import, ImportCounts, ImportedUser, JobOutcome, JobResult,
     ListResultRecord, ListResults, LookupRecord, NOT_LOOKED_UP, NewJob, NewServiceToken,
     ORIGINAL_LIST, Ping, Queue, QueueCounts, Results, ServiceToken, StoreError, StoredAnswer,
-    Target, TokenStanding, User, UserSummary, read_claimed, timestamp, utc_hour,
+    Target, TokenStanding, User, UserSummary, original_verdict, read_claimed, timestamp, utc_hour,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -907,17 +908,20 @@ impl Import for SqliteStore {
             let created_at = timestamp::format(record.created_at);
             let updated_at = timestamp::format(record.updated_at);
             let address_key = filters::address_key(&record.address);
+            // A new address: no other list has answered about it yet, so ZEN's verdict is all.
+            let verdict = original_verdict(&response_code);
             let done = sqlx::query!(
                 "INSERT INTO lookups (ip_address, uuid, response_code, created_at, updated_at,
-                                      address_key)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                                      address_key, original_verdict, verdict)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
                  ON CONFLICT (ip_address) DO NOTHING",
                 ip_address,
                 record.uuid,
                 response_code,
                 created_at,
                 updated_at,
-                address_key
+                address_key,
+                verdict
             )
             .execute(&mut *tx)
             .await?;
@@ -1061,11 +1065,21 @@ async fn record_answers<'a>(
 
     // uuid and created_at are written once; updated_at moves to the latest answer of any
     // list, never back in time. response_code is the original list's current answer; a row
-    // holding NOT_LOOKED_UP (another list's answer) keeps the stored one.
-    let addresses: Vec<(String, String, String, String, String, Option<String>)> = held
+    // holding NOT_LOOKED_UP (another list's answer) keeps the stored one, and its verdict.
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<bool>,
+    );
+    let addresses: Vec<Row> = held
         .addresses(&current)
         .into_iter()
         .map(|row| {
+            let verdict = original_verdict(&row.response_code);
             (
                 uuid::Uuid::new_v4().to_string(),
                 row.key,
@@ -1073,6 +1087,7 @@ async fn record_answers<'a>(
                 timestamp::format(row.created_at),
                 timestamp::format(row.updated_at),
                 row.address.as_ref().map(filters::address_key),
+                verdict,
             )
         })
         .collect();
@@ -1080,16 +1095,50 @@ async fn record_answers<'a>(
         let addresses = to_json(&addresses)?;
         sqlx::query!(
             "INSERT INTO lookups (uuid, ip_address, response_code, created_at, updated_at,
-                                  address_key)
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
+                                  address_key, original_verdict)
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
+                    value ->> 6
              FROM json_each(?1) WHERE true
              ON CONFLICT (ip_address) DO UPDATE
              SET response_code = CASE WHEN excluded.response_code = ?2
                                       THEN lookups.response_code
                                       ELSE excluded.response_code END,
+                 original_verdict = CASE WHEN excluded.response_code = ?2
+                                         THEN lookups.original_verdict
+                                         ELSE excluded.original_verdict END,
                  updated_at = max(lookups.updated_at, excluded.updated_at)",
             addresses,
             NOT_LOOKED_UP
+        )
+        .execute(&mut *tx)
+        .await?;
+        // Each address's verdict over every list that answered, now that ZEN's and the
+        // others' answers are written (migration 0013 says what it means).
+        sqlx::query!(
+            "UPDATE lookups SET verdict = CASE
+                 WHEN original_verdict = 1
+                      OR EXISTS (SELECT 1 FROM list_results AS r
+                                 WHERE r.target = lookups.ip_address
+                                   AND r.blocklist <> ?2 AND r.state = 'listed') THEN 1
+                 WHEN original_verdict IS NOT NULL
+                      OR EXISTS (SELECT 1 FROM list_results AS r
+                                 WHERE r.target = lookups.ip_address
+                                   AND r.blocklist <> ?2 AND r.state <> 'unknown') THEN 0
+                 END
+             WHERE ip_address IN (SELECT value ->> 1 FROM json_each(?1))",
+            addresses,
+            ORIGINAL_LIST
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    let answering = held.answering_lists();
+    if !answering.is_empty() {
+        let answering = to_json(&answering)?;
+        sqlx::query!(
+            "INSERT INTO answering_lists (blocklist) SELECT value FROM json_each(?1) WHERE true
+             ON CONFLICT (blocklist) DO NOTHING",
+            answering
         )
         .execute(&mut *tx)
         .await?;

@@ -414,8 +414,9 @@ pub async fn job_states_follow_the_latest_job_of_each_list(stores: Stores) {
     );
 }
 
-/// More candidates than [`crate::FEW_CANDIDATES`]: the page walks every result in order and
-/// tests each, the count comes from one index; both find what the candidates' way finds.
+/// More candidates than [`crate::FEW_CANDIDATES`], with ZEN alone counted (SQLite reads the
+/// verdict it keeps) and with a second list counted (the general statements walk every result
+/// in order and test each): each finds what the filter says, in pages and in its count.
 pub async fn many_candidates_are_found_by_walking_the_results_in_order(stores: Stores) {
     let s = stores.a.as_ref();
     let many = u32::try_from(crate::FEW_CANDIDATES).expect("a small number") + 100;
@@ -435,10 +436,6 @@ pub async fn many_candidates_are_found_by_walking_the_results_in_order(stores: S
         })
         .collect();
     s.import(&[], &records, T0).await.expect("import");
-    let zen = LookupFilter {
-        lists: vec![ORIGINAL_LIST.to_owned()],
-        ..LookupFilter::default()
-    };
     // Newest first: the highest addresses (written last).
     let expect = |keep: &dyn Fn(u32) -> bool| -> Vec<String> {
         (0..many)
@@ -447,35 +444,47 @@ pub async fn many_candidates_are_found_by_walking_the_results_in_order(stores: S
             .map(|i| std::net::Ipv4Addr::from(0x0a00_0000 + i).to_string())
             .collect()
     };
+    let zen = LookupFilter {
+        lists: vec![ORIGINAL_LIST.to_owned()],
+        ..LookupFilter::default()
+    };
+    // ZEN alone, and with a second counted list that answered nothing: the same results, found
+    // by each backend's statements for either case.
+    for counted in [zen.clone(), both_lists()] {
+        let whole = LookupFilter {
+            within: "10.0.0.0/16".parse().ok(),
+            ..counted.clone()
+        };
+        assert_eq!(found_by_change(s, &whole, 500).await, expect(&|_| true));
+        let listed_true = LookupFilter {
+            listed: Some(true),
+            ..counted.clone()
+        };
+        assert_eq!(
+            found_by_change(s, &listed_true, 50).await,
+            expect(&|i| i % 10 == 0)
+        );
+        let both = LookupFilter {
+            listed: Some(false),
+            ..whole.clone()
+        };
+        assert_eq!(
+            found_by_change(s, &both, 700).await,
+            expect(&|i| i % 10 != 0)
+        );
+        let since = LookupFilter {
+            changed_since: Some(at(100)),
+            ..counted.clone()
+        };
+        assert_eq!(
+            found_by_change(s, &since, 1000).await,
+            expect(&|i| i >= 100)
+        );
+    }
     let whole = LookupFilter {
         within: "10.0.0.0/16".parse().ok(),
-        ..zen.clone()
+        ..zen
     };
-    assert_eq!(found_by_change(s, &whole, 500).await, expect(&|_| true));
-    let listed_true = LookupFilter {
-        listed: Some(true),
-        ..zen.clone()
-    };
-    assert_eq!(
-        found_by_change(s, &listed_true, 50).await,
-        expect(&|i| i % 10 == 0)
-    );
-    let both = LookupFilter {
-        listed: Some(false),
-        ..whole.clone()
-    };
-    assert_eq!(
-        found_by_change(s, &both, 700).await,
-        expect(&|i| i % 10 != 0)
-    );
-    let since = LookupFilter {
-        changed_since: Some(at(100)),
-        ..zen.clone()
-    };
-    assert_eq!(
-        found_by_change(s, &since, 1000).await,
-        expect(&|i| i >= 100)
-    );
     // The export's order walks them too.
     let mut exported = Vec::new();
     let mut after = None;
@@ -490,4 +499,150 @@ pub async fn many_candidates_are_found_by_walking_the_results_in_order(stores: S
     }
     assert_eq!(exported.len() as u32, many);
     assert!(exported.windows(2).all(|w| w[0] < w[1]));
+}
+
+/// Every combination of filters finds what the lists' answers say, in pages and in its count:
+/// with ZEN and Barracuda counted (SQLite reads the verdict it keeps over every list that
+/// answered), and with ZEN alone while Barracuda's answers remain (each result is tested);
+/// a watchlist's overlapping and adjacent entries find each address once.
+pub async fn every_filter_combination_finds_what_the_answers_say(stores: Stores) {
+    let s = stores.a.as_ref();
+    let imported = LookupRecord {
+        uuid: "5b0e1d9e-0000-4000-8000-000000000002".to_owned(),
+        address: address("203.0.113.9"),
+        answer: StoredAnswer::from(listed(&[2])),
+        created_at: T0,
+        updated_at: T0,
+    };
+    s.import(&[], &[imported], T0).await.expect("import");
+    answered(s, "192.0.2.1", ORIGINAL_LIST, listed(&[2]), at(10)).await;
+    answered(s, "192.0.2.2", ORIGINAL_LIST, listed(&[]), at(20)).await;
+    answered(s, "192.0.2.2", BARRACUDA, listed(&[2]), at(30)).await;
+    answered(s, "192.0.2.3", ORIGINAL_LIST, listed(&[]), at(40)).await;
+    answered(s, "192.0.2.3", BARRACUDA, listed(&[]), at(42)).await;
+    answered(s, "192.0.2.5", ORIGINAL_LIST, listed(&[3]), at(45)).await;
+    answered(s, "2001:db8::1", ORIGINAL_LIST, listed(&[4]), at(50)).await;
+    answered(s, "198.51.100.7", BARRACUDA, listed(&[]), at(60)).await;
+    answered(s, "192.0.2.9", ORIGINAL_LIST, listed(&[]), at(70)).await;
+    answered(s, "192.0.2.9", BARRACUDA, listed(&[2]), at(72)).await;
+    let entries = WatchEntry::parse_all(&[
+        "192.0.2.0/31",
+        "192.0.2.2/31",
+        "192.0.2.1",
+        "192.0.2.4/30",
+        "2001:db8::1",
+        "example.com",
+    ])
+    .expect("entries");
+    s.put_watchlist(
+        &"mail".parse().expect("a name"),
+        &entries,
+        Duration::hours(6),
+        1000,
+        &[],
+        T0,
+    )
+    .await
+    .expect("a watchlist");
+
+    // Each address: ZEN's verdict, Barracuda's, when it last changed, whether "mail" has it.
+    type Row = (&'static str, Option<bool>, Option<bool>, i64, bool);
+    let model: [Row; 8] = [
+        ("203.0.113.9", Some(true), None, 0, false),
+        ("192.0.2.1", Some(true), None, 10, true),
+        ("192.0.2.2", Some(false), Some(true), 30, true),
+        ("192.0.2.3", Some(false), Some(false), 42, true),
+        ("192.0.2.5", Some(true), None, 45, true),
+        ("2001:db8::1", Some(true), None, 50, true),
+        ("198.51.100.7", None, Some(false), 60, false),
+        ("192.0.2.9", Some(false), Some(true), 72, false),
+    ];
+    let either = |zen: Option<bool>, other: Option<bool>| match (zen, other) {
+        (Some(true), _) | (_, Some(true)) => Some(true),
+        (None, None) => None,
+        _ => Some(false),
+    };
+    let ranges = [
+        None,
+        Some("192.0.2.0/29"),
+        Some("192.0.2.2/31"),
+        Some("2001:db8::/64"),
+    ];
+    for with_barracuda in [true, false] {
+        let counted = LookupFilter {
+            lists: if with_barracuda {
+                vec![BARRACUDA.to_owned(), ORIGINAL_LIST.to_owned()]
+            } else {
+                vec![ORIGINAL_LIST.to_owned()]
+            },
+            ..LookupFilter::default()
+        };
+        // What each result's lists say comes with it.
+        let page = s
+            .lookups_by_change(&counted, None, 100)
+            .await
+            .expect("a page");
+        let said: Vec<(String, Option<bool>)> = page
+            .iter()
+            .map(|f| (f.record.address.to_string(), f.listed()))
+            .collect();
+        let mut newest_first = model.to_vec();
+        newest_first.sort_by_key(|m| std::cmp::Reverse(m.3));
+        let expected: Vec<(String, Option<bool>)> = newest_first
+            .iter()
+            .map(|(text, zen, other, _, _)| {
+                let other = other.filter(|_| with_barracuda);
+                ((*text).to_owned(), either(*zen, other))
+            })
+            .collect();
+        assert_eq!(said, expected, "counted {:?}", counted.lists);
+
+        let lists: &[Option<&str>] = if with_barracuda {
+            &[None, Some(ORIGINAL_LIST), Some(BARRACUDA)]
+        } else {
+            &[None, Some(ORIGINAL_LIST)]
+        };
+        for listed_filter in [None, Some(true), Some(false)] {
+            for blocklist in lists {
+                for watchlist in [None, Some("mail"), Some("missing")] {
+                    for range in ranges {
+                        for since in [None, Some(25)] {
+                            let filter = LookupFilter {
+                                listed: listed_filter,
+                                blocklist: blocklist.map(str::to_owned),
+                                watchlist: watchlist.map(|name| name.parse().expect("a name")),
+                                within: range.map(|text| text.parse().expect("a range")),
+                                changed_since: since.map(at),
+                                ..counted.clone()
+                            };
+                            let mut want: Vec<(i64, &str)> = model
+                                .iter()
+                                .filter(|(text, zen, other, changed, watched)| {
+                                    // The verdict the filter asks about: the named list's, or
+                                    // the counted lists' together.
+                                    let verdict = match blocklist {
+                                        Some(id) if *id == ORIGINAL_LIST => *zen,
+                                        Some(_) => *other,
+                                        None => either(*zen, other.filter(|_| with_barracuda)),
+                                    };
+                                    let ip: std::net::IpAddr = text.parse().expect("an address");
+                                    listed_filter.is_none_or(|l| verdict == Some(l))
+                                        && (blocklist.is_none() || verdict.is_some())
+                                        && watchlist.is_none_or(|w| w == "mail" && *watched)
+                                        && range.is_none_or(|r| {
+                                            r.parse::<ipnet::IpNet>().expect("a net").contains(&ip)
+                                        })
+                                        && since.is_none_or(|t| *changed >= t)
+                                })
+                                .map(|(text, _, _, changed, _)| (*changed, *text))
+                                .collect();
+                            want.sort_by(|a, b| b.cmp(a));
+                            let want: Vec<&str> = want.into_iter().map(|(_, text)| text).collect();
+                            assert_eq!(found_by_change(s, &filter, 2).await, want, "{filter:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

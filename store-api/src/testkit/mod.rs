@@ -162,6 +162,7 @@ macro_rules! conformance_tests {
             lookups_come_in_address_order_chunk_by_chunk,
             job_states_follow_the_latest_job_of_each_list,
             many_candidates_are_found_by_walking_the_results_in_order,
+            every_filter_combination_finds_what_the_answers_say,
             // Webhooks
             webhooks_are_created_listed_and_deleted,
             a_new_webhook_starts_at_the_end_of_the_log,
