@@ -123,13 +123,13 @@ struct FoundRow {
 
 impl FoundRow {
     fn read(self, original: Option<&str>) -> Result<FoundLookup, StoreError> {
-        let record = LookupRecord {
-            address: read_address(&self.ip_address)?,
-            uuid: self.uuid,
-            answer: StoredAnswer::from_text(self.response_code),
-            created_at: instant(&self.created_at)?,
-            updated_at: instant(&self.updated_at)?,
-        };
+        let record = lookup_record(
+            &self.ip_address,
+            self.uuid,
+            self.response_code,
+            &self.created_at,
+            &self.updated_at,
+        )?;
         Ok(FoundLookup::from_row(
             record,
             original,
@@ -138,6 +138,23 @@ impl FoundRow {
             self.answered,
         ))
     }
+}
+
+/// A `lookups` row's columns read back.
+pub(crate) fn lookup_record(
+    ip_address: &str,
+    uuid: String,
+    response_code: String,
+    created_at: &str,
+    updated_at: &str,
+) -> Result<LookupRecord, StoreError> {
+    Ok(LookupRecord {
+        address: read_address(ip_address)?,
+        uuid,
+        answer: StoredAnswer::from_text(response_code),
+        created_at: instant(created_at)?,
+        updated_at: instant(updated_at)?,
+    })
 }
 
 /// The shared parameters ?1 to ?9, as SQLite takes them.

@@ -11,12 +11,12 @@
 
 use secworks_store_api::watchlists::read_entries;
 use secworks_store_api::{
-    ChangeKey, FoundLookup, LookupFilter, LookupRecord, ORIGINAL_LIST, StoreError, StoredAnswer,
-    Verdicts, timestamp, watched_ranges,
+    ChangeKey, FoundLookup, LookupFilter, ORIGINAL_LIST, StoreError, Verdicts, timestamp,
+    watched_ranges,
 };
 
-use crate::filters::{BEFORE_ALL_CHANGES, address_key};
-use crate::{SqliteStore, instant, to_json};
+use crate::filters::{BEFORE_ALL_CHANGES, address_key, lookup_record};
+use crate::{SqliteStore, to_json};
 
 /// A filter read from the kept verdict, as the statements take it.
 pub(crate) struct VerdictFilter {
@@ -30,6 +30,25 @@ pub(crate) struct VerdictFilter {
     /// The address ranges a result must be in, `[[first key, last key], …]` (JSON); `None`
     /// when the filter names none.
     ranges: Option<String>,
+}
+
+/// A page statement: the columns every page selects — with, from ?1 (the counted lists other
+/// than ZEN), the lists that list each row — then the statement's own `FROM …`.
+macro_rules! page {
+    ($rest:literal, $($arg:expr),+ $(,)?) => {
+        sqlx::query_as!(
+            VerdictRow,
+            r#"SELECT l.ip_address AS "ip_address!", l.uuid AS "uuid!",
+                      l.response_code AS "response_code!", l.created_at AS "created_at!",
+                      l.updated_at AS "updated_at!", l.original_verdict, l.verdict,
+                      (SELECT group_concat(r.blocklist, ' ') FROM list_results AS r
+                       WHERE r.target = l.ip_address AND r.state = 'listed'
+                         AND r.blocklist IN (SELECT value FROM json_each(?1)))
+                        AS "others_listed: String" "#
+                + $rest,
+            $($arg),+
+        )
+    };
 }
 
 /// A row the statements return.
@@ -46,13 +65,13 @@ struct VerdictRow {
 
 impl VerdictRow {
     fn read(self) -> Result<FoundLookup, StoreError> {
-        let record = LookupRecord {
-            address: secworks_store_api::filters::read_address(&self.ip_address)?,
-            uuid: self.uuid,
-            answer: StoredAnswer::from_text(self.response_code),
-            created_at: instant(&self.created_at)?,
-            updated_at: instant(&self.updated_at)?,
-        };
+        let record = lookup_record(
+            &self.ip_address,
+            self.uuid,
+            self.response_code,
+            &self.created_at,
+            &self.updated_at,
+        )?;
         Ok(FoundLookup::from_row(
             record,
             Some(ORIGINAL_LIST),
@@ -135,16 +154,8 @@ impl SqliteStore {
         let rows = match (&f.ranges, f.verdicts) {
             // The page's keys from the address index alone, then their rows.
             (Some(ranges), _) => {
-                sqlx::query_as!(
-                    VerdictRow,
-                    r#"SELECT l.ip_address AS "ip_address!", l.uuid AS "uuid!",
-                              l.response_code AS "response_code!", l.created_at AS "created_at!",
-                              l.updated_at AS "updated_at!", l.original_verdict, l.verdict,
-                              (SELECT group_concat(r.blocklist, ' ') FROM list_results AS r
-                               WHERE r.target = l.ip_address AND r.state = 'listed'
-                                 AND r.blocklist IN (SELECT value FROM json_each(?1)))
-                                AS "others_listed: String"
-                       FROM lookups AS l
+                page!(
+                    r#"FROM lookups AS l
                        WHERE l.ip_address IN (
                            SELECT k.ip_address
                            FROM json_each(?2) AS g
@@ -168,16 +179,8 @@ impl SqliteStore {
                 .await?
             }
             (None, Verdicts::Listed | Verdicts::NotListed) => {
-                sqlx::query_as!(
-                    VerdictRow,
-                    r#"SELECT l.ip_address AS "ip_address!", l.uuid AS "uuid!",
-                              l.response_code AS "response_code!", l.created_at AS "created_at!",
-                              l.updated_at AS "updated_at!", l.original_verdict, l.verdict,
-                              (SELECT group_concat(r.blocklist, ' ') FROM list_results AS r
-                               WHERE r.target = l.ip_address AND r.state = 'listed'
-                                 AND r.blocklist IN (SELECT value FROM json_each(?1)))
-                                AS "others_listed: String"
-                       FROM lookups AS l INDEXED BY lookups_by_verdict
+                page!(
+                    r#"FROM lookups AS l INDEXED BY lookups_by_verdict
                        WHERE l.verdict = ?2
                          AND l.updated_at >= coalesce(?3, '')
                          AND (l.updated_at, l.ip_address) < (?4, ?5)
@@ -194,16 +197,8 @@ impl SqliteStore {
             }
             // Any result, or any a list answered about: nearly every row, tested as walked.
             (None, Verdicts::Any | Verdicts::Answered) => {
-                sqlx::query_as!(
-                    VerdictRow,
-                    r#"SELECT l.ip_address AS "ip_address!", l.uuid AS "uuid!",
-                              l.response_code AS "response_code!", l.created_at AS "created_at!",
-                              l.updated_at AS "updated_at!", l.original_verdict, l.verdict,
-                              (SELECT group_concat(r.blocklist, ' ') FROM list_results AS r
-                               WHERE r.target = l.ip_address AND r.state = 'listed'
-                                 AND r.blocklist IN (SELECT value FROM json_each(?1)))
-                                AS "others_listed: String"
-                       FROM lookups AS l INDEXED BY lookups_by_change
+                page!(
+                    r#"FROM lookups AS l INDEXED BY lookups_by_change
                        WHERE (?2 IS NULL OR l.verdict BETWEEN ?2 AND ?3)
                          AND l.updated_at >= coalesce(?4, '')
                          AND (l.updated_at, l.ip_address) < (?5, ?6)
