@@ -83,6 +83,18 @@ impl RawRows for Raw {
         conn.close().await.expect("close");
         entries
     }
+
+    async fn verdicts(&self) -> Vec<(String, Option<i64>, Option<i64>)> {
+        let mut conn = PgConnection::connect(&self.url).await.expect("connect");
+        let rows = sqlx::query_as(
+            "SELECT ip_address, original_verdict::bigint, verdict::bigint FROM lookups",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .expect("read the verdicts");
+        conn.close().await.expect("close");
+        rows
+    }
 }
 
 secworks_store_api::conformance_tests!(fresh);

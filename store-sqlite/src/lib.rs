@@ -1066,6 +1066,9 @@ async fn record_answers<'a>(
     // uuid and created_at are written once; updated_at moves to the latest answer of any
     // list, never back in time. response_code is the original list's current answer; a row
     // holding NOT_LOOKED_UP (another list's answer) keeps the stored one, and its verdict.
+    // verdict, over every list that answered (migration 0013), is worked out here from ZEN's
+    // and the list_results just written, in the one write of each row: for a row that keeps
+    // ZEN's stored answer, the others' verdict computed for the insert is joined with it.
     type Row = (
         String,
         String,
@@ -1095,9 +1098,17 @@ async fn record_answers<'a>(
         let addresses = to_json(&addresses)?;
         sqlx::query!(
             "INSERT INTO lookups (uuid, ip_address, response_code, created_at, updated_at,
-                                  address_key, original_verdict)
+                                  address_key, original_verdict, verdict)
              SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
-                    value ->> 6
+                    value ->> 6,
+                    CASE WHEN value ->> 6 = 1
+                              OR EXISTS (SELECT 1 FROM list_results AS r
+                                         WHERE r.target = value ->> 1 AND r.blocklist <> ?3
+                                           AND r.state = 'listed') THEN 1
+                         WHEN value ->> 6 IS NOT NULL
+                              OR EXISTS (SELECT 1 FROM list_results AS r
+                                         WHERE r.target = value ->> 1 AND r.blocklist <> ?3
+                                           AND r.state <> 'unknown') THEN 0 END
              FROM json_each(?1) WHERE true
              ON CONFLICT (ip_address) DO UPDATE
              SET response_code = CASE WHEN excluded.response_code = ?2
@@ -1106,27 +1117,13 @@ async fn record_answers<'a>(
                  original_verdict = CASE WHEN excluded.response_code = ?2
                                          THEN lookups.original_verdict
                                          ELSE excluded.original_verdict END,
+                 verdict = CASE WHEN excluded.response_code <> ?2 THEN excluded.verdict
+                                WHEN lookups.original_verdict = 1 OR excluded.verdict = 1 THEN 1
+                                WHEN lookups.original_verdict IS NOT NULL
+                                     OR excluded.verdict IS NOT NULL THEN 0 END,
                  updated_at = max(lookups.updated_at, excluded.updated_at)",
             addresses,
-            NOT_LOOKED_UP
-        )
-        .execute(&mut *tx)
-        .await?;
-        // Each address's verdict over every list that answered, now that ZEN's and the
-        // others' answers are written (migration 0013 says what it means).
-        sqlx::query!(
-            "UPDATE lookups SET verdict = CASE
-                 WHEN original_verdict = 1
-                      OR EXISTS (SELECT 1 FROM list_results AS r
-                                 WHERE r.target = lookups.ip_address
-                                   AND r.blocklist <> ?2 AND r.state = 'listed') THEN 1
-                 WHEN original_verdict IS NOT NULL
-                      OR EXISTS (SELECT 1 FROM list_results AS r
-                                 WHERE r.target = lookups.ip_address
-                                   AND r.blocklist <> ?2 AND r.state <> 'unknown') THEN 0
-                 END
-             WHERE ip_address IN (SELECT value ->> 1 FROM json_each(?1))",
-            addresses,
+            NOT_LOOKED_UP,
             ORIGINAL_LIST
         )
         .execute(&mut *tx)

@@ -69,6 +69,14 @@ impl RawRows for Raw {
             .await
             .expect("read the change log")
     }
+
+    async fn verdicts(&self) -> Vec<(String, Option<i64>, Option<i64>)> {
+        let mut conn = SqliteConnection::connect(&self.url).await.expect("connect");
+        sqlx::query_as("SELECT ip_address, original_verdict, verdict FROM lookups")
+            .fetch_all(&mut conn)
+            .await
+            .expect("read the verdicts")
+    }
 }
 
 secworks_store_api::conformance_tests!(fresh);

@@ -525,6 +525,13 @@ pub async fn every_filter_combination_finds_what_the_answers_say(stores: Stores)
     answered(s, "198.51.100.7", BARRACUDA, listed(&[]), at(60)).await;
     answered(s, "192.0.2.9", ORIGINAL_LIST, listed(&[]), at(70)).await;
     answered(s, "192.0.2.9", BARRACUDA, listed(&[2]), at(72)).await;
+    // Another list first, then ZEN; and another list listing, then delisting, while ZEN's
+    // answer stays: the verdict follows each.
+    answered(s, "192.0.2.6", BARRACUDA, listed(&[2]), at(46)).await;
+    answered(s, "192.0.2.6", ORIGINAL_LIST, listed(&[]), at(47)).await;
+    answered(s, "192.0.2.7", ORIGINAL_LIST, listed(&[]), at(5)).await;
+    answered(s, "192.0.2.7", BARRACUDA, listed(&[2]), at(6)).await;
+    answered(s, "192.0.2.7", BARRACUDA, listed(&[]), at(48)).await;
     let entries = WatchEntry::parse_all(&[
         "192.0.2.0/31",
         "192.0.2.2/31",
@@ -547,8 +554,10 @@ pub async fn every_filter_combination_finds_what_the_answers_say(stores: Stores)
 
     // Each address: ZEN's verdict, Barracuda's, when it last changed, whether "mail" has it.
     type Row = (&'static str, Option<bool>, Option<bool>, i64, bool);
-    let model: [Row; 8] = [
+    let model: [Row; 10] = [
         ("203.0.113.9", Some(true), None, 0, false),
+        ("192.0.2.6", Some(false), Some(true), 47, true),
+        ("192.0.2.7", Some(false), Some(false), 48, true),
         ("192.0.2.1", Some(true), None, 10, true),
         ("192.0.2.2", Some(false), Some(true), 30, true),
         ("192.0.2.3", Some(false), Some(false), 42, true),
@@ -562,6 +571,21 @@ pub async fn every_filter_combination_finds_what_the_answers_say(stores: Stores)
         (None, None) => None,
         _ => Some(false),
     };
+    // The verdicts each backend keeps (which only SQLite reads yet) are the answers'.
+    let mut kept = stores.raw.verdicts().await;
+    kept.sort();
+    let mut want_kept: Vec<(String, Option<i64>, Option<i64>)> = model
+        .iter()
+        .map(|(text, zen, other, _, _)| {
+            (
+                (*text).to_owned(),
+                zen.map(i64::from),
+                either(*zen, *other).map(i64::from),
+            )
+        })
+        .collect();
+    want_kept.sort();
+    assert_eq!(kept, want_kept, "kept verdicts");
     let ranges = [
         None,
         Some("192.0.2.0/29"),

@@ -98,6 +98,9 @@ pub trait RawRows: Send + Sync {
     /// The re-check planner's change log (`watch_changes`): each entry's generation and
     /// target, in any order.
     async fn watch_changes(&self) -> Vec<(i64, String)>;
+    /// Each `lookups` row's address and its kept verdicts (`original_verdict`, `verdict`), in
+    /// any order.
+    async fn verdicts(&self) -> Vec<(String, Option<i64>, Option<i64>)>;
 }
 
 /// Instantiates the conformance suite: one `#[tokio::test]` per behaviour, each on a fresh
