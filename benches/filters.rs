@@ -127,7 +127,7 @@ async fn main() -> Result<(), Error> {
                 ..all.clone()
             },
         ),
-        // A second counted list (which answered nothing here): the general statements.
+        // Two counted lists (the second answered nothing here): still the kept verdict.
         (
             "2 lists: no filter",
             LookupFilter {

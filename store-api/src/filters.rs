@@ -279,7 +279,8 @@ impl LookupFilter {
 pub enum Verdicts {
     /// Every result, answered or not.
     Any,
-    /// Results a counted list answered about, listed or not (`blocklist` names ZEN).
+    /// Results ZEN has a result for (`blocklist` names it, no other list answered): an
+    /// answer, or only failed attempts, as `LookupFilter.blocklist` says.
     Answered,
     /// Results a counted list lists.
     Listed,
@@ -289,11 +290,12 @@ pub enum Verdicts {
 
 impl Verdicts {
     /// The verdicts accepted as the kept column has them (0 not listed, 1 listed), lowest and
-    /// highest; `None` for [`Verdicts::Any`], which accepts no answer too.
+    /// highest; `None` for [`Verdicts::Any`], which accepts no answer too, and for
+    /// [`Verdicts::Answered`], which accepts a result of only failed attempts too (its test is
+    /// the backend's: a verdict, or a result row of ZEN).
     pub fn range(self) -> Option<(i64, i64)> {
         match self {
-            Self::Any => None,
-            Self::Answered => Some((0, 1)),
+            Self::Any | Self::Answered => None,
             Self::Listed => Some((1, 1)),
             Self::NotListed => Some((0, 0)),
         }

@@ -16,7 +16,7 @@ use secworks_store_api::batch::{self, AnswerRow, ErrorRow, HeldAnswers};
 use secworks_store_api::events::{self, EventRow};
 use secworks_store_api::{
     ClaimedJob, ClaimedRow, JobOutcome, JobResult, NOT_LOOKED_UP, ORIGINAL_LIST, StoreError,
-    Verdict, original_verdict, read_claimed,
+    Verdict, read_claimed,
 };
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use time::{Date, OffsetDateTime};
@@ -531,52 +531,52 @@ async fn record_targets(
         let mut codes = Vec::with_capacity(addresses.len());
         let mut created = Vec::with_capacity(addresses.len());
         let mut updated = Vec::with_capacity(addresses.len());
-        let mut zen = Vec::with_capacity(addresses.len());
         for row in addresses {
-            zen.push(original_verdict(&row.response_code).map(i32::from));
             ips.push(row.key);
             uuids.push(uuid::Uuid::new_v4().to_string());
             codes.push(row.response_code);
             created.push(row.created_at);
             updated.push(row.updated_at);
         }
-        // verdict, over every list that answered (SQLite's migration 0013), is worked out
-        // from ZEN's and the list_results just written, in the one write of each row: for a
-        // row that keeps ZEN's stored answer, the others' verdict computed for the insert is
-        // joined with it.
         sqlx::query!(
-            "INSERT INTO lookups (ip_address, uuid, response_code, created_at, updated_at,
-                                  verdict)
-             SELECT ip, id, code, created, updated,
-                    CASE WHEN zen = 1
-                              OR EXISTS (SELECT 1 FROM list_results AS r
-                                         WHERE r.target = ip AND r.blocklist <> $8
-                                           AND r.state = 'listed') THEN 1
-                         WHEN zen IS NOT NULL
-                              OR EXISTS (SELECT 1 FROM list_results AS r
-                                         WHERE r.target = ip AND r.blocklist <> $8
-                                           AND r.state <> 'unknown') THEN 0 END
+            "INSERT INTO lookups (ip_address, uuid, response_code, created_at, updated_at)
+             SELECT ip, id, code, created, updated
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[],
-                         $5::timestamptz[], $7::integer[])
-                  WITH ORDINALITY AS a (ip, id, code, created, updated, zen, n)
+                         $5::timestamptz[])
+                  WITH ORDINALITY AS a (ip, id, code, created, updated, n)
              ORDER BY n
              ON CONFLICT (ip_address) DO UPDATE
              SET response_code = CASE WHEN excluded.response_code = $6
                                       THEN lookups.response_code
                                       ELSE excluded.response_code END,
-                 verdict = CASE WHEN excluded.response_code <> $6 THEN excluded.verdict
-                                WHEN lookups.original_verdict = 1 OR excluded.verdict = 1
-                                     THEN 1
-                                WHEN lookups.original_verdict IS NOT NULL
-                                     OR excluded.verdict IS NOT NULL THEN 0 END,
                  updated_at = GREATEST(lookups.updated_at, excluded.updated_at)",
             &ips,
             &uuids,
             &codes,
             &created,
             &updated,
-            NOT_LOOKED_UP,
-            &zen as &[Option<i32>],
+            NOT_LOOKED_UP
+        )
+        .execute(&mut *tx)
+        .await?;
+        // verdict, over every list that answered (SQLite's migration 0013), in a statement of
+        // its own: the upsert above holds the rows' locks, so this statement's snapshot (read
+        // committed) sees every answer committed by a batch that wrote these rows before, which
+        // the upsert's own snapshot, taken before it waited for their locks, may not. (SQLite
+        // works it out in the upsert: its writers take turns.)
+        sqlx::query!(
+            "UPDATE lookups SET verdict = CASE
+                 WHEN original_verdict = 1
+                      OR EXISTS (SELECT 1 FROM list_results AS r
+                                 WHERE r.target = lookups.ip_address
+                                   AND r.blocklist <> $2 AND r.state = 'listed') THEN 1
+                 WHEN original_verdict IS NOT NULL
+                      OR EXISTS (SELECT 1 FROM list_results AS r
+                                 WHERE r.target = lookups.ip_address
+                                   AND r.blocklist <> $2 AND r.state <> 'unknown') THEN 0
+                 END
+             WHERE ip_address = ANY($1)",
+            &ips,
             ORIGINAL_LIST
         )
         .execute(&mut *tx)

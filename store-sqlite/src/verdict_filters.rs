@@ -26,6 +26,9 @@ pub(crate) struct VerdictFilter {
     /// The lowest and highest verdict accepted (0 not listed, 1 listed); `None`: any, even none.
     low: Option<i64>,
     high: Option<i64>,
+    /// ZEN's id when a result must be ZEN's (`blocklist` names it): a verdict, or a result
+    /// row of only failed attempts.
+    zen_result: Option<&'static str>,
     changed_since: Option<String>,
     /// The address ranges a result must be in, `[[first key, last key], …]` (JSON); `None`
     /// when the filter names none.
@@ -133,6 +136,7 @@ impl SqliteStore {
             others: to_json(&others)?,
             low,
             high,
+            zen_result: (verdicts == Verdicts::Answered).then_some(ORIGINAL_LIST),
             changed_since: filter.changed_since.map(timestamp::format),
             ranges,
         }))
@@ -162,6 +166,10 @@ impl SqliteStore {
                            JOIN lookups AS k INDEXED BY lookups_by_address
                              ON k.address_key BETWEEN g.value ->> 0 AND g.value ->> 1
                            WHERE (?3 IS NULL OR k.verdict BETWEEN ?3 AND ?4)
+                             AND (?9 IS NULL OR k.verdict IS NOT NULL
+                                  OR EXISTS (SELECT 1 FROM list_results AS z
+                                             WHERE z.target = k.ip_address
+                                               AND z.blocklist = ?9))
                              AND k.updated_at >= coalesce(?5, '')
                              AND (k.updated_at, k.ip_address) < (?6, ?7)
                            ORDER BY k.updated_at DESC, k.ip_address DESC LIMIT ?8)
@@ -173,7 +181,8 @@ impl SqliteStore {
                     f.changed_since,
                     after_at,
                     after_address,
-                    limit
+                    limit,
+                    f.zen_result
                 )
                 .fetch_all(&self.pool)
                 .await?
@@ -195,17 +204,18 @@ impl SqliteStore {
                 .fetch_all(&self.pool)
                 .await?
             }
-            // Any result, or any a list answered about: nearly every row, tested as walked.
+            // Any result, or any ZEN has a result for: nearly every row, tested as walked.
             (None, Verdicts::Any | Verdicts::Answered) => {
                 page!(
                     r#"FROM lookups AS l INDEXED BY lookups_by_change
-                       WHERE (?2 IS NULL OR l.verdict BETWEEN ?2 AND ?3)
-                         AND l.updated_at >= coalesce(?4, '')
-                         AND (l.updated_at, l.ip_address) < (?5, ?6)
-                       ORDER BY l.updated_at DESC, l.ip_address DESC LIMIT ?7"#,
+                       WHERE (?2 IS NULL OR l.verdict IS NOT NULL
+                              OR EXISTS (SELECT 1 FROM list_results AS z
+                                         WHERE z.target = l.ip_address AND z.blocklist = ?2))
+                         AND l.updated_at >= coalesce(?3, '')
+                         AND (l.updated_at, l.ip_address) < (?4, ?5)
+                       ORDER BY l.updated_at DESC, l.ip_address DESC LIMIT ?6"#,
                     f.others,
-                    f.low,
-                    f.high,
+                    f.zen_result,
                     f.changed_since,
                     after_at,
                     after_address,
@@ -220,7 +230,7 @@ impl SqliteStore {
 
     /// How many results the filter finds.
     pub(crate) async fn verdict_count(&self, f: &VerdictFilter) -> Result<i64, StoreError> {
-        Ok(match (&f.ranges, f.low) {
+        Ok(match (&f.ranges, f.verdicts) {
             (Some(ranges), _) => {
                 sqlx::query_scalar!(
                     r#"SELECT count(*) AS "count!: i64"
@@ -228,35 +238,41 @@ impl SqliteStore {
                        JOIN lookups AS k INDEXED BY lookups_by_address
                          ON k.address_key BETWEEN g.value ->> 0 AND g.value ->> 1
                        WHERE (?2 IS NULL OR k.verdict BETWEEN ?2 AND ?3)
+                         AND (?5 IS NULL OR k.verdict IS NOT NULL
+                              OR EXISTS (SELECT 1 FROM list_results AS z
+                                         WHERE z.target = k.ip_address AND z.blocklist = ?5))
                          AND k.updated_at >= coalesce(?4, '')"#,
                     ranges,
                     f.low,
                     f.high,
-                    f.changed_since
+                    f.changed_since,
+                    f.zen_result
                 )
                 .fetch_one(&self.pool)
                 .await?
             }
             // Most results, counted as all less the others: the table's count reads only its
             // smallest index's pages (benches/filters.rs: 16 ms where counting 980,000
-            // not-listed entries took 32-50). Listings are few; they are counted directly.
-            (None, Some(_))
-                if f.changed_since.is_none()
-                    && matches!(f.verdicts, Verdicts::NotListed | Verdicts::Answered) =>
-            {
-                let listed_too = f.verdicts == Verdicts::Answered;
+            // not-listed entries took 32-50). The rest are few: listings, and results without
+            // a verdict (less, for ZEN's results, those of only failed attempts).
+            (None, Verdicts::NotListed | Verdicts::Answered) if f.changed_since.is_none() => {
                 sqlx::query_scalar!(
                     r#"SELECT (SELECT count(*) FROM lookups)
-                              - (SELECT count(*) FROM lookups WHERE verdict IS NULL)
+                              - (SELECT count(*) FROM lookups AS n INDEXED BY lookups_by_verdict
+                                 WHERE n.verdict IS NULL
+                                   AND NOT (?1 IS NOT NULL
+                                            AND EXISTS (SELECT 1 FROM list_results AS z
+                                                        WHERE z.target = n.ip_address
+                                                          AND z.blocklist = ?1)))
                               - (SELECT count(*) FROM lookups
-                                 WHERE verdict = 1 AND NOT ?1) AS "count!: i64""#,
-                    listed_too
+                                 WHERE verdict = 1 AND ?1 IS NULL) AS "count!: i64""#,
+                    f.zen_result
                 )
                 .fetch_one(&self.pool)
                 .await?
             }
             // Each verdict's entries are one range of the index, narrowed by the instant.
-            (None, Some(_)) => {
+            (None, Verdicts::Listed | Verdicts::NotListed) => {
                 sqlx::query_scalar!(
                     r#"SELECT count(*) AS "count!: i64" FROM lookups INDEXED BY lookups_by_verdict
                        WHERE verdict IN (?1, ?2)
@@ -268,11 +284,15 @@ impl SqliteStore {
                 .fetch_one(&self.pool)
                 .await?
             }
-            (None, None) => {
+            (None, Verdicts::Any | Verdicts::Answered) => {
                 sqlx::query_scalar!(
-                    r#"SELECT count(*) AS "count!: i64" FROM lookups
-                       WHERE updated_at >= coalesce(?1, '')"#,
-                    f.changed_since
+                    r#"SELECT count(*) AS "count!: i64" FROM lookups AS l
+                       WHERE l.updated_at >= coalesce(?1, '')
+                         AND (?2 IS NULL OR l.verdict IS NOT NULL
+                              OR EXISTS (SELECT 1 FROM list_results AS z
+                                         WHERE z.target = l.ip_address AND z.blocklist = ?2))"#,
+                    f.changed_since,
+                    f.zen_result
                 )
                 .fetch_one(&self.pool)
                 .await?

@@ -3,10 +3,10 @@
 
 use time::Duration;
 
-use super::{Stores, T0, address, answer, at, claim_list, listed, record};
+use super::{Stores, T0, address, answer, at, claim_list, fail, listed, record};
 use crate::{
-    Address, ChangeKey, FoundLookup, JobState, LookupFilter, LookupRecord, NewJob, ORIGINAL_LIST,
-    Outcome, Store, StoredAnswer, Target, WatchEntry,
+    Address, ChangeKey, FoundLookup, JobState, LookupFilter, LookupRecord, NOT_LOOKED_UP, NewJob,
+    ORIGINAL_LIST, Outcome, Store, StoredAnswer, Target, WatchEntry,
 };
 
 const BARRACUDA: &str = "barracuda";
@@ -27,6 +27,18 @@ async fn answered(
     let claimed = claim_list(store, blocklist, 10, at).await;
     assert_eq!(claimed.len(), 1, "claimed {claimed:?}");
     record(store, &[answer(&claimed[0], result, at)]).await;
+}
+
+/// Asks `blocklist` about `text`, and the attempt fails for good at `at`.
+async fn failed(store: &dyn Store, text: &str, blocklist: &str, at: time::OffsetDateTime) {
+    let job = NewJob {
+        target: Target::Ip(address(text)),
+        blocklist: blocklist.to_owned(),
+    };
+    store.enqueue(&[job], false, at).await.expect("enqueue");
+    let claimed = claim_list(store, blocklist, 10, at).await;
+    assert_eq!(claimed.len(), 1, "claimed {claimed:?}");
+    record(store, &[fail(&claimed[0], at, "SERVFAIL")]).await;
 }
 
 fn both_lists() -> LookupFilter {
@@ -414,9 +426,9 @@ pub async fn job_states_follow_the_latest_job_of_each_list(stores: Stores) {
     );
 }
 
-/// More candidates than [`crate::FEW_CANDIDATES`], with ZEN alone counted (SQLite reads the
-/// verdict it keeps) and with a second list counted (the general statements walk every result
-/// in order and test each): each finds what the filter says, in pages and in its count.
+/// More candidates than [`crate::FEW_CANDIDATES`], by the general statements (which walk every
+/// result in order and test each) and by the kept verdict: each finds what the filter says,
+/// in pages and in its count.
 pub async fn many_candidates_are_found_by_walking_the_results_in_order(stores: Stores) {
     let s = stores.a.as_ref();
     let many = u32::try_from(crate::FEW_CANDIDATES).expect("a small number") + 100;
@@ -448,8 +460,11 @@ pub async fn many_candidates_are_found_by_walking_the_results_in_order(stores: S
         lists: vec![ORIGINAL_LIST.to_owned()],
         ..LookupFilter::default()
     };
-    // ZEN alone, and with a second counted list that answered nothing: the same results, found
-    // by each backend's statements for either case.
+    // Barracuda answers about the oldest address (not listed; its updated_at stays). Counting
+    // ZEN alone, Barracuda's answer does not count: each result is tested (SQLite's general
+    // statements, walking more than FEW_CANDIDATES in order); counting both, SQLite reads the
+    // verdict it keeps. The same results either way.
+    answered(s, "10.0.0.0", BARRACUDA, listed(&[]), at(0)).await;
     for counted in [zen.clone(), both_lists()] {
         let whole = LookupFilter {
             within: "10.0.0.0/16".parse().ok(),
@@ -514,7 +529,27 @@ pub async fn every_filter_combination_finds_what_the_answers_say(stores: Stores)
         created_at: T0,
         updated_at: T0,
     };
-    s.import(&[], &[imported], T0).await.expect("import");
+    // Two imported without ZEN's answer (the original's "No records found."); ZEN's lookup of
+    // one then fails: a result of only failed attempts, which `blocklist` finds.
+    let never_answered = |i: u8, text: &str| LookupRecord {
+        uuid: format!("5b0e1d9e-0000-4000-8000-00000000001{i}"),
+        address: address(text),
+        answer: StoredAnswer::Other(NOT_LOOKED_UP.to_owned()),
+        created_at: T0,
+        updated_at: T0,
+    };
+    s.import(
+        &[],
+        &[
+            imported,
+            never_answered(1, "198.18.0.1"),
+            never_answered(2, "198.18.0.2"),
+        ],
+        T0,
+    )
+    .await
+    .expect("import");
+    failed(s, "198.18.0.1", ORIGINAL_LIST, at(1)).await;
     answered(s, "192.0.2.1", ORIGINAL_LIST, listed(&[2]), at(10)).await;
     answered(s, "192.0.2.2", ORIGINAL_LIST, listed(&[]), at(20)).await;
     answered(s, "192.0.2.2", BARRACUDA, listed(&[2]), at(30)).await;
@@ -554,8 +589,10 @@ pub async fn every_filter_combination_finds_what_the_answers_say(stores: Stores)
 
     // Each address: ZEN's verdict, Barracuda's, when it last changed, whether "mail" has it.
     type Row = (&'static str, Option<bool>, Option<bool>, i64, bool);
-    let model: [Row; 10] = [
+    let model: [Row; 12] = [
         ("203.0.113.9", Some(true), None, 0, false),
+        ("198.18.0.1", None, None, 0, false),
+        ("198.18.0.2", None, None, 0, false),
         ("192.0.2.6", Some(false), Some(true), 47, true),
         ("192.0.2.7", Some(false), Some(false), 48, true),
         ("192.0.2.1", Some(true), None, 10, true),
@@ -566,6 +603,8 @@ pub async fn every_filter_combination_finds_what_the_answers_say(stores: Stores)
         ("198.51.100.7", None, Some(false), 60, false),
         ("192.0.2.9", Some(false), Some(true), 72, false),
     ];
+    // Results of ZEN's with only failed attempts.
+    let zen_failed = ["198.18.0.1"];
     let either = |zen: Option<bool>, other: Option<bool>| match (zen, other) {
         (Some(true), _) | (_, Some(true)) => Some(true),
         (None, None) => None,
@@ -611,7 +650,7 @@ pub async fn every_filter_combination_finds_what_the_answers_say(stores: Stores)
             .map(|f| (f.record.address.to_string(), f.listed()))
             .collect();
         let mut newest_first = model.to_vec();
-        newest_first.sort_by_key(|m| std::cmp::Reverse(m.3));
+        newest_first.sort_by_key(|m| std::cmp::Reverse((m.3, m.0)));
         let expected: Vec<(String, Option<bool>)> = newest_first
             .iter()
             .map(|(text, zen, other, _, _)| {
@@ -649,9 +688,14 @@ pub async fn every_filter_combination_finds_what_the_answers_say(stores: Stores)
                                         Some(_) => *other,
                                         None => either(*zen, other.filter(|_| with_barracuda)),
                                     };
+                                    // A result of that list: an answer, or (ZEN's here)
+                                    // only failed attempts.
+                                    let has_result = verdict.is_some()
+                                        || (*blocklist == Some(ORIGINAL_LIST)
+                                            && zen_failed.contains(text));
                                     let ip: std::net::IpAddr = text.parse().expect("an address");
                                     listed_filter.is_none_or(|l| verdict == Some(l))
-                                        && (blocklist.is_none() || verdict.is_some())
+                                        && (blocklist.is_none() || has_result)
                                         && watchlist.is_none_or(|w| w == "mail" && *watched)
                                         && range.is_none_or(|r| {
                                             r.parse::<ipnet::IpNet>().expect("a net").contains(&ip)
