@@ -46,8 +46,9 @@ UPDATE lookups_rebuilt SET verdict = CASE
 DROP TABLE lookups;
 ALTER TABLE lookups_rebuilt RENAME TO lookups;
 
--- Newest change first (every index holds ip_address too: the table's key).
-CREATE INDEX lookups_by_change ON lookups (updated_at, ip_address);
+-- Newest change first (every index holds ip_address too: the table's key), with the verdict,
+-- so that a walk that tests it reads the table only for the rows it keeps.
+CREATE INDEX lookups_by_change ON lookups (updated_at, ip_address, verdict);
 -- By verdict, newest change first: `listed: true` / `false` pages and counts are one range.
 CREATE INDEX lookups_by_verdict ON lookups (verdict, updated_at);
 -- Address order, holding what the other filters test, so that a range's or a watchlist's page

@@ -21,7 +21,7 @@ use secworks_store_api::{
     LookupFilter, LookupRecord, ORIGINAL_LIST, StoreError, StoredAnswer, timestamp,
 };
 
-use crate::{SqliteStore, instant, to_json};
+use crate::{SqliteStore, instant, to_json, verdict_filters};
 
 /// The sort key of an address within its family: `4` or `6`, then its bytes in hex.
 pub(crate) fn address_key(address: &Address) -> String {
@@ -205,9 +205,13 @@ impl FilteredLookups for SqliteStore {
         after: Option<ChangeKey>,
         limit: u32,
     ) -> Result<Vec<FoundLookup>, StoreError> {
-        if let Some(kept) = self.verdict_filter(filter).await? {
-            return self.verdict_page(&kept, after, limit).await;
+        let mut read = self.pool.begin().await?;
+        if let Some(kept) = verdict_filters::verdict_filter(&mut read, filter).await? {
+            let page = verdict_filters::verdict_page(&mut read, &kept, after, limit).await?;
+            read.commit().await?;
+            return Ok(page);
         }
+        read.commit().await?;
         let mut b = Bound::new(filter)?;
         b.driver = self.page_driver(&b).await?;
         let (after_at, after_address) = match after {
@@ -277,10 +281,13 @@ impl FilteredLookups for SqliteStore {
                 .await?;
             return Ok(u64::try_from(count).unwrap_or_default());
         }
-        if let Some(kept) = self.verdict_filter(filter).await? {
-            let count = self.verdict_count(&kept).await?;
+        let mut read = self.pool.begin().await?;
+        if let Some(kept) = verdict_filters::verdict_filter(&mut read, filter).await? {
+            let count = verdict_filters::verdict_count(&mut read, &kept).await?;
+            read.commit().await?;
             return Ok(u64::try_from(count).unwrap_or_default());
         }
+        read.commit().await?;
         if let Some(index) = filter.counted_by() {
             return self.count_by_index(index).await;
         }
