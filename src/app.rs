@@ -88,6 +88,8 @@ impl Application {
             Tokens::new(&key, config.token_ttl)?,
             LoginLimiter::new(config.login_limits),
         ));
+        // The bearer check's copy of revocations and users, before the first request.
+        auth.sync_standings().await?;
         let resolver = secworks_dnsbl::DnsblResolver::new(config.resolver.clone())?;
 
         let requested = SocketAddr::new(config.host, config.port);
@@ -187,6 +189,7 @@ impl Application {
     /// within the grace period.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let purge = tokio::spawn(purge_revocations(self.state.auth.clone()));
+        let standings = tokio::spawn(sync_standings(self.state.auth.clone()));
         let upkeep = tokio::spawn(metrics_upkeep());
         tracing::info!(
             addr = %self.addr,
@@ -224,6 +227,7 @@ impl Application {
         };
         tokio::join!(server, lookups);
         purge.abort();
+        standings.abort();
         upkeep.abort();
         Ok(())
     }
@@ -261,6 +265,29 @@ async fn metrics_upkeep() {
     loop {
         every.tick().await;
         handle.run_upkeep();
+    }
+}
+
+/// Keeps the bearer check's copy of revocations and users current. While the store cannot
+/// be read, checks read it per request (and fail as the store does); said once per outage.
+async fn sync_standings(auth: Arc<Auth>) {
+    let mut every = tokio::time::interval(auth::SYNC_INTERVAL);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        every.tick().await;
+        match auth.sync_standings().await {
+            Ok(()) if failing => {
+                tracing::info!("revocations read again; bearer checks use the kept copy");
+                failing = false;
+            }
+            Ok(()) => {}
+            Err(error) if !failing => {
+                tracing::warn!(%error, "cannot read revocations; bearer checks read the store");
+                failing = true;
+            }
+            Err(_) => {}
+        }
     }
 }
 

@@ -4,24 +4,28 @@ mod hash_memory;
 mod limit;
 mod password;
 mod scopes;
+mod standings;
 mod token;
 mod users;
 mod werkzeug;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 pub use limit::{Exceeded, FailureLimit, LoginLimiter, LoginLimits};
 pub use password::{PasswordError, Passwords, Verdict, check_imported_hash};
 pub use scopes::{Scope, ScopeError, Scopes};
+pub use standings::{MAX_STALENESS, SYNC_INTERVAL};
 pub use token::{IssuedToken, TokenError, Tokens, VerifiedToken};
 pub use users::{
     MAX_SERVICE_TOKEN_TTL, MIN_SERVICE_TOKEN_TTL, ServiceTokenRequest, UserAdmin, UserAdminError,
     check_name,
 };
 
-use crate::store::{Accounts, StoreError};
+use crate::store::{Accounts, StoreError, TokenStanding};
 use crate::timestamp;
+use standings::KeptStandings;
 
 /// The user name and password of the compatibility user created on an empty database.
 pub const DEFAULT_USERNAME: &str = "secureworks";
@@ -64,6 +68,8 @@ pub struct Auth {
     passwords: Passwords,
     tokens: Tokens,
     limiter: LoginLimiter,
+    /// Revocations and users, kept so that the bearer check reads nothing (`standings`).
+    standings: KeptStandings,
 }
 
 impl Auth {
@@ -78,6 +84,7 @@ impl Auth {
             passwords,
             tokens,
             limiter,
+            standings: KeptStandings::new(Instant::now()),
         }
     }
 
@@ -157,22 +164,19 @@ impl Auth {
     }
 
     /// Verifies a bearer token: its seal, its claims, that it was not revoked on its own or
-    /// with all of its user's tokens, and that its user still exists.
+    /// with all of its user's tokens, and that its user still exists. The standing comes from
+    /// the kept copy while it is current, else from the store (`standings`).
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
         let token = self.tokens.verify(token)?;
-        let standing = self
-            .store
-            .token_standing(&token.jti, &token.subject)
-            .await?;
-        if !standing.user_exists {
-            return Err(TokenError::UnknownUser.into());
-        }
-        let revoked_with_user = standing
-            .not_before
-            .is_some_and(|not_before| token.issued_at < not_before);
-        if standing.revoked || revoked_with_user {
-            return Err(TokenError::Revoked.into());
-        }
+        let standing = match self.standings.standing(&token, Instant::now()) {
+            Some(standing) => standing,
+            None => {
+                self.store
+                    .token_standing(&token.jti, &token.subject)
+                    .await?
+            }
+        };
+        stands(&token, &standing)?;
         Ok(Principal {
             username: token.subject.clone(),
             token,
@@ -181,13 +185,23 @@ impl Auth {
 
     /// Revokes the token `principal` presented; it is refused from now on.
     pub async fn revoke(&self, principal: &Principal) -> Result<(), AuthError> {
+        let token = &principal.token;
         self.store
-            .revoke_token(
-                &principal.token.jti,
-                principal.token.expires_at,
-                timestamp::now(),
-            )
+            .revoke_token(&token.jti, token.expires_at, timestamp::now())
             .await?;
+        self.standings.revoked_here(&token.jti, token.expires_at);
+        Ok(())
+    }
+
+    /// Brings the kept revocations and users up to date if the database's change counter
+    /// moved; call every [`SYNC_INTERVAL`]. Until it first succeeds, and whenever it has not
+    /// for [`MAX_STALENESS`], every bearer check reads the store.
+    pub async fn sync_standings(&self) -> Result<(), AuthError> {
+        let now = Instant::now();
+        self.standings
+            .sync(self.store.as_ref(), now, timestamp::now())
+            .await?;
+        metrics::gauge!("secworks_revocations_kept").set(self.standings.revocations() as f64);
         Ok(())
     }
 
@@ -198,6 +212,20 @@ impl Auth {
             .purge_expired_revocations(timestamp::now())
             .await?)
     }
+}
+
+/// Whether a token that verified still stands: the one place that reads a standing.
+fn stands(token: &VerifiedToken, standing: &TokenStanding) -> Result<(), TokenError> {
+    if !standing.user_exists {
+        return Err(TokenError::UnknownUser);
+    }
+    let revoked_with_user = standing
+        .not_before
+        .is_some_and(|not_before| token.issued_at < not_before);
+    if standing.revoked || revoked_with_user {
+        return Err(TokenError::Revoked);
+    }
+    Ok(())
 }
 
 /// The scopes `text` asks for (names separated by spaces, as OAuth 2 writes them), if they are

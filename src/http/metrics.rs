@@ -53,6 +53,10 @@ fn describe() {
         "Time to answer an HTTP request, by route."
     );
     describe_gauge!("secworks_http_connections", "HTTP connections open now.");
+    describe_gauge!(
+        "secworks_revocations_kept",
+        "Revocations of unexpired tokens this server keeps in memory for the bearer check."
+    );
     describe_counter!(
         "secworks_http_connections_closed_total",
         "HTTP connections closed by the server for holding a slot without using it, by reason: \

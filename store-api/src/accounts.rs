@@ -67,6 +67,19 @@ pub struct TokenStanding {
     pub not_before: Option<OffsetDateTime>,
 }
 
+/// Everything beyond its seal that decides whether a token stands, read at one moment: what
+/// a server keeps in memory so that the bearer check needs no read of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Standings {
+    /// The account change counter ([`Accounts::account_version`]) when this was read: every
+    /// change it counts is in the lists below.
+    pub version: i64,
+    /// Every user, with the instant before which their tokens are refused, if any.
+    pub users: Vec<(String, Option<OffsetDateTime>)>,
+    /// Every revoked token that had not expired at the read, with when it expires.
+    pub revoked: Vec<(String, OffsetDateTime)>,
+}
+
 /// Users, the token key, revocations and each user's "not before".
 #[async_trait]
 pub trait Accounts: Send + Sync {
@@ -99,6 +112,17 @@ pub trait Accounts: Send + Sync {
 
     /// Whether the token `jti` of `username` was revoked, alone or with all of its user's.
     async fn token_standing(&self, jti: &str, username: &str) -> Result<TokenStanding, StoreError>;
+
+    /// A counter that moves with every change to what [`Accounts::standings`] reads:
+    /// revocations, users added or removed, a user's tokens refused from an instant. The
+    /// database moves it in the changing transaction, whoever writes; purging expired
+    /// revocations does not move it.
+    async fn account_version(&self) -> Result<i64, StoreError>;
+
+    /// Every user's standing and every revocation of a token not expired at `now`, with the
+    /// counter read first: a change that commits during the read is in the lists or moves the
+    /// counter past `version`, so it is never missed.
+    async fn standings(&self, now: OffsetDateTime) -> Result<Standings, StoreError>;
 
     /// Deletes revocations of tokens that expired before `now`; returns how many.
     async fn purge_expired_revocations(&self, now: OffsetDateTime) -> Result<u64, StoreError>;

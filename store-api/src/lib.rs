@@ -34,7 +34,9 @@ use async_trait::async_trait;
 pub use secworks_dnsbl::{Address, Domain, Outcome, Target};
 pub use time::OffsetDateTime;
 
-pub use accounts::{Accounts, NewServiceToken, ServiceToken, TokenStanding, User, UserSummary};
+pub use accounts::{
+    Accounts, NewServiceToken, ServiceToken, Standings, TokenStanding, User, UserSummary,
+};
 pub use answer::StoredAnswer;
 pub use events::{HourlyChanges, ListingChange, ListingEventRecord, ListingEvents, ListingTally};
 pub use filters::{

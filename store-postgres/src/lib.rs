@@ -22,7 +22,8 @@ use secworks_store_api::{
     Accounts, Address, Attempt, ClaimedJob, Domain, DomainRecord, HOURLY_QUERIES_KEPT,
     HistoryRecord, HourlyQueries, Import, ImportCounts, ImportedUser, JobOutcome, ListResultRecord,
     ListResults, LookupRecord, NewJob, NewServiceToken, Ping, Queue, QueueCounts, Results,
-    ServiceToken, StoreError, StoredAnswer, Target, TokenStanding, User, UserSummary, utc_hour,
+    ServiceToken, Standings, StoreError, StoredAnswer, Target, TokenStanding, User, UserSummary,
+    utc_hour,
 };
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -174,6 +175,44 @@ impl Accounts for PgStore {
             revoked: row.revoked,
             user_exists: row.user_exists,
             not_before: row.not_before,
+        })
+    }
+
+    async fn account_version(&self) -> Result<i64, StoreError> {
+        let version = sqlx::query_scalar!("SELECT version FROM account_changes WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(version)
+    }
+
+    async fn standings(&self, now: OffsetDateTime) -> Result<Standings, StoreError> {
+        // The counter first, then the lists (read committed: each statement sees what had
+        // committed when it began): a change committing in between is in the lists, or the
+        // next read of the counter shows it moved.
+        let mut read = self.pool.begin().await?;
+        let version = sqlx::query_scalar!("SELECT version FROM account_changes WHERE id = 1")
+            .fetch_one(&mut *read)
+            .await?;
+        let users = sqlx::query!("SELECT username, tokens_not_before FROM users")
+            .fetch_all(&mut *read)
+            .await?;
+        let revoked = sqlx::query!(
+            "SELECT jti, expires_at FROM revoked_tokens WHERE expires_at >= $1",
+            now
+        )
+        .fetch_all(&mut *read)
+        .await?;
+        read.commit().await?;
+        Ok(Standings {
+            version,
+            users: users
+                .into_iter()
+                .map(|row| (row.username, row.tokens_not_before))
+                .collect(),
+            revoked: revoked
+                .into_iter()
+                .map(|row| (row.jti, row.expires_at))
+                .collect(),
         })
     }
 

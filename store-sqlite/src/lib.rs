@@ -22,8 +22,9 @@ use secworks_store_api::{
     Accounts, Address, Attempt, ClaimedJob, ClaimedRow, Domain, DomainRecord, HOURLY_QUERIES_KEPT,
     HistoryRecord, HourlyQueries, Import, ImportCounts, ImportedUser, JobOutcome, JobResult,
     ListResultRecord, ListResults, LookupRecord, NOT_LOOKED_UP, NewJob, NewServiceToken,
-    ORIGINAL_LIST, Ping, Queue, QueueCounts, Results, ServiceToken, StoreError, StoredAnswer,
-    Target, TokenStanding, User, UserSummary, original_verdict, read_claimed, timestamp, utc_hour,
+    ORIGINAL_LIST, Ping, Queue, QueueCounts, Results, ServiceToken, Standings, StoreError,
+    StoredAnswer, Target, TokenStanding, User, UserSummary, original_verdict, read_claimed,
+    timestamp, utc_hour,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -196,6 +197,46 @@ impl Accounts for SqliteStore {
             revoked: row.revoked,
             user_exists: row.user_exists,
             not_before: row.not_before.as_deref().map(instant).transpose()?,
+        })
+    }
+
+    async fn account_version(&self) -> Result<i64, StoreError> {
+        let version = sqlx::query_scalar!("SELECT version FROM account_changes WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(version)
+    }
+
+    async fn standings(&self, now: OffsetDateTime) -> Result<Standings, StoreError> {
+        let now = timestamp::format(now);
+        // One read transaction: one snapshot for the counter and both lists.
+        let mut read = self.pool.begin().await?;
+        let version = sqlx::query_scalar!("SELECT version FROM account_changes WHERE id = 1")
+            .fetch_one(&mut *read)
+            .await?;
+        let users = sqlx::query!("SELECT username, tokens_not_before FROM users")
+            .fetch_all(&mut *read)
+            .await?;
+        let revoked = sqlx::query!(
+            "SELECT jti, expires_at FROM revoked_tokens WHERE expires_at >= ?1",
+            now
+        )
+        .fetch_all(&mut *read)
+        .await?;
+        read.commit().await?;
+        Ok(Standings {
+            version,
+            users: users
+                .into_iter()
+                .map(|row| {
+                    let not_before = row.tokens_not_before.as_deref().map(instant).transpose()?;
+                    Ok((row.username, not_before))
+                })
+                .collect::<Result<_, StoreError>>()?,
+            revoked: revoked
+                .into_iter()
+                .map(|row| Ok((row.jti, instant(&row.expires_at)?)))
+                .collect::<Result<_, StoreError>>()?,
         })
     }
 

@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use secworks_dnsbl::test_server::TestAnswer;
 use serde_json::{Value, json};
 
-use crate::helpers::{ChildServer, TestDb, start_dns, texts_at};
+use crate::helpers::{ChildServer, TestDb, after_the_revocation_bound, start_dns, texts_at};
 
 /// Runs `secworks <args>` on `db`, with `stdin` as its standard input.
 fn secworks(db: &TestDb, args: &[&str], stdin: &str) -> Output {
@@ -117,12 +117,15 @@ async fn users_are_managed_from_the_command_line_and_the_server_follows() {
     let first = token_of(&server, "alice", "correct horse").await;
     assert_eq!(query_with(&server, &first).await.0, 200);
 
-    // A new password: the old one and every earlier token stop working, at once.
+    // A new password: the old one at once, and every earlier token within the bound (the
+    // command is another process).
     succeeds(&secworks(
         &db,
         &["user", "passwd", "alice"],
         "battery staple\n",
     ));
+    assert_eq!(login(&server, "alice", "correct horse").await.status(), 401);
+    after_the_revocation_bound().await;
     let (status, body) = query_with(&server, &first).await;
     assert_eq!(
         (status, body["message"].as_str()),
@@ -135,6 +138,7 @@ async fn users_are_managed_from_the_command_line_and_the_server_follows() {
     // revoke-all kills every token issued so far; a login right after works.
     let out = succeeds(&secworks(&db, &["token", "revoke-all", "alice"], ""));
     assert!(out.contains("alice"), "{out}");
+    after_the_revocation_bound().await;
     assert_eq!(query_with(&server, &second).await.0, 401);
     let third = token_of(&server, "alice", "battery staple").await;
     assert_eq!(query_with(&server, &third).await.0, 200);
@@ -150,6 +154,7 @@ async fn users_are_managed_from_the_command_line_and_the_server_follows() {
 
     // Removed: the user's tokens die with them.
     succeeds(&secworks(&db, &["user", "remove", "alice"], ""));
+    after_the_revocation_bound().await;
     let (status, body) = query_with(&server, &third).await;
     assert_eq!(status, 401);
     assert_eq!(body["message"], "token's user no longer exists");

@@ -384,6 +384,13 @@ impl TestApp {
     }
 }
 
+/// Waits out the bound on how late a change to tokens or users made by another process
+/// counts (docs/security.md): after it, every server has either reloaded its copy since the
+/// change or reads the database for each check, however its threads were scheduled.
+pub async fn after_the_revocation_bound() {
+    tokio::time::sleep(secworks::auth::MAX_STALENESS + Duration::from_millis(20)).await;
+}
+
 /// Asserts a 401 with the JSON body and a challenge of `scheme`; returns the challenge.
 pub async fn assert_unauthorized(resp: reqwest::Response, scheme: &str) -> (String, Value) {
     assert_eq!(resp.status(), 401);

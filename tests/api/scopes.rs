@@ -11,7 +11,9 @@ use pasetors::version4::V4;
 use serde_json::{Value, json};
 
 use crate::clients::rest;
-use crate::helpers::{PASSWORD, TEST_KEY, TestApp, USER, base64_key, spawn_app, texts_at};
+use crate::helpers::{
+    PASSWORD, TEST_KEY, TestApp, USER, after_the_revocation_bound, base64_key, spawn_app, texts_at,
+};
 
 const READ: &str = r#"{ getIpDetails(ip: "192.0.2.1") { response_code ip_address } }"#;
 const ENQUEUE: &str = r#"mutation { enqueue(ip: ["192.0.2.1"]) }"#;
@@ -357,6 +359,7 @@ async fn a_user_added_with_read_cannot_get_lookup_until_granted() {
         succeeds(&secworks(&url, &["user", "scopes", "reader"], "").await).trim(),
         "read lookup"
     );
+    after_the_revocation_bound().await;
     assert_eq!(app.graphql(&token, READ, json!({})).await.status(), 401);
     let token = token_with_scope(&app, "reader", "correct horse", "lookup").await;
     assert!(run(&app, &token, ENQUEUE).await.get("errors").is_none());
@@ -425,6 +428,7 @@ async fn service_tokens_are_issued_listed_and_revoked_with_the_binary() {
 
     let revoked = succeeds(&secworks(&url, &["token", "revoke", &id], "").await);
     assert!(revoked.contains("ci"), "{revoked}");
+    after_the_revocation_bound().await;
     let resp = app.graphql(&token, READ, json!({})).await;
     assert_eq!(resp.status(), 401);
     let body: Value = resp.json().await.unwrap();

@@ -186,6 +186,91 @@ pub async fn revocations_and_not_before_are_seen_by_every_store(stores: Stores) 
     assert!(a.token_standing("jti-3", "alice").await.unwrap().revoked);
 }
 
+/// What every server keeps in memory for the bearer check: the counter moves with each change
+/// that can turn a token down, whichever store makes it, and only then; the standings read
+/// through the other store hold the change.
+pub async fn standings_and_their_counter_follow_every_change_that_decides_a_token(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let empty = b.standings(T0).await.unwrap();
+    assert!(empty.users.is_empty() && empty.revoked.is_empty());
+    assert_eq!(empty.version, b.account_version().await.unwrap());
+
+    // Moves the counter through `a`, and returns what `b` reads then.
+    let mut version = empty.version;
+    let mut moved = async |now: time::OffsetDateTime| {
+        let seen = b.account_version().await.unwrap();
+        assert!(seen > version, "the counter did not move from {version}");
+        version = seen;
+        let standings = b.standings(now).await.unwrap();
+        assert_eq!(standings.version, seen);
+        standings
+    };
+
+    assert!(a.add_user("alice", "hash", "read", at(1)).await.unwrap());
+    assert!(a.add_user("bob", "hash", "read", at(1)).await.unwrap());
+    let mut users = moved(at(1)).await.users;
+    users.sort();
+    assert_eq!(
+        users,
+        [("alice".into(), Some(at(1))), ("bob".into(), Some(at(1)))]
+    );
+
+    // Revocations: only those of tokens not yet expired at the read are kept.
+    a.revoke_token("short", at(5), at(2)).await.unwrap();
+    a.revoke_token("long", at(3600), at(2)).await.unwrap();
+    let mut revoked = moved(at(2)).await.revoked;
+    revoked.sort();
+    assert_eq!(
+        revoked,
+        [("long".into(), at(3600)), ("short".into(), at(5))]
+    );
+    assert_eq!(
+        b.standings(at(6)).await.unwrap().revoked,
+        [("long".into(), at(3600))]
+    );
+
+    // Each way of refusing a user's older tokens.
+    assert!(a.set_password("alice", "hash-2", at(10)).await.unwrap());
+    assert!(
+        moved(at(10))
+            .await
+            .users
+            .contains(&("alice".into(), Some(at(10))))
+    );
+    assert!(a.set_scopes("alice", "read lookup", at(11)).await.unwrap());
+    assert!(
+        moved(at(11))
+            .await
+            .users
+            .contains(&("alice".into(), Some(at(11))))
+    );
+    assert!(a.revoke_all_tokens("bob", at(12)).await.unwrap());
+    assert!(
+        moved(at(12))
+            .await
+            .users
+            .contains(&("bob".into(), Some(at(12))))
+    );
+    assert!(a.remove_user("bob").await.unwrap());
+    assert_eq!(moved(at(13)).await.users, [("alice".into(), Some(at(11)))]);
+
+    // What cannot turn a token down leaves the counter alone.
+    let rehashed = a
+        .user_by_name("alice")
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash;
+    assert!(
+        a.rehash_password("alice", &rehashed, "hash-3", at(14))
+            .await
+            .unwrap()
+    );
+    assert!(!a.set_password("nobody", "hash", at(14)).await.unwrap());
+    assert_eq!(b.purge_expired_revocations(at(3599)).await.unwrap(), 1);
+    assert_eq!(b.account_version().await.unwrap(), version);
+}
+
 pub async fn users_hold_scopes_the_first_user_all_but_admin(stores: Stores) {
     let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
     assert!(a.create_first_user("first", "hash", T0).await.unwrap());

@@ -128,6 +128,7 @@ macro_rules! conformance_tests {
             the_first_user_is_created_only_on_an_empty_database,
             stores_starting_together_agree_on_the_first_user_and_token_key,
             revocations_and_not_before_are_seen_by_every_store,
+            standings_and_their_counter_follow_every_change_that_decides_a_token,
             users_hold_scopes_the_first_user_all_but_admin,
             service_tokens_are_recorded_listed_and_revoked,
             // Results and import
