@@ -1,6 +1,7 @@
 //! The GraphQL API of schema.graphql: the generated glue and the resolvers behind it.
 
 mod dashboard;
+pub mod documents;
 mod events;
 mod limits;
 mod lookups;
@@ -40,6 +41,8 @@ pub fn build(resolvers: Resolvers, limits: QueryLimits) -> AppSchema {
     generated::schema_builder(std::sync::Arc::new(resolvers))
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
+        // A request seen before is not validated again (limits still checked).
+        .extension(documents::ValidationCache::new(limits))
         .extension(limits::AliasLimit {
             max: limits.max_aliases,
         })

@@ -2,9 +2,8 @@
 //! request in the query string (queries only). Request errors (syntax, validation) answer 400
 //! with `{"errors": [...]}`, as the original service did.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
-use async_graphql::parser::types::ExecutableDocument;
 use poem::http::StatusCode;
 use poem::web::Data;
 use poem::web::headers::authorization::Bearer;
@@ -14,20 +13,9 @@ use poem::{Body, IntoResponse, Request, Response, handler};
 use super::AppState;
 use super::error::{HttpError, json_response};
 use crate::auth;
+use crate::graphql::documents;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
-
-/// Parsed documents kept, by query text: clients send the same few queries over and over,
-/// and parsing is the largest single cost of a small query (more than executing it).
-const PARSED_QUERIES: u64 = 64;
-/// Longer queries are parsed every time, so the cache holds at most 64 documents of queries
-/// of at most 2 KiB each.
-const PARSED_QUERY_MAX_LEN: usize = 2048;
-
-/// Query text → its parsed document. Parsing depends on the text alone, so one cache serves
-/// every schema in the process.
-static PARSED: LazyLock<moka::sync::Cache<Box<str>, Arc<ExecutableDocument>>> =
-    LazyLock::new(|| moka::sync::Cache::new(PARSED_QUERIES));
 
 #[handler]
 pub async fn execute(req: &Request, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
@@ -49,7 +37,7 @@ pub(super) async fn execute_post(
     principal: auth::Principal,
 ) -> Response {
     let request = match read_request(req, body, state.max_body).await {
-        Ok(request) => with_parsed_query(request).data(principal),
+        Ok(request) => documents::prepare(request).data(principal),
         Err(bad) => return bad.graphql_response(),
     };
 
@@ -66,7 +54,7 @@ pub async fn execute_get(req: &Request, Data(state): Data<&Arc<AppState>>) -> Re
     };
     let mut request = match async_graphql::http::parse_query_string(req.uri().query().unwrap_or(""))
     {
-        Ok(request) => with_parsed_query(request).data(principal),
+        Ok(request) => documents::prepare(request).data(principal),
         Err(e) => return HttpError::BadRequest(e.to_string()).graphql_response(),
     };
     let operation_name = request.operation_name.clone();
@@ -121,29 +109,6 @@ async fn respond(req: &Request, state: &AppState, request: async_graphql::Reques
         poem::http::HeaderValue::from_static(media_type),
     );
     resp.into_response()
-}
-
-/// Gives `request` its parsed document from the cache, or parses it now and keeps it. A query
-/// that does not parse is left alone: the schema parses it again and reports the error as it
-/// would have. The schema's own checks (depth, complexity, aliases, validation) all still run
-/// on the document, cached or not.
-fn with_parsed_query(mut request: async_graphql::Request) -> async_graphql::Request {
-    if request.query.len() > PARSED_QUERY_MAX_LEN {
-        return request;
-    }
-    let document = match PARSED.get(request.query.as_str()) {
-        Some(document) => document,
-        None => match async_graphql::parser::parse_query(&request.query) {
-            Ok(document) => {
-                let document = Arc::new(document);
-                PARSED.insert(request.query.as_str().into(), document.clone());
-                document
-            }
-            Err(_) => return request,
-        },
-    };
-    request.set_parsed_query(ExecutableDocument::clone(&document));
-    request
 }
 
 /// Reads a JSON GraphQL request (`{"query", "variables", "operationName"}`) of at most
