@@ -86,6 +86,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             qps: None,
             health_interval: Duration::from_secs(60),
         },
+        retention: secworks::retention::RetentionSettings {
+            jobs: None,
+            history: None,
+        },
         // ZEN alone, without its free-use budget: a benchmark sends more than a day's worth.
         blocklists: std::sync::Arc::new(secworks::blocklists::Blocklists::new(
             &secworks::blocklists::BlocklistSettings {

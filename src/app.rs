@@ -14,6 +14,7 @@ use crate::graphql::{self, Resolvers};
 use crate::http::{self, AppState};
 use crate::lookup::LookupEngine;
 use crate::rechecks::Planner;
+use crate::retention::{self, RetentionSettings};
 use crate::store;
 use crate::webhooks::WebhookWorker;
 
@@ -52,6 +53,12 @@ pub struct Application {
     engine: LookupEngine,
     planner: Planner,
     webhooks: WebhookWorker,
+    /// What the retention deletes from, and when (`retention`).
+    retention: (
+        Arc<dyn crate::store::Store>,
+        RetentionSettings,
+        crate::timestamp::Clock,
+    ),
     grace: Duration,
 }
 
@@ -148,7 +155,7 @@ impl Application {
             watchlists: store.clone(),
             exports: http::export::Exports {
                 results: store.clone(),
-                watchlists: store,
+                watchlists: store.clone(),
                 blocklists: config.blocklists.clone(),
             },
             engine: engine.handle(),
@@ -171,6 +178,7 @@ impl Application {
             engine,
             planner,
             webhooks,
+            retention: (store, config.retention, config.clock.clone()),
             grace: config.shutdown_grace,
         })
     }
@@ -190,6 +198,8 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let purge = tokio::spawn(purge_revocations(self.state.auth.clone()));
         let standings = tokio::spawn(sync_standings(self.state.auth.clone()));
+        let (store, settings, clock) = self.retention;
+        let retention = tokio::spawn(retention::run(store, settings, clock));
         let upkeep = tokio::spawn(metrics_upkeep());
         tracing::info!(
             addr = %self.addr,
@@ -228,6 +238,8 @@ impl Application {
         tokio::join!(server, lookups);
         purge.abort();
         standings.abort();
+        // A batch cut short is one transaction rolled back.
+        retention.abort();
         upkeep.abort();
         Ok(())
     }

@@ -17,6 +17,7 @@ use crate::blocklists::{BlocklistError, BlocklistSettings, Blocklists};
 use crate::graphql::QueryLimits;
 use crate::lookup::EngineSettings;
 use crate::rechecks::RecheckSettings;
+use crate::retention::{Retention, RetentionSettings, parse_retention};
 use crate::webhooks::WebhookSettings;
 
 use base64::Engine;
@@ -288,6 +289,14 @@ pub struct EngineArgs {
     /// The longest time an answer counts as fresh, whatever its DNS TTL.
     #[arg(long, env = "SECWORKS_MAX_FRESH", value_name = "DURATION", default_value = "1d", value_parser = parse_duration)]
     pub max_fresh: Duration,
+
+    /// How long done lookup jobs are kept (their answers stay); `none` keeps them all.
+    #[arg(long, env = "SECWORKS_JOB_RETENTION", value_name = "DURATION|none", default_value = "7d", value_parser = parse_retention)]
+    pub job_retention: Retention,
+
+    /// How long each lookup attempt stays in the history; `none` keeps them all.
+    #[arg(long, env = "SECWORKS_HISTORY_RETENTION", value_name = "DURATION|none", default_value = "none", value_parser = parse_retention)]
+    pub history_retention: Retention,
 }
 
 impl EngineArgs {
@@ -308,6 +317,13 @@ impl EngineArgs {
 }
 
 impl EngineArgs {
+    pub fn retention(&self) -> RetentionSettings {
+        RetentionSettings {
+            jobs: self.job_retention.0,
+            history: self.history_retention.0,
+        }
+    }
+
     pub fn rechecks(&self) -> RecheckSettings {
         RecheckSettings {
             round: self.recheck_round,
@@ -360,6 +376,7 @@ pub struct Config {
     pub blocklists: Arc<Blocklists>,
     pub engine: EngineSettings,
     pub rechecks: RecheckSettings,
+    pub retention: RetentionSettings,
     /// The lookup engine's clock; tests move it forward.
     pub clock: crate::timestamp::Clock,
     pub query_limits: QueryLimits,
@@ -471,6 +488,7 @@ impl Config {
             blocklists,
             engine: args.engine.settings(),
             rechecks: args.engine.rechecks(),
+            retention: args.engine.retention(),
             webhooks: args.webhooks.settings(),
             clock: crate::timestamp::Clock::system(),
             host: args.host,

@@ -21,6 +21,7 @@ pub mod import;
 pub mod lookup;
 pub mod memory;
 pub mod rechecks;
+pub mod retention;
 pub mod store;
 pub mod timestamp;
 pub mod webhooks;

@@ -199,6 +199,10 @@ pub trait Queue: Send + Sync {
         error: &str,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError>;
+
+    /// Deletes jobs done before `before`, oldest first, at most `limit` of them; returns how
+    /// many. Their answers stay in the results; `queueStatus.done` counts the jobs kept.
+    async fn purge_done_jobs(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError>;
 }
 
 #[cfg(test)]

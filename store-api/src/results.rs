@@ -68,4 +68,9 @@ pub trait Results: Send + Sync {
         address: &Address,
         limit: u32,
     ) -> Result<Vec<HistoryRecord>, StoreError>;
+
+    /// Deletes attempts made before `before`, oldest first, at most `limit` of them; returns
+    /// how many (fewer than `limit`: nothing older is left, or what is left waits behind
+    /// newer attempts written before it). Each call is one short transaction.
+    async fn purge_history(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError>;
 }

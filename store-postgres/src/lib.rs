@@ -424,15 +424,23 @@ impl Queue for PgStore {
     }
 
     async fn queue_counts(&self) -> Result<QueueCounts, StoreError> {
-        let rows = sqlx::query!(
-            r#"SELECT state AS "state!", count(*) AS "count!"
-               FROM lookup_jobs GROUP BY state"#
+        // Work in flight from its partial indexes, done and failed jobs from their tallies:
+        // nothing here reads the jobs done so far one by one (migration 0013).
+        let row = sqlx::query!(
+            r#"SELECT
+                 (SELECT count(*) FROM lookup_jobs WHERE state = 'pending') AS "pending!",
+                 (SELECT count(*) FROM lookup_jobs WHERE state = 'running') AS "running!",
+                 (SELECT sum(done)::bigint FROM job_tallies) AS "done!",
+                 (SELECT sum(failed)::bigint FROM job_tallies) AS "failed!""#
         )
-        .fetch_all(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
-        Ok(QueueCounts::from_states(
-            rows.into_iter().map(|row| (row.state, row.count)),
-        ))
+        Ok(QueueCounts::from_states([
+            ("pending", row.pending),
+            ("running", row.running),
+            ("done", row.done),
+            ("failed", row.failed),
+        ]))
     }
 
     async fn pending_lists(&self) -> Result<Vec<String>, StoreError> {
@@ -450,16 +458,42 @@ impl Queue for PgStore {
         error: &str,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        Ok(sqlx::query!(
+        let mut tx = self.pool.begin().await?;
+        let failed = sqlx::query!(
             "UPDATE lookup_jobs SET state = 'failed', last_error = $2, updated_at = $3
              WHERE blocklist = $1 AND state = 'pending'",
             blocklist,
             error,
             now
         )
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
-        .rows_affected())
+        .rows_affected();
+        queue::tally_jobs(&mut tx, 0, failed).await?;
+        tx.commit().await?;
+        Ok(failed)
+    }
+
+    async fn purge_done_jobs(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError> {
+        retrying(move || async move {
+            let mut tx = self.pool.begin().await?;
+            // The oldest first, through the index of done jobs by when they were done; rows
+            // another replica is deleting are left to it.
+            let purged = sqlx::query!(
+                "DELETE FROM lookup_jobs WHERE id IN (
+                     SELECT id FROM lookup_jobs WHERE state = 'done' AND updated_at < $1
+                     ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                before,
+                i64::from(limit)
+            )
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            queue::tally_jobs(&mut tx, -(purged as i64), 0).await?;
+            tx.commit().await?;
+            Ok(purged)
+        })
+        .await
     }
 }
 
@@ -649,6 +683,22 @@ impl Results for PgStore {
                 })
             })
             .collect()
+    }
+
+    async fn purge_history(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError> {
+        // Appended to in about commit order (an identity column), so the oldest attempts are
+        // the lowest ids: the first `limit` rows are read, and those old enough go.
+        let purged = sqlx::query!(
+            "DELETE FROM lookup_history
+             WHERE id IN (SELECT id FROM lookup_history ORDER BY id LIMIT $2)
+               AND looked_up_at < $1",
+            before,
+            i64::from(limit)
+        )
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(purged)
     }
 }
 

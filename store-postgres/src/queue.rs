@@ -101,12 +101,18 @@ pub(crate) async fn claim(
         // Rows secworks did not write. Failed now, in lock order, so they never come back;
         // should this not commit, their lease returns them and the next claim fails them.
         let mut tx = pool.begin().await?;
+        let mut failed = 0;
         for job in &unreadable {
             let error = job.error();
-            if fail(&mut tx, job.id, &token, now, &error).await? && blocklist == ORIGINAL_LIST {
+            if !fail(&mut tx, job.id, &token, now, &error).await? {
+                continue;
+            }
+            failed += 1;
+            if blocklist == ORIGINAL_LIST {
                 insert_error(&mut tx, &job.target, now, &error).await?;
             }
         }
+        tally_jobs(&mut tx, 0, failed).await?;
         tx.commit().await?;
     }
     Ok(jobs)
@@ -176,6 +182,7 @@ pub(crate) async fn record(
         record_answers(&mut tx, &held).await?
     };
     let mut failed = HashSet::new();
+    let mut failed_for_good = 0;
     for (outcome, target) in batch.outcomes.iter().zip(&batch.targets) {
         if !is_current(outcome) {
             continue;
@@ -216,6 +223,7 @@ pub(crate) async fn record(
                 if !fail(&mut tx, job, token, at, error).await? {
                     continue;
                 }
+                failed_for_good += 1;
                 error
             }
             JobResult::Release => {
@@ -255,10 +263,37 @@ pub(crate) async fn record(
         count_queries(&mut tx, &counts).await?;
         count_hours(&mut tx, &batch::hourly_query_counts(batch.outcomes)).await?;
     }
+    // Last but the events: the tallies' row locks are held only while the batch commits.
+    tally_jobs(&mut tx, done.len(), failed_for_good).await?;
     if !events.is_empty() {
         crate::watch::append_events(&mut tx, &events).await?;
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Adds to the tallies of done and failed jobs (`queueStatus`), in the transaction that marks
+/// or deletes them: to one of the rows at random, so that replicas rarely wait on one another.
+/// (The subquery draws the row once; `random()` in the WHERE clause would draw per row.)
+pub(crate) async fn tally_jobs(
+    tx: &mut PgConnection,
+    done: impl TryInto<i64>,
+    failed: impl TryInto<i64>,
+) -> Result<(), StoreError> {
+    let (done, failed) = (
+        done.try_into().unwrap_or(i64::MAX),
+        failed.try_into().unwrap_or(i64::MAX),
+    );
+    if (done, failed) != (0, 0) {
+        sqlx::query!(
+            "UPDATE job_tallies SET done = done + $1, failed = failed + $2
+             WHERE shard = (SELECT floor(random() * 8)::integer)",
+            done,
+            failed
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
     Ok(())
 }
 
@@ -676,7 +711,8 @@ pub(crate) async fn count_hours(
     Ok(())
 }
 
-/// Marks a job failed, if it still holds the claim `token`; returns whether it did.
+/// Marks a job failed, if it still holds the claim `token`; returns whether it did. The caller
+/// adds the jobs it failed to the tallies, once per transaction.
 async fn fail(
     tx: &mut PgConnection,
     job: i64,

@@ -95,6 +95,26 @@ impl RawRows for Raw {
         conn.close().await.expect("close");
         rows
     }
+
+    async fn job_states(&self) -> Vec<(String, i64)> {
+        let mut conn = PgConnection::connect(&self.url).await.expect("connect");
+        let rows = sqlx::query_as("SELECT state, count(*) FROM lookup_jobs GROUP BY state")
+            .fetch_all(&mut conn)
+            .await
+            .expect("count the jobs");
+        conn.close().await.expect("close");
+        rows
+    }
+
+    async fn history_rows(&self) -> i64 {
+        let mut conn = PgConnection::connect(&self.url).await.expect("connect");
+        let rows = sqlx::query_scalar("SELECT count(*) FROM lookup_history")
+            .fetch_one(&mut conn)
+            .await
+            .expect("count the history");
+        conn.close().await.expect("close");
+        rows
+    }
 }
 
 secworks_store_api::conformance_tests!(fresh);

@@ -512,13 +512,18 @@ impl Queue for SqliteStore {
             // Rows secworks did not write. Failed now, so they never come back; should this
             // not commit, their lease returns them and the next claim fails them.
             let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+            let mut failed = 0;
             for job in &unreadable {
                 let error = job.error();
-                if fail(&mut tx, job.id, &token, &now, &error).await? && blocklist == ORIGINAL_LIST
-                {
+                if !fail(&mut tx, job.id, &token, &now, &error).await? {
+                    continue;
+                }
+                failed += 1;
+                if blocklist == ORIGINAL_LIST {
                     insert_error(&mut tx, &job.target, &now, &error).await?;
                 }
             }
+            tally_jobs(&mut tx, 0, failed).await?;
             tx.commit().await?;
         }
         Ok(jobs)
@@ -549,11 +554,12 @@ impl Queue for SqliteStore {
             .iter()
             .filter(|o| matches!(o.result, JobResult::Answer(_)) && is_current(o))
             .collect();
-        let events = if answers.is_empty() {
-            Vec::new()
+        let (events, done) = if answers.is_empty() {
+            (Vec::new(), 0)
         } else {
             record_answers(&mut tx, &answers, &timestamp::format(now)).await?
         };
+        let mut failed_for_good = 0;
         // Failed attempts whose job still held its claim.
         let mut failed = HashSet::new();
         for outcome in outcomes.iter().filter(|o| is_current(o)) {
@@ -596,6 +602,7 @@ impl Queue for SqliteStore {
                     if !fail(&mut tx, job, token, at, error).await? {
                         continue;
                     }
+                    failed_for_good += 1;
                     error
                 }
                 JobResult::Release => {
@@ -648,6 +655,7 @@ impl Queue for SqliteStore {
         if !events.is_empty() {
             watch::append_events(&mut tx, &events).await?;
         }
+        tally_jobs(&mut tx, done, failed_for_good).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -677,15 +685,25 @@ impl Queue for SqliteStore {
     }
 
     async fn queue_counts(&self) -> Result<QueueCounts, StoreError> {
-        let rows = sqlx::query!(
-            r#"SELECT state AS "state!: String", count(*) AS "count!: i64"
-               FROM lookup_jobs GROUP BY state"#
+        // Work in flight from its partial indexes, done and failed jobs from their tallies:
+        // nothing here reads the jobs done so far one by one (migration 0015).
+        let row = sqlx::query!(
+            r#"SELECT
+                 (SELECT count(*) FROM lookup_jobs INDEXED BY lookup_jobs_one_pending_per_target
+                  WHERE state = 'pending') AS "pending!: i64",
+                 (SELECT count(*) FROM lookup_jobs INDEXED BY lookup_jobs_running
+                  WHERE state = 'running') AS "running!: i64",
+                 (SELECT sum(done) FROM job_tallies) AS "done!: i64",
+                 (SELECT sum(failed) FROM job_tallies) AS "failed!: i64""#
         )
-        .fetch_all(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
-        Ok(QueueCounts::from_states(
-            rows.into_iter().map(|row| (row.state, row.count)),
-        ))
+        Ok(QueueCounts::from_states([
+            ("pending", row.pending),
+            ("running", row.running),
+            ("done", row.done),
+            ("failed", row.failed),
+        ]))
     }
 
     async fn pending_lists(&self) -> Result<Vec<String>, StoreError> {
@@ -703,16 +721,39 @@ impl Queue for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
         let now = timestamp::format(now);
-        Ok(sqlx::query!(
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let failed = sqlx::query!(
             "UPDATE lookup_jobs SET state = 'failed', last_error = ?2, updated_at = ?3
              WHERE blocklist = ?1 AND state = 'pending'",
             blocklist,
             error,
             now
         )
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?
-        .rows_affected())
+        .rows_affected();
+        tally_jobs(&mut tx, 0, failed).await?;
+        tx.commit().await?;
+        Ok(failed)
+    }
+
+    async fn purge_done_jobs(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError> {
+        let before = timestamp::format(before);
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        // The oldest first, through the index of done jobs by when they were done.
+        let purged = sqlx::query!(
+            "DELETE FROM lookup_jobs WHERE id IN (
+                 SELECT id FROM lookup_jobs INDEXED BY lookup_jobs_done
+                 WHERE state = 'done' AND updated_at < ?1 ORDER BY updated_at LIMIT ?2)",
+            before,
+            limit
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tally_jobs(&mut tx, -(purged as i64), 0).await?;
+        tx.commit().await?;
+        Ok(purged)
     }
 }
 
@@ -917,6 +958,23 @@ impl Results for SqliteStore {
             })
             .collect()
     }
+
+    async fn purge_history(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError> {
+        let before = timestamp::format(before);
+        // The history is appended to in commit order, so the oldest attempts are the lowest
+        // ids: the first `limit` rows are read, and those old enough go.
+        let purged = sqlx::query!(
+            "DELETE FROM lookup_history
+             WHERE id IN (SELECT id FROM lookup_history ORDER BY id LIMIT ?2)
+               AND looked_up_at < ?1",
+            before,
+            limit
+        )
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(purged)
+    }
 }
 
 #[async_trait]
@@ -998,7 +1056,7 @@ async fn record_answers<'a>(
     tx: &mut sqlx::SqliteConnection,
     answers: &[&'a JobOutcome],
     now: &str,
-) -> Result<Vec<EventRow<'a>>, StoreError> {
+) -> Result<(Vec<EventRow<'a>>, u64), StoreError> {
     let claims: Vec<(i64, &str)> = answers
         .iter()
         .map(|o| (o.job_id, o.lease_token.as_str()))
@@ -1020,9 +1078,10 @@ async fn record_answers<'a>(
     .await?
     .into_iter()
     .collect();
+    let done = held.len() as u64;
     let held = HeldAnswers::new(answers.iter().copied(), &held);
     if held.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), done));
     }
     let rows = held.results();
     // Each list's previous real answer, for the listing events: one read for the batch, in
@@ -1219,7 +1278,7 @@ async fn record_answers<'a>(
         .execute(&mut *tx)
         .await?;
     }
-    Ok(events)
+    Ok((events, done))
 }
 
 /// Stores failed attempts in `list_results`, one statement: a new row is `unknown` with the
@@ -1321,7 +1380,31 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreErr
     serde_json::to_string(value).map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))
 }
 
-/// Marks a job failed, if it still holds the claim `token`; returns whether it did.
+/// Adds to the tallies of done and failed jobs (`queueStatus`), in the transaction that marks
+/// or deletes them.
+async fn tally_jobs(
+    tx: &mut sqlx::SqliteConnection,
+    done: impl TryInto<i64>,
+    failed: impl TryInto<i64>,
+) -> Result<(), StoreError> {
+    let (done, failed) = (
+        done.try_into().unwrap_or(i64::MAX),
+        failed.try_into().unwrap_or(i64::MAX),
+    );
+    if (done, failed) != (0, 0) {
+        sqlx::query!(
+            "UPDATE job_tallies SET done = done + ?1, failed = failed + ?2 WHERE shard = 0",
+            done,
+            failed
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Marks a job failed, if it still holds the claim `token`; returns whether it did. The caller
+/// adds the jobs it failed to the tallies, once per transaction.
 async fn fail(
     tx: &mut sqlx::SqliteConnection,
     job: i64,

@@ -77,6 +77,22 @@ impl RawRows for Raw {
             .await
             .expect("read the verdicts")
     }
+
+    async fn job_states(&self) -> Vec<(String, i64)> {
+        let mut conn = SqliteConnection::connect(&self.url).await.expect("connect");
+        sqlx::query_as("SELECT state, count(*) FROM lookup_jobs GROUP BY state")
+            .fetch_all(&mut conn)
+            .await
+            .expect("count the jobs")
+    }
+
+    async fn history_rows(&self) -> i64 {
+        let mut conn = SqliteConnection::connect(&self.url).await.expect("connect");
+        sqlx::query_scalar("SELECT count(*) FROM lookup_history")
+            .fetch_one(&mut conn)
+            .await
+            .expect("count the history")
+    }
 }
 
 secworks_store_api::conformance_tests!(fresh);

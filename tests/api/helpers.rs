@@ -172,6 +172,10 @@ pub fn test_config(db: &TestDb, dns: &TestDnsServer) -> Config {
         ),
         engine: test_engine(),
         rechecks: test_rechecks(),
+        retention: secworks::retention::RetentionSettings {
+            jobs: Some(Duration::from_secs(7 * 86_400)),
+            history: None,
+        },
         clock: secworks::timestamp::Clock::system(),
         host: "127.0.0.1".parse().unwrap(),
         port: 0,

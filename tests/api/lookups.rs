@@ -562,3 +562,50 @@ async fn the_lookup_command_asks_once_and_prints() {
         "{output:?}"
     );
 }
+
+/// Done jobs go after `SECWORKS_JOB_RETENTION`, history after `SECWORKS_HISTORY_RETENTION`,
+/// from the first run at start; the results stay. The second server's clock is two hours
+/// ahead of the first's (an injected clock: no waiting).
+#[tokio::test]
+async fn done_jobs_and_history_past_their_retention_go_and_results_stay() {
+    let db = crate::helpers::TestDb::new().await;
+    let dns = start_dns().await;
+    let app = spawn_with(test_config(&db, &dns), dns.clone()).await;
+    let token = app.token().await;
+    app.enqueue(&token, &["127.0.0.2", "127.0.0.1"]).await;
+    let status = app
+        .wait_for_idle_queue(&token, Duration::from_secs(30))
+        .await;
+    assert_eq!(status["done"], 2, "{status}");
+    app.stop().await;
+
+    let mut config = test_config(&db, &dns);
+    config.clock.advance(Duration::from_secs(2 * 3600));
+    config.retention = secworks::retention::RetentionSettings {
+        jobs: Some(Duration::from_secs(3600)),
+        history: Some(Duration::from_secs(3600)),
+    };
+    let app = spawn_with(config, dns).await;
+    let token = app.token().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while app.queue_status(&token).await["done"] != 0 {
+        assert!(tokio::time::Instant::now() < deadline, "done jobs kept");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.count_rows("SELECT count(*) FROM lookup_jobs").await, 0);
+    assert_eq!(
+        app.count_rows("SELECT count(*) FROM lookup_history").await,
+        0
+    );
+    let body = app
+        .graphql_ok(
+            &token,
+            r#"{ getIpDetails(ip: "127.0.0.2") { response_code history { response_code } } }"#,
+            json!({}),
+        )
+        .await;
+    let details = &body["data"]["getIpDetails"];
+    assert_eq!(details["response_code"], "127.0.0.2, 127.0.0.4, 127.0.0.10");
+    assert_eq!(details["history"], json!([]));
+    app.stop().await;
+}

@@ -101,6 +101,10 @@ pub trait RawRows: Send + Sync {
     /// Each `lookups` row's address and its kept verdicts (`original_verdict`, `verdict`), in
     /// any order.
     async fn verdicts(&self) -> Vec<(String, Option<i64>, Option<i64>)>;
+    /// Jobs by state, counted row by row: what `queue_counts` must agree with.
+    async fn job_states(&self) -> Vec<(String, i64)>;
+    /// How many history rows there are.
+    async fn history_rows(&self) -> i64;
 }
 
 /// Instantiates the conformance suite: one `#[tokio::test]` per behaviour, each on a fresh
@@ -120,6 +124,7 @@ macro_rules! conformance_tests {
             a_retried_job_gives_way_to_a_pending_one,
             a_retry_waits_for_its_time_and_a_failure_is_final,
             queue_counts_count_each_state,
+            queue_counts_follow_every_change_and_the_retention,
             a_job_whose_stored_address_cannot_be_read_fails_at_its_claim,
             two_stores_look_every_address_up_exactly_once,
             returning_jobs_to_the_queue_races_enqueue_safely,

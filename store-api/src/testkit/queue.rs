@@ -287,6 +287,93 @@ pub async fn queue_counts_count_each_state(stores: Stores) {
     );
 }
 
+/// `queue_counts` reads tallies and partial indexes, not the jobs: after every kind of change
+/// (enqueue, claim, answer, retry, failure, a lease running out, a job failed at its claim,
+/// a list's pending jobs failed, the retention) both stores agree with the rows counted one by
+/// one; the retention takes the oldest done jobs first, and history by its own cutoff.
+pub async fn queue_counts_follow_every_change_and_the_retention(stores: Stores) {
+    let (a, b) = (stores.a.as_ref(), stores.b.as_ref());
+    let agree = async |step: &str| {
+        let counted = QueueCounts::from_states(stores.raw.job_states().await);
+        assert_eq!(a.queue_counts().await.unwrap(), counted, "{step}");
+        assert_eq!(b.queue_counts().await.unwrap(), counted, "{step}");
+        counted
+    };
+    agree("empty").await;
+    enqueue(a, &addresses(10), T0).await;
+    agree("enqueued").await;
+    let jobs = claim(b, 6, T0).await;
+    agree("claimed").await;
+    record(
+        a,
+        &[
+            answer(&jobs[0], listed(&[2]), at(1)),
+            answer(&jobs[1], Outcome::NotListed, at(1)),
+            retry(&jobs[2], at(1), at(2)),
+            fail(&jobs[3], at(1), "DNS server failure (SERVFAIL)"),
+        ],
+    )
+    .await;
+    let counts = agree("answered, retried, failed").await;
+    assert_eq!(
+        counts,
+        QueueCounts {
+            pending: 5,
+            running: 2,
+            done: 2,
+            failed: 1
+        }
+    );
+    // The two left running: their lease runs out.
+    assert_eq!(b.reclaim_expired(at(1_000)).await.unwrap(), 2);
+    agree("reclaimed").await;
+    stores.raw.insert_job("not an address", at(1_000)).await;
+    let claimed = claim(a, 100, at(1_000)).await;
+    assert_eq!(claimed.len(), 7, "the unreadable one fails at its claim");
+    assert_eq!(agree("failed at the claim").await.failed, 2);
+    record(
+        b,
+        &claimed
+            .iter()
+            .take(3)
+            .map(|job| answer(job, Outcome::NotListed, at(1_001)))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    // The other four back to the queue, then failed with their list.
+    assert_eq!(b.reclaim_expired(at(2_000)).await.unwrap(), 4);
+    assert_eq!(
+        a.fail_pending(ORIGINAL_LIST, "list no longer enabled", at(2_000))
+            .await
+            .unwrap(),
+        4
+    );
+    let counts = agree("a list's pending jobs failed").await;
+    assert_eq!((counts.done, counts.failed, counts.pending), (5, 6, 0));
+
+    // The retention: done before at(500) are the first two; one at a time, oldest first.
+    assert_eq!(b.purge_done_jobs(at(500), 1).await.unwrap(), 1);
+    assert_eq!(agree("purged one").await.done, 4);
+    assert_eq!(a.purge_done_jobs(at(500), 10).await.unwrap(), 1);
+    assert_eq!(a.purge_done_jobs(at(500), 10).await.unwrap(), 0);
+    let counts = agree("purged the old ones").await;
+    assert_eq!((counts.done, counts.failed), (3, 6), "failed jobs are kept");
+    // Answers stay when their jobs go.
+    assert_eq!(
+        b.lookup(&addresses(1)[0]).await.unwrap().unwrap().answer,
+        StoredAnswer::Blocklist(listed(&[2]))
+    );
+
+    // History: the attempts before at(500) (two answers, a retry's and a failure's errors)
+    // go, oldest first; the rest stay.
+    let before = stores.raw.history_rows().await;
+    assert_eq!(b.purge_history(at(500), 2).await.unwrap(), 2);
+    assert_eq!(b.purge_history(at(500), 100).await.unwrap(), 2);
+    assert_eq!(b.purge_history(at(500), 100).await.unwrap(), 0);
+    assert_eq!(stores.raw.history_rows().await, before - 4);
+    assert!(b.history(&addresses(1)[0], 10).await.unwrap().is_empty());
+}
+
 /// A job whose stored address is not one (written by something other than secworks) fails at
 /// its claim, with a history entry saying why, instead of coming back after every lease, and
 /// the good jobs claimed with it go on.
