@@ -1,12 +1,13 @@
-//! argon2's working memory (19 MiB per hash), kept for the next hash while logins keep coming
-//! and given back to the system once they stop.
+//! argon2's working memory (12 MiB per hash with the current parameters), kept for the next
+//! hash while logins keep coming and given back to the system once they stop.
 //!
 //! A fresh area for every hash costs a page fault per 4 KiB page it touches, several
 //! milliseconds a login on a virtual machine. Leaving the areas to the allocator was worse:
 //! glibc kept each freed area in the arena of the thread that freed it, for good, and the
 //! blocking pool's threads come and go, so a burst of logins left hundreds of MiB behind.
-//! Here at most one area per hashing permit exists, and none outlives [`IDLE`] unused (freed
-//! areas go back to the system: see `crate::memory`).
+//! Here at most one area per hashing permit exists (an area of another size is freed before
+//! a new one is made), and none outlives [`IDLE`] unused (freed areas go back to the system:
+//! see `crate::memory`). So hashing holds at most permits × the largest hash's memory.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -27,17 +28,19 @@ struct Area {
 }
 
 impl HashMemory {
-    /// An area of `blocks` blocks: a kept one of that size, or a new one. argon2 writes every
-    /// block before reading it, so what an earlier hash left there does not matter.
+    /// An area of `blocks` blocks: a kept one of that size, or a new one, made after freeing
+    /// one kept area of another size (so that the areas never outnumber the permits). argon2
+    /// writes every block before reading it, so what an earlier hash left there does not
+    /// matter.
     pub fn take(&self, blocks: usize) -> Vec<Block> {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        match idle.iter().position(|area| area.blocks.len() == blocks) {
-            Some(i) => idle.swap_remove(i).blocks,
-            None => {
-                drop(idle);
-                vec![Block::new(); blocks]
-            }
+        if let Some(i) = idle.iter().position(|area| area.blocks.len() == blocks) {
+            return idle.swap_remove(i).blocks;
         }
+        let other = idle.pop();
+        drop(idle);
+        drop(other);
+        vec![Block::new(); blocks]
     }
 
     /// Keeps `blocks` for the next hash.
@@ -62,7 +65,7 @@ impl HashMemory {
             *areas = kept;
             expired
         };
-        // Freed outside the lock: unmapping 19 MiB is not instant.
+        // Freed outside the lock: unmapping 12 MiB is not instant.
         drop(expired);
     }
 
@@ -81,20 +84,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reuses_an_area_of_the_same_size_only() {
+    fn reuses_an_area_of_the_same_size_and_frees_one_of_another() {
         let memory = HashMemory::default();
         let area = memory.take(8);
         assert_eq!(area.len(), 8);
         let address = area.as_ptr();
         memory.give_back(area);
         assert_eq!(memory.kept(), 1);
-        // Another size gets a new area and leaves the kept one alone.
-        assert_eq!(memory.take(16).len(), 16);
-        assert_eq!(memory.kept(), 1);
         let again = memory.take(8);
         assert_eq!(again.as_ptr(), address);
         assert_eq!(memory.kept(), 0);
         memory.give_back(again);
+        // Another size gets a new area, and the kept one of the old size goes: never more
+        // areas than hashes at once.
+        let other = memory.take(16);
+        assert_eq!((other.len(), memory.kept()), (16, 0));
+        memory.give_back(other);
         // Kept while recently used, freed once unused for long enough.
         memory.trim(IDLE);
         assert_eq!(memory.kept(), 1);

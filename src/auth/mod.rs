@@ -136,8 +136,9 @@ impl Auth {
         Ok(self.tokens.issue(username, scopes)?)
     }
 
-    /// Replaces an imported hash by argon2id after a login proved the password. A failure
-    /// leaves the old hash, which still works; the next login tries again.
+    /// Replaces an imported or outdated hash by one of the current argon2id parameters after a
+    /// login proved the password. A failure leaves the old hash, which still works; the next
+    /// login tries again.
     async fn upgrade_hash(&self, username: &str, old_hash: &str, password: &str) {
         let upgraded = match self.passwords.hash(password.to_owned()).await {
             Ok(new_hash) => self
@@ -150,7 +151,7 @@ impl Auth {
         match upgraded {
             Ok(_) => tracing::info!(
                 user = username,
-                "imported password hash replaced by argon2id"
+                "password hash replaced by one of the current argon2id parameters"
             ),
             Err(error) => {
                 tracing::warn!(user = username, %error, "could not replace an imported password hash")
