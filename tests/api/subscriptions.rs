@@ -124,6 +124,25 @@ async fn a_revoked_token_ends_the_connection() {
 }
 
 #[tokio::test]
+async fn an_expired_token_ends_the_connection() {
+    let db = crate::helpers::TestDb::new().await;
+    let dns = crate::helpers::start_dns().await;
+    let mut config = crate::helpers::test_config(&db, &dns);
+    config.token_ttl = Duration::from_secs(1);
+    let app = crate::helpers::spawn_with(config, dns).await;
+    let token = app.token().await;
+    let mut socket = connected(&app, &token).await;
+    // The token runs out a second after it was issued; the next check (every 5 s) ends the
+    // connection.
+    let (code, reason) = next(&mut socket, Duration::from_secs(30))
+        .await
+        .expect_err("closed");
+    assert_eq!(code, 4403);
+    assert!(reason.contains("expired"), "{reason}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_endpoint_speaks_only_graphql_transport_ws() {
     let app = spawn_app().await;
     let refused = connect(&app, Some("graphql-ws")).await.unwrap_err();
