@@ -2,7 +2,7 @@
 //! than `SECWORKS_JOB_RETENTION` (their answers stay in the results) and attempts older than
 //! `SECWORKS_HISTORY_RETENTION` are deleted, oldest first, in short batches: SQLite has one
 //! writer, and a batch holds it for milliseconds, not for the whole backlog. Every replica
-//! runs it; PostgreSQL's batches skip rows another replica is deleting.
+//! runs it; on PostgreSQL a batch of done jobs skips those another replica is deleting.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,10 +48,10 @@ async fn purge_in_batches_of(
 ) -> Result<Purged, StoreError> {
     let mut purged = Purged::default();
     if let Some(before) = cutoff(now, settings.jobs) {
-        purged.jobs = in_batches(batch, || store.purge_done_jobs(before, batch)).await?;
+        purged.jobs = in_batches(|| store.purge_done_jobs(before, batch)).await?;
     }
     if let Some(before) = cutoff(now, settings.history) {
-        purged.history = in_batches(batch, || store.purge_history(before, batch)).await?;
+        purged.history = in_batches(|| store.purge_history(before, batch)).await?;
     }
     Ok(purged)
 }
@@ -86,9 +86,10 @@ fn cutoff(now: OffsetDateTime, keep: Option<Duration>) -> Option<OffsetDateTime>
     now.checked_sub(time::Duration::try_from(keep?).ok()?)
 }
 
-/// Calls `batch` until it deletes fewer than a full batch; yields between batches so that
-/// the lookups' writes interleave.
-async fn in_batches<F, Fut>(size: u32, mut batch: F) -> Result<u64, StoreError>
+/// Calls `batch` until it deletes nothing (a short batch is not the end: the history's
+/// batches look at its oldest rows by id, where a newer row may sit among older ones); yields
+/// between batches so that the lookups' writes interleave.
+async fn in_batches<F, Fut>(mut batch: F) -> Result<u64, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<u64, StoreError>>,
@@ -96,10 +97,10 @@ where
     let mut total = 0;
     loop {
         let deleted = batch().await?;
-        total += deleted;
-        if deleted < u64::from(size) {
+        if deleted == 0 {
             return Ok(total);
         }
+        total += deleted;
         tokio::task::yield_now().await;
     }
 }

@@ -64,15 +64,13 @@ impl KeptStandings {
         if self.millis(now).saturating_sub(confirmed) > MAX_STALENESS.as_millis() as u64 {
             return None;
         }
-        let (not_before, revoked) = {
-            let view = self.view.read().unwrap_or_else(PoisonError::into_inner);
-            (
-                *view.users.get(&token.subject)?,
-                view.revoked.contains_key(&token.jti),
-            )
-        };
+        // Both under the view's lock: a reload takes over this process's revocations while it
+        // holds the lock for writing, so a revocation is always in one or the other.
+        let view = self.view.read().unwrap_or_else(PoisonError::into_inner);
+        let not_before = *view.users.get(&token.subject)?;
+        let revoked = view.revoked.contains_key(&token.jti) || self.here().contains_key(&token.jti);
         Some(TokenStanding {
-            revoked: revoked || self.here().contains_key(&token.jti),
+            revoked,
             user_exists: true,
             not_before,
         })
@@ -83,9 +81,10 @@ impl KeptStandings {
         self.here().insert(jti.to_owned(), expires_at);
     }
 
-    /// Reads the change counter and, if it moved since the copy was loaded, the standings
-    /// (revocations of tokens not yet expired at `wall`); marks the copy current as of `now`,
-    /// the instant before the counter was read.
+    /// Reads the change counter and, if it differs from the copy's (moved on, or back: a
+    /// database restored under a running server), the standings (revocations of tokens not
+    /// yet expired at `wall`); marks the copy current as of `now`, the instant before the
+    /// counter was read. One task calls it (and the start, before serving).
     pub async fn sync(
         &self,
         store: &dyn Accounts,
@@ -101,14 +100,12 @@ impl KeptStandings {
                 users: standings.users.into_iter().collect(),
                 revoked: standings.revoked.into_iter().collect(),
             };
+            let mut kept = self.view.write().unwrap_or_else(PoisonError::into_inner);
+            // Under the write lock: a check sees the old copy with this process's revocations,
+            // or the new one holding them.
             self.here()
                 .retain(|jti, expires| !view.revoked.contains_key(jti) && *expires >= wall);
-            let mut kept = self.view.write().unwrap_or_else(PoisonError::into_inner);
-            // Two syncs may overlap (the periodic one and one after a change here): the copy
-            // of the later counter stays.
-            if never || view.version > kept.version {
-                *kept = Arc::new(view);
-            }
+            *kept = Arc::new(view);
         }
         self.confirmed
             .fetch_max(self.millis(now).saturating_add(1), Ordering::AcqRel);
@@ -116,7 +113,7 @@ impl KeptStandings {
     }
 
     /// Revocations kept (for the memory bound: each goes at the first reload after its token
-    /// expired).
+    /// expired; reloads come with account changes).
     pub fn revocations(&self) -> usize {
         self.read().revoked.len() + self.here().len()
     }

@@ -60,9 +60,14 @@ pub fn prepare(mut request: async_graphql::Request) -> async_graphql::Request {
     if let Ok(variables) = serde_json::to_string(&request.variables)
         && variables.len() <= MAX_VARIABLES_LEN
     {
-        let operation = request.operation_name.as_deref().unwrap_or("");
-        // NUL appears in neither a query nor an operation name a parser accepts, and the
-        // variables come last: the three parts cannot run into each other.
+        // No operation name and an empty one validate differently (an empty one selects no
+        // operation, so no variable's value is checked), so they are kept apart: `=name` or
+        // nothing. NUL appears in neither a query nor an operation name a parser accepts, and
+        // the variables come last: the parts cannot run into each other.
+        let operation = request
+            .operation_name
+            .as_deref()
+            .map_or(String::new(), |name| format!("={name}"));
         let key = format!("{}\0{operation}\0{variables}", request.query);
         request = request.data(ValidationKey(key.into()));
     }
@@ -226,5 +231,27 @@ mod tests {
             assert_eq!(response.errors[0].message, "Query is too complex.");
         }
         assert_eq!(validations.0.load(Ordering::SeqCst), 5);
+    }
+
+    #[tokio::test]
+    async fn an_empty_operation_name_is_not_taken_for_none() {
+        let validations = Validations::default();
+        let schema = schema(&validations);
+        let query = "query A($n: Int!) { double(n: $n) }";
+        // An empty name selects no operation: validation passes, the request fails after.
+        let named = async_graphql::Request::new(query)
+            .variables(async_graphql::Variables::from_json(json!({ "n": "x" })))
+            .operation_name("");
+        let response = schema.execute(prepare(named)).await;
+        assert!(!response.errors.is_empty());
+        // The same without a name: its wrong value is still a validation error.
+        let response = run(&schema, query, json!({ "n": "x" })).await;
+        assert_eq!(response.data, async_graphql::Value::Null);
+        assert!(response.errors[0].path.is_empty(), "{:?}", response.errors);
+        assert!(
+            response.errors[0].message.contains("Invalid value"),
+            "{:?}",
+            response.errors
+        );
     }
 }

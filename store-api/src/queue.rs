@@ -200,8 +200,10 @@ pub trait Queue: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<u64, StoreError>;
 
-    /// Deletes jobs done before `before`, oldest first, at most `limit` of them; returns how
-    /// many. Their answers stay in the results; `queueStatus.done` counts the jobs kept.
+    /// Deletes jobs done before `before`, oldest first, at most `limit` of them, each with the
+    /// failed jobs of its target and list that came before it (so that a pair's latest job
+    /// stays its latest); returns how many done jobs. Their answers stay in the results;
+    /// `queueStatus` counts the jobs kept.
     async fn purge_done_jobs(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError>;
 }
 

@@ -3,8 +3,10 @@
 --
 -- Done and failed jobs are tallied by the writers, in the transaction that marks them (and
 -- that deletes done ones): counting them read the whole table. Each transaction adds to one
--- of eight rows (`shard`, picked at random) as its last write, so replicas storing batches
--- at the same time rarely wait on one row; a reader sums them. Pending and running jobs are
+-- of eight rows (`shard`, picked at random) just before its listing events, so replicas
+-- storing batches at the same time rarely wait on one row; a reader sums them. The counts
+-- start from the jobs there now: replicas of an older version still running after this
+-- migration do not add to them (upgrade every replica together; docs/scaling.md). Pending and running jobs are
 -- counted from their partial indexes (lookup_jobs_one_pending_per_target, lookup_jobs_leased):
 -- the work in flight, not the history.
 CREATE TABLE job_tallies (

@@ -477,21 +477,33 @@ impl Queue for PgStore {
     async fn purge_done_jobs(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError> {
         retrying(move || async move {
             let mut tx = self.pool.begin().await?;
-            // The oldest first, through the index of done jobs by when they were done; rows
-            // another replica is deleting are left to it.
-            let purged = sqlx::query!(
-                "DELETE FROM lookup_jobs WHERE id IN (
-                     SELECT id FROM lookup_jobs WHERE state = 'done' AND updated_at < $1
-                     ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            // The oldest first, through the index of done jobs by when they were done (rows
+            // another replica is deleting are left to it); with each, the failed jobs of its
+            // target and list before it, which it superseded: left alone, one would become the
+            // pair's latest job and its state FAILED again.
+            let states = sqlx::query_scalar!(
+                r#"WITH picked AS (
+                     SELECT id, target, blocklist FROM lookup_jobs
+                     WHERE state = 'done' AND updated_at < $1
+                     ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+                   DELETE FROM lookup_jobs WHERE id IN (
+                     SELECT id FROM picked
+                     UNION ALL
+                     SELECT f.id FROM picked AS p
+                     JOIN lookup_jobs AS f
+                       ON f.target = p.target AND f.blocklist = p.blocklist AND f.id < p.id
+                     WHERE f.state = 'failed')
+                   RETURNING state AS "state!""#,
                 before,
                 i64::from(limit)
             )
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            queue::tally_jobs(&mut tx, -(purged as i64), 0).await?;
+            .fetch_all(&mut *tx)
+            .await?;
+            let done = states.iter().filter(|state| *state == "done").count() as i64;
+            let failed = states.len() as i64 - done;
+            queue::tally_jobs(&mut tx, -done, -failed).await?;
             tx.commit().await?;
-            Ok(purged)
+            Ok(done as u64)
         })
         .await
     }

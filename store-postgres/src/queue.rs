@@ -3,8 +3,9 @@
 //! Lock order, the same in every transaction that waits for locks, so that they cannot wait
 //! for each other in a circle: job rows by id, then `list_results` rows by (target, list),
 //! then `lookups` rows by address, `domain_lookups` rows by domain, the
-//! `blocklist_queries` rows by (list, day), which every replica's writer updates, and last
-//! the `listing_event_ids` row, taken only by batches that make listing events. Claims never
+//! `blocklist_queries` rows by (list, day), which every replica's writer updates, one
+//! `job_tallies` row (one statement, so one row per transaction), and last the
+//! `listing_event_ids` row, taken only by batches that make listing events. Claims never
 //! wait (SKIP LOCKED). What remains (an enqueue and a result writer both making one pair's job
 //! pending; a batch's answers and errors, two statements on `list_results`, against another
 //! batch's) PostgreSQL resolves by aborting one, and [`crate::retry`] runs it again.

@@ -740,20 +740,31 @@ impl Queue for SqliteStore {
     async fn purge_done_jobs(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError> {
         let before = timestamp::format(before);
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        // The oldest first, through the index of done jobs by when they were done.
-        let purged = sqlx::query!(
-            "DELETE FROM lookup_jobs WHERE id IN (
-                 SELECT id FROM lookup_jobs INDEXED BY lookup_jobs_done
-                 WHERE state = 'done' AND updated_at < ?1 ORDER BY updated_at LIMIT ?2)",
+        // The oldest first, through the index of done jobs by when they were done; with each,
+        // the failed jobs of its target and list before it, which it superseded: left alone,
+        // one would become the pair's latest job and its state FAILED again.
+        let states = sqlx::query_scalar!(
+            r#"WITH picked AS (
+                 SELECT id, target, blocklist FROM lookup_jobs INDEXED BY lookup_jobs_done
+                 WHERE state = 'done' AND updated_at < ?1 ORDER BY updated_at LIMIT ?2)
+               DELETE FROM lookup_jobs WHERE id IN (
+                 SELECT id FROM picked
+                 UNION ALL
+                 SELECT f.id FROM picked AS p
+                 JOIN lookup_jobs AS f INDEXED BY lookup_jobs_by_target
+                   ON f.target = p.target AND f.blocklist = p.blocklist AND f.id < p.id
+                 WHERE f.state = 'failed')
+               RETURNING state AS "state!: String""#,
             before,
             limit
         )
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tally_jobs(&mut tx, -(purged as i64), 0).await?;
+        .fetch_all(&mut *tx)
+        .await?;
+        let done = states.iter().filter(|state| *state == "done").count() as i64;
+        let failed = states.len() as i64 - done;
+        tally_jobs(&mut tx, -done, -failed).await?;
         tx.commit().await?;
-        Ok(purged)
+        Ok(done as u64)
     }
 }
 

@@ -363,6 +363,16 @@ pub async fn queue_counts_follow_every_change_and_the_retention(stores: Stores) 
         b.lookup(&addresses(1)[0]).await.unwrap().unwrap().answer,
         StoredAnswer::Blocklist(listed(&[2]))
     );
+    // A failed job goes with the later done job of its pair, which superseded it; the other
+    // failed jobs stay.
+    let failed_first = addresses(4)[3];
+    enqueue(a, &[failed_first], at(2_100)).await;
+    let again = claim(a, 10, at(2_100)).await;
+    assert_eq!(again.len(), 1);
+    record(a, &[answer(&again[0], Outcome::NotListed, at(2_100))]).await;
+    assert_eq!(b.purge_done_jobs(at(2_200), 10).await.unwrap(), 4);
+    let counts = agree("purged a done job that superseded a failed one").await;
+    assert_eq!((counts.done, counts.failed), (0, 5));
 
     // History: the attempts before at(500) (two answers, a retry's and a failure's errors)
     // go, oldest first; the rest stay.
