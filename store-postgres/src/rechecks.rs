@@ -223,6 +223,14 @@ async fn full_resync(
     kinds: &[&str],
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
+    // A list with no schedule yet (its first sync) has no row to delete below: the check of
+    // every row just written against the watched targets is skipped.
+    let had_rows = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM watch_schedule WHERE blocklist = $1) AS "had!""#,
+        blocklist
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     sqlx::query!(
         "INSERT INTO watch_schedule (blocklist, target, interval_seconds, due_at)
          SELECT $1, n.target, n.interval_seconds, $3
@@ -244,16 +252,18 @@ async fn full_resync(
     )
     .execute(&mut *tx)
     .await?;
-    sqlx::query!(
-        "DELETE FROM watch_schedule AS s
-         WHERE s.blocklist = $1 AND NOT EXISTS (
-             SELECT 1 FROM watch_targets AS t
-             WHERE t.target = s.target AND t.kind = ANY ($2))",
-        blocklist,
-        kinds as &[&str]
-    )
-    .execute(&mut *tx)
-    .await?;
+    if had_rows {
+        sqlx::query!(
+            "DELETE FROM watch_schedule AS s
+             WHERE s.blocklist = $1 AND NOT EXISTS (
+                 SELECT 1 FROM watch_targets AS t
+                 WHERE t.target = s.target AND t.kind = ANY ($2))",
+            blocklist,
+            kinds as &[&str]
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
     Ok(())
 }
 

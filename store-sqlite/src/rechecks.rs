@@ -209,6 +209,14 @@ async fn full_resync(
     kinds_json: &str,
     due: i64,
 ) -> Result<(), StoreError> {
+    // A list with no schedule yet (its first sync) has no row to delete below: the check of
+    // every row just written against the watched targets is skipped.
+    let had_rows = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM watch_schedule WHERE blocklist = ?1) AS "had!: bool""#,
+        blocklist
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     sqlx::query!(
         "INSERT INTO watch_schedule (blocklist, target, interval_seconds, due_at)
          SELECT ?1, t.target, min(w.interval_seconds), ?3
@@ -225,17 +233,19 @@ async fn full_resync(
     )
     .execute(&mut *conn)
     .await?;
-    sqlx::query!(
-        "DELETE FROM watch_schedule
-         WHERE blocklist = ?1 AND NOT EXISTS (
-             SELECT 1 FROM watch_targets AS t
-             WHERE t.target = watch_schedule.target
-               AND t.kind IN (SELECT value FROM json_each(?2)))",
-        blocklist,
-        kinds_json
-    )
-    .execute(&mut *conn)
-    .await?;
+    if had_rows {
+        sqlx::query!(
+            "DELETE FROM watch_schedule
+             WHERE blocklist = ?1 AND NOT EXISTS (
+                 SELECT 1 FROM watch_targets AS t
+                 WHERE t.target = watch_schedule.target
+                   AND t.kind IN (SELECT value FROM json_each(?2)))",
+            blocklist,
+            kinds_json
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
