@@ -93,7 +93,7 @@ impl Rechecks for SqliteStore {
         let due = now.unix_timestamp();
         match SyncMode::of(stored, &kinds_stored, log.generation, log.purged_through) {
             SyncMode::Nothing => return Ok(false),
-            SyncMode::Full => full_resync(&mut tx, blocklist, &kinds_json, due).await?,
+            SyncMode::Full => full_resync(&mut tx, blocklist, kinds, &kinds_json, due).await?,
             SyncMode::Changes { after } => {
                 apply_changes(&mut tx, blocklist, &kinds_json, due, after, log.generation).await?;
             }
@@ -206,6 +206,7 @@ impl Rechecks for SqliteStore {
 async fn full_resync(
     conn: &mut SqliteConnection,
     blocklist: &str,
+    kinds: &[TargetKind],
     kinds_json: &str,
     due: i64,
 ) -> Result<(), StoreError> {
@@ -217,22 +218,28 @@ async fn full_resync(
     )
     .fetch_one(&mut *conn)
     .await?;
-    sqlx::query!(
-        "INSERT INTO watch_schedule (blocklist, target, interval_seconds, due_at)
-         SELECT ?1, t.target, min(w.interval_seconds), ?3
-         FROM watch_targets AS t JOIN watchlists AS w ON w.name = t.watchlist
-         WHERE t.kind IN (SELECT value FROM json_each(?2))
-         GROUP BY t.target
-         ON CONFLICT (blocklist, target) DO UPDATE
-         SET interval_seconds = excluded.interval_seconds,
-             due_at = min(watch_schedule.due_at, ?3 + excluded.interval_seconds)
-         WHERE watch_schedule.interval_seconds <> excluded.interval_seconds",
-        blocklist,
-        kinds_json,
-        due
-    )
-    .execute(&mut *conn)
-    .await?;
+    // One kind at a time: a target has one kind, and with the kind fixed the index on (kind,
+    // target) hands the targets over in order, so they are grouped as read instead of sorted
+    // (a temporary b-tree of every watched target).
+    for kind in kinds {
+        let kind = kind.as_str();
+        sqlx::query!(
+            "INSERT INTO watch_schedule (blocklist, target, interval_seconds, due_at)
+             SELECT ?1, t.target, min(w.interval_seconds), ?3
+             FROM watch_targets AS t JOIN watchlists AS w ON w.name = t.watchlist
+             WHERE t.kind = ?2
+             GROUP BY t.target
+             ON CONFLICT (blocklist, target) DO UPDATE
+             SET interval_seconds = excluded.interval_seconds,
+                 due_at = min(watch_schedule.due_at, ?3 + excluded.interval_seconds)
+             WHERE watch_schedule.interval_seconds <> excluded.interval_seconds",
+            blocklist,
+            kind,
+            due
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
     if had_rows {
         sqlx::query!(
             "DELETE FROM watch_schedule
