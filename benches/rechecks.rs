@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use secworks::blocklists::{BlocklistSettings, Blocklists};
 use secworks::lookup::{EngineSettings, LookupEngine};
 use secworks::rechecks::{Planner, RecheckSettings};
+use secworks::store::recent::RecentResults;
 use secworks::store::{self, NewJob, Store, Target, WatchEntry, WatchlistName};
 use secworks_dnsbl::test_server::TestDnsServer;
 use secworks_dnsbl::{DnsblResolver, ResolverSettings, Zone};
@@ -57,6 +58,7 @@ async fn stack(resolver: &ResolverSettings, budgets: &str) -> Result<Stack, Erro
     let engine = LookupEngine::start(
         store.clone(),
         store.clone(),
+        Arc::new(RecentResults::new(store.clone())),
         DnsblResolver::new(resolver.clone())?,
         &lists,
         EngineSettings {

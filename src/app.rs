@@ -16,6 +16,7 @@ use crate::lookup::LookupEngine;
 use crate::rechecks::Planner;
 use crate::retention::{self, RetentionSettings};
 use crate::store;
+use crate::store::recent::RecentResults;
 use crate::webhooks::WebhookWorker;
 
 /// How often revocations of tokens that expired anyway are deleted.
@@ -111,10 +112,13 @@ impl Application {
             config.webhooks.timeout,
             config.webhooks.allow_private,
         )?;
+        // Read by `getIpDetails`, kept current by the engine's writer.
+        let recent = Arc::new(RecentResults::new(store.clone()));
         // Last, so that a failed start leaves no workers behind.
         let engine = LookupEngine::start(
             store.clone(),
             store.clone(),
+            recent.clone(),
             resolver,
             &config.blocklists,
             config.engine.clone(),
@@ -138,6 +142,7 @@ impl Application {
         let schema = graphql::build(
             Resolvers::new(
                 store.clone(),
+                recent,
                 engine.handle(),
                 config.blocklists.clone(),
                 config.max_enqueue,

@@ -16,6 +16,7 @@ use super::generated::{
 use crate::blocklists::Blocklists;
 use crate::lookup::EngineHandle;
 use crate::rechecks::Planner;
+use crate::store::recent::RecentResults;
 use crate::store::{
     Attempt, FilteredLookups, HistoryRecord, ListResultRecord, ListResults, ListState,
     ListingEvents, LookupRecord, ORIGINAL_LIST, Queue, Results, Store, StoreError, StoredAnswer,
@@ -33,6 +34,10 @@ pub struct Resolvers {
     /// Webhooks: in `webhooks.rs`.
     pub(super) hooks: super::webhooks::WebhookApi,
     pub(super) results: Arc<dyn Results>,
+    /// The same, with recently read addresses kept: for `getIpDetails` when it reads nothing
+    /// else (a copy may be up to 250 ms behind another replica's writes, so it is never mixed
+    /// with other rows in one answer).
+    recent: Arc<RecentResults>,
     pub(super) lists: Arc<dyn ListResults>,
     /// `lookups` and `Lookup.state`: in `lookups.rs`.
     pub(super) filtered: Arc<dyn FilteredLookups>,
@@ -50,8 +55,11 @@ pub struct Resolvers {
 }
 
 impl Resolvers {
+    /// `recent` answers `getIpDetails` (the engine tells it of what it writes); `store` the
+    /// rest.
     pub fn new(
         store: Arc<dyn Store>,
+        recent: Arc<RecentResults>,
         engine: EngineHandle,
         blocklists: Arc<Blocklists>,
         max_enqueue: usize,
@@ -61,6 +69,7 @@ impl Resolvers {
         Self {
             hooks: super::webhooks::WebhookApi::new(store.clone()),
             results: store.clone(),
+            recent,
             lists: store.clone(),
             filtered: store.clone(),
             watchlists: store.clone(),
@@ -165,9 +174,16 @@ impl QueryResolvers for Resolvers {
             matches!((fitting.next(), fitting.next()), (Some(list), None) if list.id == ORIGINAL_LIST)
         };
         if only_original && !ctx.look_ahead().field("results").exists() {
-            let record = self.results.lookup(&address).await.map_err(internal)?;
-            let mut lookup = record.map_or_else(|| never_looked_up(address), Lookup::from);
-            if selects_state(&ctx.look_ahead()) {
+            let with_state = selects_state(&ctx.look_ahead());
+            let record = if with_state {
+                self.results.lookup(&address).await
+            } else {
+                self.recent.lookup(&address).await
+            };
+            let mut lookup = record
+                .map_err(internal)?
+                .map_or_else(|| never_looked_up(address), Lookup::from);
+            if with_state {
                 self.fill_states(std::slice::from_mut(&mut lookup)).await?;
             }
             return Ok(Some(lookup));

@@ -19,6 +19,7 @@ use super::health::{self, Health};
 use super::throttle::Throttle;
 use super::writer;
 use crate::blocklists::Blocklists;
+use crate::store::recent::RecentResults;
 use crate::store::{ClaimedJob, JobOutcome, JobResult, Queue};
 use crate::timestamp::Clock;
 
@@ -193,6 +194,8 @@ pub struct LookupEngine {
 /// What every list's tasks share.
 pub(super) struct Shared {
     pub(super) queue: Arc<dyn Queue>,
+    /// Told of each batch the writer stores, so that no result it replaces answers after.
+    pub(super) recent: Arc<RecentResults>,
     pub(super) counts: Arc<dyn ListResults>,
     resolver: Arc<DnsblResolver>,
     pub(super) settings: EngineSettings,
@@ -254,6 +257,7 @@ impl LookupEngine {
     pub fn start(
         queue: Arc<dyn Queue>,
         counts: Arc<dyn ListResults>,
+        recent: Arc<RecentResults>,
         resolver: DnsblResolver,
         lists: &Blocklists,
         settings: EngineSettings,
@@ -264,6 +268,7 @@ impl LookupEngine {
         let resolver = Arc::new(resolver);
         let shared = Arc::new(Shared {
             queue,
+            recent,
             counts,
             resolver: resolver.clone(),
             permits: Arc::new(Semaphore::new(settings.concurrency.max(1))),

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use secworks_dnsbl::Target;
 use secworks_store_api::Verdict;
 use tokio::sync::mpsc;
 
@@ -156,6 +157,12 @@ async fn record(shared: &Shared, batch: &[JobOutcome]) {
     if batch.is_empty() {
         return;
     }
+    let _writing = shared
+        .recent
+        .writing(batch.iter().filter_map(|outcome| match outcome.target {
+            Target::Ip(address) => Some(address),
+            Target::Domain(_) => None,
+        }));
     let mut delay = Duration::from_millis(100);
     loop {
         // The store's own "now" for job bookkeeping; the answers carry their own times.

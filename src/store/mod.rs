@@ -68,6 +68,8 @@ pub fn shown_url(url: &str) -> String {
     }
 }
 
+pub mod recent;
+
 #[cfg(test)]
 mod tests {
     use super::*;

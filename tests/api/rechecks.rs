@@ -9,6 +9,7 @@ use std::time::Duration;
 use secworks::blocklists::{BlocklistSettings, Blocklists};
 use secworks::lookup::LookupEngine;
 use secworks::rechecks::{Planner, RecheckSettings};
+use secworks::store::recent::RecentResults;
 use secworks::store::{self, Store};
 use secworks::timestamp::{Clock, next_midnight, utc_day};
 use secworks_dnsbl::test_server::{TestAnswer, TestDnsServer};
@@ -47,6 +48,7 @@ impl Stack {
         let engine = LookupEngine::start(
             store.clone(),
             store.clone(),
+            Arc::new(RecentResults::new(store.clone())),
             DnsblResolver::new(test_resolver(dns)).unwrap(),
             lists,
             engine_settings,
