@@ -46,33 +46,41 @@ impl Passwords {
             memory,
             dummy_hash: dummy_hash.into(),
         };
-        passwords.free_memory_when_idle();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            free_when_idle(&runtime, passwords.memory.clone());
+        }
         Ok(passwords)
     }
 
-    /// Frees the hashing memory once no hash has used it for [`hash_memory::IDLE`]; a hash in
-    /// between keeps it, and schedules its own check.
-    fn free_memory_when_idle(&self) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let memory = self.memory.clone();
-        runtime.spawn(async move {
-            tokio::time::sleep(hash_memory::IDLE).await;
-            memory.trim(hash_memory::IDLE);
-        });
-    }
-
-    pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
-        let _permit = self
+    /// Runs `work` on the blocking pool under a hashing permit. The permit goes with the
+    /// work, not with the request: a request cancelled while it waits (its client went away)
+    /// must not let another hash start beside one still running, or the hashes, and their
+    /// memory, would outnumber the permits. For the same reason the work, not the request,
+    /// schedules the freeing of the memory once hashing stops.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&HashMemory) -> T + Send + 'static,
+    ) -> Result<T, PasswordError> {
+        let permit = self
             .permits
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| PasswordError::Closed)?;
         let memory = self.memory.clone();
-        let hashed = tokio::task::spawn_blocking(move || hash_blocking(&memory, &password)).await?;
-        self.free_memory_when_idle();
-        hashed
+        let runtime = tokio::runtime::Handle::current();
+        let done = tokio::task::spawn_blocking(move || {
+            let done = work(&memory);
+            drop(permit);
+            free_when_idle(&runtime, memory);
+            done
+        });
+        Ok(done.await?)
+    }
+
+    pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
+        self.run(move |memory| hash_blocking(memory, &password))
+            .await?
     }
 
     /// Checks `password` against `stored`, or against a dummy hash when there is no user, so
@@ -82,19 +90,22 @@ impl Passwords {
         password: String,
         stored: Option<String>,
     ) -> Result<Verdict, PasswordError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| PasswordError::Closed)?;
         let user_exists = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.to_string());
-        let memory = self.memory.clone();
-        let verdict =
-            tokio::task::spawn_blocking(move || verify_blocking(&memory, &password, &hash)).await?;
-        self.free_memory_when_idle();
+        let verdict = self
+            .run(move |memory| verify_blocking(memory, &password, &hash))
+            .await?;
         Ok(if user_exists { verdict } else { Verdict::Wrong })
     }
+}
+
+/// Frees the hashing memory once no hash has used it for [`hash_memory::IDLE`]; a hash in
+/// between keeps it, and schedules its own check.
+fn free_when_idle(runtime: &tokio::runtime::Handle, memory: Arc<HashMemory>) {
+    runtime.spawn(async move {
+        tokio::time::sleep(hash_memory::IDLE).await;
+        memory.trim(hash_memory::IDLE);
+    });
 }
 
 /// argon2id's memory in KiB and passes for new hashes (see the module's documentation).
@@ -225,7 +236,41 @@ fn verify_blocking(memory: &HashMemory, password: &str, hash: &str) -> Verdict {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_request_s_hash_keeps_its_permit_until_it_ends() {
+        let passwords = Passwords::new().unwrap();
+        let all = passwords.permits.available_permits();
+        let (end, ended) = std::sync::mpsc::channel::<()>();
+        let request = tokio::spawn({
+            let passwords = passwords.clone();
+            async move { passwords.run(move |_| ended.recv()).await }
+        });
+        let taken = async {
+            while passwords.permits.available_permits() == all {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), taken)
+            .await
+            .expect("the work takes a permit");
+        // The client goes away while its hash runs: the permit stays with the hash.
+        request.abort();
+        assert!(request.await.unwrap_err().is_cancelled());
+        assert_eq!(passwords.permits.available_permits(), all - 1);
+        end.send(()).unwrap();
+        let returned = async {
+            while passwords.permits.available_permits() < all {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), returned)
+            .await
+            .expect("the permit comes back when the hash ends");
+    }
 
     #[tokio::test]
     async fn hashes_with_argon2id_and_verifies() {
