@@ -1,4 +1,4 @@
-//! argon2's working memory (12 MiB per hash with the current parameters), kept for the next
+//! argon2's working memory (7 MiB per hash with the current parameters), kept for the next
 //! hash while logins keep coming and given back to the system once they stop.
 //!
 //! A fresh area for every hash costs a page fault per 4 KiB page it touches, several
@@ -65,7 +65,7 @@ impl HashMemory {
             *areas = kept;
             expired
         };
-        // Freed outside the lock: unmapping 12 MiB is not instant.
+        // Freed outside the lock: unmapping megabytes is not instant.
         drop(expired);
     }
 
