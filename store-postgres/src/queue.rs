@@ -156,7 +156,7 @@ pub(crate) async fn record(
     // The claims the jobs hold now: an outcome of an earlier claim of a job claimed again
     // (its lease ran out) is dropped here, even when the live claim's outcome is in this
     // batch too, so that one job is never stored twice.
-    let claims: HashSet<(i64, String)> = sqlx::query!(
+    let claims: HashMap<i64, String> = sqlx::query!(
         "SELECT id, lease_token FROM lookup_jobs WHERE id = ANY ($1) ORDER BY id FOR UPDATE",
         &batch.ids
     )
@@ -165,7 +165,7 @@ pub(crate) async fn record(
     .into_iter()
     .filter_map(|row| Some((row.id, row.lease_token?)))
     .collect();
-    let is_current = |o: &JobOutcome| claims.contains(&(o.job_id, o.lease_token.clone()));
+    let is_current = |o: &JobOutcome| claims.get(&o.job_id) == Some(&o.lease_token);
     let answers: Vec<&JobOutcome> = batch
         .outcomes
         .iter()

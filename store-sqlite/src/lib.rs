@@ -539,7 +539,7 @@ impl Queue for SqliteStore {
         // (its lease ran out) is dropped here, even when the live claim's outcome is in this
         // batch too, so that one job is never stored twice.
         let ids = to_json(&outcomes.iter().map(|o| o.job_id).collect::<Vec<i64>>())?;
-        let claims: HashSet<(i64, String)> = sqlx::query!(
+        let claims: HashMap<i64, String> = sqlx::query!(
             r#"SELECT id AS "id!: i64", lease_token FROM lookup_jobs
                WHERE state = 'running' AND id IN (SELECT value FROM json_each(?1))"#,
             ids
@@ -549,7 +549,7 @@ impl Queue for SqliteStore {
         .into_iter()
         .filter_map(|row| Some((row.id, row.lease_token?)))
         .collect();
-        let is_current = |o: &JobOutcome| claims.contains(&(o.job_id, o.lease_token.clone()));
+        let is_current = |o: &JobOutcome| claims.get(&o.job_id) == Some(&o.lease_token);
         let answers: Vec<&JobOutcome> = outcomes
             .iter()
             .filter(|o| matches!(o.result, JobResult::Answer(_)) && is_current(o))
@@ -639,7 +639,7 @@ impl Queue for SqliteStore {
             let counts = to_json(&counts)?;
             sqlx::query!(
                 "INSERT INTO blocklist_queries (blocklist, day, queries)
-                 SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1) WHERE true
+                 SELECT value ->> 0, value ->> 1, value ->> 2 FROM jsonb_each(?1) WHERE true
                  ON CONFLICT (blocklist, day)
                  DO UPDATE SET queries = blocklist_queries.queries + excluded.queries",
                 counts
@@ -1079,7 +1079,7 @@ async fn record_answers<'a>(
         r#"UPDATE lookup_jobs
            SET state = 'done', lease_expires_at = NULL, lease_token = NULL, last_error = NULL,
                updated_at = ?2
-           WHERE (id, lease_token) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?1))
+           WHERE (id, lease_token) IN (SELECT value ->> 0, value ->> 1 FROM jsonb_each(?1))
              AND state = 'running'
            RETURNING id AS "id!: i64""#,
         claims,
@@ -1104,7 +1104,7 @@ async fn record_answers<'a>(
         r#"SELECT target AS "target!: String", blocklist AS "blocklist!: String", state,
                   return_codes
            FROM list_results
-           WHERE (target, blocklist) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?1))
+           WHERE (target, blocklist) IN (SELECT value ->> 0, value ->> 1 FROM jsonb_each(?1))
              AND state <> 'unknown'"#,
         keys
     )
@@ -1129,6 +1129,7 @@ async fn record_answers<'a>(
                 row.state(),
                 row.return_codes(),
                 answer.reason.as_deref(),
+                // checked_at, and answered_at (value 12) too.
                 timestamp::format(evidence.answered_at),
                 timestamp::format(answer.expires_at),
                 evidence.resolver.to_string(),
@@ -1136,7 +1137,6 @@ async fn record_answers<'a>(
                 evidence.rcode.as_str(),
                 evidence.ttl,
                 u8::from(evidence.test_points_passed),
-                timestamp::format(evidence.answered_at),
             )
         })
         .collect();
@@ -1147,8 +1147,8 @@ async fn record_answers<'a>(
                answered_at)
            SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
                   value ->> 6, NULL, value ->> 7, value ->> 8, value ->> 9, value ->> 10,
-                  value ->> 11, value ->> 12
-           FROM json_each(?1) WHERE true
+                  value ->> 11, value ->> 5
+           FROM jsonb_each(?1) WHERE true
            ON CONFLICT (target, blocklist) DO UPDATE
            SET state = excluded.state, return_codes = excluded.return_codes,
                reason = excluded.reason, checked_at = excluded.checked_at,
@@ -1220,7 +1220,7 @@ async fn record_answers<'a>(
                               OR EXISTS (SELECT 1 FROM list_results AS r
                                          WHERE r.target = value ->> 1 AND r.blocklist <> ?3
                                            AND r.state <> 'unknown') THEN 0 END
-             FROM json_each(?1) WHERE true
+             FROM jsonb_each(?1) WHERE true
              ON CONFLICT (ip_address) DO UPDATE
              SET response_code = CASE WHEN excluded.response_code = ?2
                                       THEN lookups.response_code
@@ -1260,7 +1260,7 @@ async fn record_answers<'a>(
         let history = to_json(&history)?;
         sqlx::query!(
             "INSERT INTO lookup_history (ip_address, looked_up_at, response_code)
-             SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1)",
+             SELECT value ->> 0, value ->> 1, value ->> 2 FROM jsonb_each(?1)",
             history
         )
         .execute(&mut *tx)
@@ -1281,7 +1281,7 @@ async fn record_answers<'a>(
         let domains = to_json(&domains)?;
         sqlx::query!(
             "INSERT INTO domain_lookups (domain, created_at, updated_at)
-             SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1) WHERE true
+             SELECT value ->> 0, value ->> 1, value ->> 2 FROM jsonb_each(?1) WHERE true
              ON CONFLICT (domain) DO UPDATE
              SET updated_at = max(domain_lookups.updated_at, excluded.updated_at)",
             domains
@@ -1322,7 +1322,7 @@ async fn record_errors(
              query_name, rcode, ttl, test_points_passed, answered_at)
          SELECT value ->> 0, value ->> 1, 'unknown', '', value ->> 2, value ->> 3, value ->> 4,
                 value ->> 5, value ->> 6, value ->> 7, value ->> 8
-         FROM json_each(?1) WHERE true
+         FROM jsonb_each(?1) WHERE true
          ON CONFLICT (target, blocklist) DO UPDATE
          SET last_error = excluded.last_error,
              resolver = iif(list_results.state = 'unknown', excluded.resolver,
@@ -1357,7 +1357,7 @@ pub(crate) async fn insert_jobs(
     let now = timestamp::format(now);
     sqlx::query!(
         "INSERT INTO lookup_jobs (target, blocklist, run_after, created_at, updated_at)
-         SELECT job.value ->> 0, job.value ->> 1, ?2, ?2, ?2 FROM json_each(?1) AS job
+         SELECT job.value ->> 0, job.value ->> 1, ?2, ?2, ?2 FROM jsonb_each(?1) AS job
          WHERE NOT (?3 AND EXISTS (
              SELECT 1 FROM list_results AS r
              WHERE r.target = job.value ->> 0 AND r.blocklist = job.value ->> 1
@@ -1377,7 +1377,7 @@ pub(crate) async fn insert_jobs(
 async fn count_hours(tx: &mut sqlx::SqliteConnection, hours: &str) -> Result<(), StoreError> {
     sqlx::query!(
         "INSERT INTO blocklist_query_hours (blocklist, begins_at, queries)
-         SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1) WHERE true
+         SELECT value ->> 0, value ->> 1, value ->> 2 FROM jsonb_each(?1) WHERE true
          ON CONFLICT (begins_at, blocklist)
          DO UPDATE SET queries = blocklist_query_hours.queries + excluded.queries",
         hours
