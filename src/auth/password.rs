@@ -1,8 +1,9 @@
 //! Password hashing with argon2id, m=7 MiB, t=5, p=1: one of the settings OWASP's password
 //! storage cheat sheet lists as equal in defence (with m=19 MiB, t=2 and m=12 MiB, t=3, which
 //! secworks used before), trading memory for passes: about the same CPU per hash, and the
-//! memory a login storm holds (one area per hashing permit) down to 14 MiB on 2 cores. A login
-//! with a hash of other parameters (or imported) replaces it.
+//! memory a login storm holds (one area per hashing permit) down to 14 MiB on 2 cores once
+//! the stored hashes are of these parameters. A login with a hash of other parameters (or
+//! imported) replaces it.
 //!
 //! Hashing is CPU- and memory-heavy, so it runs on the blocking pool, at most one per core
 //! at a time: an unbounded pool of hashes would be a memory-exhaustion lever. Its working
@@ -54,10 +55,10 @@ impl Passwords {
     }
 
     /// Runs `work` on the blocking pool under a hashing permit. The permit goes with the
-    /// work, not with the request: a request cancelled while it waits (its client went away)
-    /// must not let another hash start beside one still running, or the hashes, and their
-    /// memory, would outnumber the permits. For the same reason the work, not the request,
-    /// schedules the freeing of the memory once hashing stops.
+    /// work, not with the request: a request cancelled while its hash runs (its client went
+    /// away, or the request timed out) must not let another hash start beside that one, or the
+    /// hashes, and their memory, would outnumber the permits. For the same reason the work,
+    /// not the request, schedules the freeing of the memory once hashing stops.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&HashMemory) -> T + Send + 'static,
@@ -277,10 +278,7 @@ mod tests {
     async fn hashes_with_argon2id_and_verifies() {
         let passwords = Passwords::new().unwrap();
         let hash = passwords.hash("correct horse".into()).await.unwrap();
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"),
-            "{hash}"
-        );
+        assert!(hash.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{hash}");
         let verify = |password: &str, stored: Option<&str>| {
             passwords.verify(password.into(), stored.map(str::to_owned))
         };

@@ -34,9 +34,9 @@ pub struct Resolvers {
     /// Webhooks: in `webhooks.rs`.
     pub(super) hooks: super::webhooks::WebhookApi,
     pub(super) results: Arc<dyn Results>,
-    /// The same, with recently read addresses kept: for `getIpDetails` when it reads nothing
-    /// else (a copy may be up to 250 ms behind another replica's writes, so it is never mixed
-    /// with other rows in one answer).
+    /// The same, with recently read addresses kept: for `getIpDetails` when the query asks
+    /// only for the row (a copy may be up to 250 ms behind another replica's writes, so it is
+    /// never mixed with other rows in one answer).
     recent: Arc<RecentResults>,
     pub(super) lists: Arc<dyn ListResults>,
     /// `lookups` and `Lookup.state`: in `lookups.rs`.
@@ -174,16 +174,15 @@ impl QueryResolvers for Resolvers {
             matches!((fitting.next(), fitting.next()), (Some(list), None) if list.id == ORIGINAL_LIST)
         };
         if only_original && !ctx.look_ahead().field("results").exists() {
-            let with_state = selects_state(&ctx.look_ahead());
-            let record = if with_state {
-                self.results.lookup(&address).await
-            } else {
+            let record = if reads_only_the_row(&ctx.look_ahead()) {
                 self.recent.lookup(&address).await
+            } else {
+                self.results.lookup(&address).await
             };
             let mut lookup = record
                 .map_err(internal)?
                 .map_or_else(|| never_looked_up(address), Lookup::from);
-            if with_state {
+            if selects_state(&ctx.look_ahead()) {
                 self.fill_states(std::slice::from_mut(&mut lookup)).await?;
             }
             return Ok(Some(lookup));
@@ -558,6 +557,14 @@ fn never_looked_up(address: Address) -> Lookup {
 /// Whether a query selects a Lookup's `state` or `state_reason` (filled by `fill_states`).
 pub(super) fn selects_state(lookup: &async_graphql::Lookahead<'_>) -> bool {
     lookup.field("state").exists() || lookup.field("state_reason").exists()
+}
+
+/// Whether a `Lookup` selection asks only for what the address's own row holds: then a
+/// recent copy of the row answers it all, and no part of the answer is read now.
+fn reads_only_the_row(lookup: &async_graphql::Lookahead<'_>) -> bool {
+    ["state", "state_reason", "last_error", "history", "results"]
+        .iter()
+        .all(|field| !lookup.field(field).exists())
 }
 
 /// Listed on any list; else not listed if any list answered; else unknown (null).

@@ -8,7 +8,8 @@
 //! but not kept (a generation count, compared under a lock, tells). What another process
 //! writes (a replica's engine, `secworks import`) shows here once the copy it would replace is
 //! [`KEPT_FOR`] old: the bound docs/scaling.md states. So that one answer never mixes a copy
-//! with rows read now, a query that also reads the job's state reads the store.
+//! with rows read now, a query that asks for more than the row (the job's state, the history,
+//! the per-list results) reads the store.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -24,6 +25,9 @@ pub const KEPT_FOR: Duration = Duration::from_millis(250);
 /// so a few thousand cover any request rate this service serves; each costs a few hundred
 /// bytes.
 const KEPT: u64 = 4096;
+/// When the cache lets a copy go, past any use: so that stale copies do not hold places a
+/// new address needs. Answering is decided by [`KEPT_FOR`], on the caller's clock.
+const EVICTED_AFTER: Duration = Duration::from_secs(1);
 
 /// The current results of recently read addresses, in front of the store (see the module).
 pub struct RecentResults {
@@ -49,9 +53,18 @@ pub struct Writing<'a> {
 
 impl RecentResults {
     pub fn new(store: Arc<dyn Results>) -> Self {
+        Self::evicting_after(store, EVICTED_AFTER)
+    }
+
+    /// With copies let go after `evicted_after` of real time (tests, whose clock is their
+    /// own, keep them for good).
+    fn evicting_after(store: Arc<dyn Results>, evicted_after: Duration) -> Self {
         Self {
             store,
-            kept: Cache::new(KEPT),
+            kept: Cache::builder()
+                .max_capacity(KEPT)
+                .time_to_live(evicted_after)
+                .build(),
             writes: Mutex::default(),
         }
     }
@@ -207,7 +220,7 @@ mod tests {
     async fn another_process_s_write_shows_once_the_kept_result_is_kept_for_old() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir).await;
-        let recent = RecentResults::new(store.clone());
+        let recent = RecentResults::evicting_after(store.clone(), Duration::from_secs(3600));
         let t0 = Instant::now();
         assert_eq!(recent.lookup_at(&address(), t0).await.unwrap(), None);
 
@@ -223,7 +236,7 @@ mod tests {
     async fn this_process_s_write_shows_at_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir).await;
-        let recent = RecentResults::new(store.clone());
+        let recent = RecentResults::evicting_after(store.clone(), Duration::from_secs(3600));
         let t0 = Instant::now();
         answer(store.as_ref(), &[]).await;
         let record = recent.lookup_at(&address(), t0).await.unwrap();
@@ -250,7 +263,7 @@ mod tests {
     async fn a_read_that_began_before_a_write_is_not_kept() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir).await;
-        let recent = RecentResults::new(store.clone());
+        let recent = RecentResults::evicting_after(store.clone(), Duration::from_secs(3600));
         let t0 = Instant::now();
 
         // Read, then a write of this process runs and ends before the read is kept.

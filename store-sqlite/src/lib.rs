@@ -1129,7 +1129,7 @@ async fn record_answers<'a>(
                 row.state(),
                 row.return_codes(),
                 answer.reason.as_deref(),
-                // checked_at, and answered_at (value 12) too.
+                // checked_at, and answered_at too (value 5 twice).
                 timestamp::format(evidence.answered_at),
                 timestamp::format(answer.expires_at),
                 evidence.resolver.to_string(),

@@ -609,3 +609,40 @@ async fn done_jobs_and_history_past_their_retention_go_and_results_stay() {
     assert_eq!(details["history"], json!([]));
     app.stop().await;
 }
+
+/// What another process writes (a replica's engine, `secworks import`) shows at once in a
+/// getIpDetails that asks for more than the address's row, and within the bound on the copy
+/// a server keeps of recently read rows in one that asks for the row alone (docs/scaling.md).
+#[tokio::test]
+async fn a_result_written_by_another_process_shows_within_the_bound() {
+    const ROW: &str = r#"{ getIpDetails(ip: "127.0.0.2") { response_code } }"#;
+    const WITH_HISTORY: &str =
+        r#"{ getIpDetails(ip: "127.0.0.2") { response_code history(limit: 1) { looked_up_at } } }"#;
+    let app = spawn_app().await;
+    let token = app.token().await;
+    app.enqueue(&token, &["127.0.0.2"]).await;
+    app.wait_for_details(&token, "127.0.0.2", |d| d["listed"] == true)
+        .await;
+    let code = |body: Value| body["data"]["getIpDetails"]["response_code"].clone();
+    // Read, and so kept.
+    let stored = code(app.graphql_ok(&token, ROW, json!({})).await);
+    assert_eq!(stored, "127.0.0.2, 127.0.0.4, 127.0.0.10");
+
+    // Another process changes the row.
+    crate::helpers::scalar_at(
+        &app.database_url,
+        "UPDATE lookups SET response_code = '127.0.0.3' WHERE ip_address = '127.0.0.2'
+         RETURNING CAST(1 AS BIGINT)",
+    )
+    .await;
+    let fresh = code(app.graphql_ok(&token, WITH_HISTORY, json!({})).await);
+    assert_eq!(
+        fresh, "127.0.0.3",
+        "an answer that reads more reads the row now"
+    );
+    tokio::time::sleep(secworks::store::recent::KEPT_FOR + Duration::from_millis(20)).await;
+    assert_eq!(
+        code(app.graphql_ok(&token, ROW, json!({})).await),
+        "127.0.0.3"
+    );
+}

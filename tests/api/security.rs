@@ -230,7 +230,7 @@ async fn a_trusted_proxy_header_tells_clients_apart_and_is_ignored_otherwise() {
 
 #[tokio::test]
 async fn a_request_running_past_the_timeout_is_answered_503() {
-    // Checking a password (argon2id, 19 MiB) takes far longer than a millisecond.
+    // Checking a password (argon2id) takes far longer than a millisecond.
     let (app, _dir) = app_with(|config| config.request_timeout = Duration::from_millis(1)).await;
     let resp = login_from(&app, USER, PASSWORD, None).await;
     assert_eq!(resp.status(), 503);
