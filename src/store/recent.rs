@@ -205,9 +205,13 @@ mod tests {
         record.map(|record| record.answer)
     }
 
-    async fn store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
+    /// A store in `dir`, and a copy in front of it whose cache never lets a copy go on its
+    /// own (the tests' instants are not the cache's clock).
+    async fn kept_for_good(dir: &tempfile::TempDir) -> (Arc<dyn Store>, RecentResults) {
         let url = format!("sqlite://{}", dir.path().join("recent.db").display());
-        crate::store::connect(&url).await.unwrap()
+        let store = crate::store::connect(&url).await.unwrap();
+        let recent = RecentResults::evicting_after(store.clone(), Duration::from_secs(3600));
+        (store, recent)
     }
 
     const LISTED: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
@@ -216,11 +220,14 @@ mod tests {
         Some(StoredAnswer::Blocklist(Outcome::Listed(vec![LISTED])))
     }
 
+    fn not_listed() -> Option<StoredAnswer> {
+        Some(StoredAnswer::Blocklist(Outcome::NotListed))
+    }
+
     #[tokio::test]
     async fn another_process_s_write_shows_once_the_kept_result_is_kept_for_old() {
         let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir).await;
-        let recent = RecentResults::evicting_after(store.clone(), Duration::from_secs(3600));
+        let (store, recent) = kept_for_good(&dir).await;
         let t0 = Instant::now();
         assert_eq!(recent.lookup_at(&address(), t0).await.unwrap(), None);
 
@@ -235,24 +242,17 @@ mod tests {
     #[tokio::test]
     async fn this_process_s_write_shows_at_once() {
         let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir).await;
-        let recent = RecentResults::evicting_after(store.clone(), Duration::from_secs(3600));
+        let (store, recent) = kept_for_good(&dir).await;
         let t0 = Instant::now();
         answer(store.as_ref(), &[]).await;
         let record = recent.lookup_at(&address(), t0).await.unwrap();
-        assert_eq!(
-            answer_of(record),
-            Some(StoredAnswer::Blocklist(Outcome::NotListed))
-        );
+        assert_eq!(answer_of(record), not_listed());
 
         {
             let _writing = recent.writing([address()]);
             // Read while the write is under way: answered from the store, not kept.
             let record = recent.lookup_at(&address(), t0).await.unwrap();
-            assert_eq!(
-                answer_of(record),
-                Some(StoredAnswer::Blocklist(Outcome::NotListed))
-            );
+            assert_eq!(answer_of(record), not_listed());
             answer(store.as_ref(), &[LISTED]).await;
         }
         let record = recent.lookup_at(&address(), t0).await.unwrap();
@@ -262,8 +262,7 @@ mod tests {
     #[tokio::test]
     async fn a_read_that_began_before_a_write_is_not_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir).await;
-        let recent = RecentResults::evicting_after(store.clone(), Duration::from_secs(3600));
+        let (store, recent) = kept_for_good(&dir).await;
         let t0 = Instant::now();
 
         // Read, then a write of this process runs and ends before the read is kept.
